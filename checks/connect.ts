@@ -1,0 +1,105 @@
+import { fail, pass, skip } from '../src/runner/finding.js';
+import { deadCacheAdvice, hostPort, probePath } from '../src/runner/probes.js';
+import type { Check, CheckContext, CacheTarget, Finding } from '../src/runner/types.js';
+
+const SERVER_FIREWALL_FIX = (port: number) =>
+  [
+    `On the cache server, open TCP port ${port}:`,
+    `  NixOS: networking.firewall.allowedTCPPorts = [ ${port} ];  (or services.nix-serve.openFirewall = true;)`,
+    `  iptables: iptables -I INPUT -p tcp --dport ${port} -j ACCEPT   (inspect: iptables -L -n | grep ${port})`,
+    `  firewalld: firewall-cmd --add-port=${port}/tcp --permanent && firewall-cmd --reload   (inspect: firewall-cmd --list-ports)`,
+  ].join('\n');
+
+/** Step 4: is the port open? Refused, dropped, unreachable and TLS failures each get their own answer. */
+export const connect: Check = {
+  id: 'connect',
+  title: 'TCP/TLS connection',
+  scope: 'cache',
+  async run(ctx, target) {
+    if (!target) throw new Error('cache check without a cache');
+    const scheme = target.url.scheme;
+    if (scheme === 'file') return connectFile(ctx, target);
+    const probing = probePath(ctx, target);
+    if (!probing) return skip(`the doctor does not connect to ${scheme} stores`, `${scheme} store`);
+    const path = await probing;
+    const where = hostPort(target);
+    const advice = deadCacheAdvice(ctx, target);
+    const withAdvice = (f: Finding): Finding => (advice && f.status === 'fail' ? { ...f, detail: [f.detail, advice].filter(Boolean).join('\n') } : f);
+
+    if (!path.resolution.ok) {
+      const resolvers = await nameservers(ctx);
+      return withAdvice(
+        fail(`cannot resolve host name '${path.host}': ${path.resolution.message} — Nix reports "Couldn't resolve host name (6)"`, {
+          detail: resolvers ? `Resolvers in /etc/resolv.conf: ${resolvers}` : undefined,
+          fix: `Check the spelling of '${path.host}', add it to /etc/hosts or DNS, or use the server's IP address in substituters.`,
+          data: { host: path.host, resolveError: path.resolution.code },
+        }),
+      );
+    }
+    const tcp = path.tcp;
+    const data: Record<string, unknown> = { host: path.host, addresses: path.resolution.addresses, port: path.port, tcp: tcp?.result ?? null, connectMs: tcp?.durationMs ?? null };
+    if (!tcp || tcp.result === 'cancelled') return skip('not finished by the run deadline', 'deadline', { data });
+    if (tcp.result === 'refused') {
+      return withAdvice(
+        fail(`connection to ${where} refused: the host is up but nothing listens on port ${path.port} (or a REJECT rule answers) — Nix reports "Couldn't connect to server (7)"`, {
+          fix: [
+            `On the cache server: systemctl status nix-serve (or harmonia, atticd); start it with systemctl enable --now nix-serve.`,
+            `Check it listens on an address other machines reach: ss -ltnp | grep ${path.port} (NixOS: services.nix-serve.bindAddress = "0.0.0.0";).`,
+            `If it runs, a firewall REJECT rule answers for it: ${SERVER_FIREWALL_FIX(path.port).split('\n')[0]}`,
+          ].join('\n'),
+          data,
+        }),
+      );
+    }
+    if (tcp.result === 'timeout') {
+      const pinged = ctx.result('ping', target);
+      const pingAlive = pinged?.data.alive === true;
+      const rtt = typeof pinged?.data.rttMs === 'number' ? ` in ${(pinged.data.rttMs as number).toFixed(1)} ms` : '';
+      const summary = pingAlive
+        ? `port ${path.port} timed out after ${(ctx.timeoutMs / 1000).toFixed(1)} s while ping answers${rtt} — a firewall drops it`
+        : `connecting to ${where} timed out after ${(ctx.timeoutMs / 1000).toFixed(1)} s${pinged?.status === 'fail' ? ' and ping gets no reply either: the host is down or everything is filtered' : ''} — Nix reports "Timeout was reached (28)"`;
+      return withAdvice(fail(summary, { fix: SERVER_FIREWALL_FIX(path.port), data: { ...data, pingAlive } }));
+    }
+    if (tcp.result === 'unreachable') {
+      return withAdvice(
+        fail(`no route to ${where} (${tcp.code}): this machine cannot reach that network`, {
+          fix: `Check the address in substituters and this machine's routes (ip route get ${tcp.address}); on a LAN, both machines must be on the same network or routed.`,
+          data,
+        }),
+      );
+    }
+    if (tcp.result !== 'open') return withAdvice(fail(`connecting to ${where} failed (${tcp.code ?? tcp.result})`, { data }));
+
+    if (scheme === 'https') {
+      const tls = await ctx.once(`tls ${tcp.address}:${path.port}`, (io) => io.net.tlsHandshake(tcp.address, path.port, path.host));
+      if (!tls.ok) {
+        const curl = /certificate|self-signed|expired|authority|host name/.test(tls.message)
+          ? 'SSL peer certificate or SSH remote key was not OK (60)'
+          : 'SSL connect error (35)';
+        return withAdvice(
+          fail(`TLS to ${where} failed: ${tls.message} — Nix reports "${curl}"`, {
+            fix: 'Give the server a certificate for this host name from an authority this machine trusts, or point NIX_SSL_CERT_FILE / ssl-cert-file at a bundle that includes its CA.',
+            data: { ...data, tlsError: tls.code ?? tls.message },
+          }),
+        );
+      }
+      data.tls = tls.protocol;
+      data.tlsMs = tls.durationMs;
+    }
+    return pass(`connected to ${tcp.address}:${path.port} in ${tcp.durationMs} ms${data.tls ? ` (${data.tls})` : ''}`, { data });
+  },
+};
+
+async function connectFile(ctx: CheckContext, target: CacheTarget): Promise<Finding> {
+  const dir = target.url.base.replace(/^file:\/\//, '');
+  const st = await ctx.fs.stat(dir);
+  if (!st?.isDirectory) return fail(`the cache directory ${dir} does not exist`, { fix: `Create it with nix copy --to file://${dir} …, or fix the path in substituters.` });
+  return pass(`the cache directory ${dir} exists`, { data: { path: dir } });
+}
+
+async function nameservers(ctx: CheckContext): Promise<string | undefined> {
+  const r = await ctx.fs.readText('/etc/resolv.conf', 64 * 1024);
+  if (!r.ok) return undefined;
+  const list = [...r.text.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]);
+  return list.length ? list.join(', ') : undefined;
+}

@@ -1,0 +1,275 @@
+import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { isIP } from 'node:net';
+import { EffectiveSettings } from './nix/config.js';
+import { parseNetrc } from './nix/netrc.js';
+import { effectiveOrder, type PrioritySource, resolvePriority } from './nix/priority.js';
+import { parseTrustedKeys } from './nix/signatures.js';
+import { parseStoreUrl } from './nix/store-url.js';
+import { isTrustedUser } from './nix/trust.js';
+import { Redactor } from './report/redact.js';
+import { runChecks } from './runner/run.js';
+import type { CacheTarget, Check, CheckResult, DoctorConfig, DoctorOptions, Environment, Io } from './runner/types.js';
+import { loadNixConf } from './system/config.js';
+import type { Recorder } from './system/evidence.js';
+import { createExec } from './system/exec.js';
+import { createFs, readTextFile } from './system/fs.js';
+import { createAgent, createHttp } from './system/http.js';
+import { createNet, isLocalAddress, type Resolution } from './system/net.js';
+import { createPing } from './system/ping.js';
+import { SCHEMA_VERSION, VERSION } from './version.js';
+
+export interface CacheEntry {
+  url: string;
+  role: CacheTarget['role'];
+  local: boolean;
+  priority: number;
+  prioritySource: PrioritySource;
+  /** 1-based position in the order Nix tries substituters; null for caches Nix is not configured to use. */
+  order: number | null;
+}
+
+export interface Report {
+  schemaVersion: number;
+  tool: { name: string; version: string };
+  generatedAt: string;
+  durationMs: number;
+  environment: Environment;
+  config: { files: string[]; substituters: string[]; trustedPublicKeys: string[]; requireSigs: boolean };
+  caches: CacheEntry[];
+  checks: CheckResult[];
+  summary: Record<'pass' | 'warn' | 'fail' | 'skip', number>;
+}
+
+export interface DoctorRun extends DoctorOptions {
+  checks: readonly Check[];
+  env?: NodeJS.ProcessEnv;
+  onProgress?: (text: string) => void;
+}
+
+const NIX_DEFAULT_CONF_DIR = '/etc/nix';
+
+export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redactor: Redactor }> {
+  const started = performance.now();
+  const env = run.env ?? process.env;
+  const redactor = new Redactor();
+  const resolved = new Map<string, Promise<Resolution>>();
+  const ca = await sslCertFile(env);
+  const agent = createAgent(run.timeoutMs, ca);
+  const discoverySignal = AbortSignal.timeout(Math.max(1000, run.deadlineMs / 2));
+  const io = (record: Recorder, signal: AbortSignal): Io => ({
+    exec: createExec(record, signal, run.timeoutMs),
+    http: createHttp(agent, record, signal, run.timeoutMs),
+    net: createNet(record, signal, run.timeoutMs, resolved, ca),
+    ping: createPing(record, run.timeoutMs),
+    fs: createFs(record),
+  });
+  const quiet = io(() => {}, discoverySignal);
+
+  try {
+    run.onProgress?.('reading nix.conf');
+    const [conf, environment, nixConfig] = await Promise.all([
+      loadNixConf({ env, ...(run.conf ? { confFile: run.conf } : {}) }),
+      discoverEnvironment(quiet, env),
+      readNixConfig(quiet, env),
+    ]);
+    const extraKnown = new Set(nixConfig && 'values' in nixConfig ? Object.keys(nixConfig.values) : []);
+    const settings = new EffectiveSettings(conf.assignments, extraKnown);
+    const config = await buildConfig(conf, settings, run, env, nixConfig, redactor);
+    environment.trustedUser = environment.multiUser
+      ? isTrustedUser(settings.list('trusted-users').filter((i) => i.origin.level === 'system' || i.origin.level === 'default').map((i) => i.value), environment.user, environment.groups)
+      : true;
+    environment.sandbox = settings.get('sandbox') ?? (nixConfig && 'values' in nixConfig ? String(nixConfig.values.sandbox ?? '') || null : null);
+    collectEnvSecrets(env, redactor);
+
+    const targets = await planTargets(run, config, quiet);
+    for (const t of targets) redactor.add(t.url.credentials?.password);
+
+    const elapsed = performance.now() - started;
+    const results = await runChecks({
+      checks: run.checks,
+      caches: targets,
+      deadlineMs: Math.max(0, run.deadlineMs - elapsed),
+      verbose: run.verbose,
+      checkTimeoutMs: (check) => check.timeoutMs?.(run) ?? run.timeoutMs * 2 + 1000,
+      io,
+      context: (record, signal) => ({
+        ...io(record, signal),
+        options: run,
+        env: environment,
+        config,
+        caches: targets,
+        signal,
+        timeoutMs: run.timeoutMs,
+        secret: (s: string) => redactor.add(s),
+      }),
+      onProgress: ({ check, target, done }) => {
+        if (!done) run.onProgress?.(`${check.title}${target ? ` — ${target.url.display}` : ''}`);
+      },
+    });
+
+    const report: Report = {
+      schemaVersion: SCHEMA_VERSION,
+      tool: { name: 'nixcache', version: VERSION },
+      generatedAt: new Date().toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      environment,
+      config: {
+        files: conf.files.filter((f) => f.status === 'read').map((f) => f.path),
+        substituters: config.substituters,
+        trustedPublicKeys: config.trustedKeys.keys.map((k) => k.text).concat(config.trustedKeys.invalid.map((k) => k.text)),
+        requireSigs: config.requireSigs,
+      },
+      caches: cacheEntries(targets, results),
+      checks: results,
+      summary: { pass: 0, warn: 0, fail: 0, skip: 0 },
+    };
+    for (const r of results) report.summary[r.status]++;
+    return { report: redactor.deep(report), redactor };
+  } finally {
+    agent.destroy().catch(() => {});
+  }
+}
+
+/** The JSON `caches` list: priority from the URL, else from nix-cache-info, else Nix's default 0. */
+export function cacheEntries(targets: readonly CacheTarget[], results: readonly CheckResult[]): CacheEntry[] {
+  const entries = targets.map((t) => {
+    const info = results.find((r) => r.id === 'cache-info' && r.cache === t.url.display);
+    const advertised = typeof info?.data.priority === 'number' ? (info.data.priority as number) : undefined;
+    const { priority, source } = resolvePriority(t.url.priority, advertised);
+    return { target: t, entry: { url: t.url.display, role: t.role, local: t.local, priority, prioritySource: source, order: null as number | null } };
+  });
+  const used = entries.filter((e) => e.target.role === 'substituter');
+  effectiveOrder(used.map((e) => ({ ...e, priority: e.entry.priority }))).forEach((e, i) => {
+    e.entry.order = i + 1;
+  });
+  return entries.map((e) => e.entry);
+}
+
+async function discoverEnvironment(io: Io, env: NodeJS.ProcessEnv): Promise<Environment> {
+  let user = env.USER ?? 'unknown';
+  let uid = -1;
+  try {
+    const info = userInfo();
+    user = info.username;
+    uid = info.uid;
+  } catch {
+    // No passwd entry (containers): keep $USER.
+  }
+  const [version, groups] = await Promise.all([io.exec('nix', ['--version'], { timeoutMs: 3000 }), io.exec('id', ['-Gn'], { timeoutMs: 2000 })]);
+  const nixVersion = version.exitCode === 0 ? (/(\d+\.\d+[\w.+-]*)/.exec(version.stdout)?.[1] ?? null) : null;
+  const multiUser = env.NIX_REMOTE === 'daemon' || (env.NIX_REMOTE === undefined && existsSync('/nix/var/nix/daemon-socket/socket'));
+  return {
+    os: `${process.platform}`,
+    arch: process.arch,
+    nixVersion,
+    user,
+    uid,
+    groups: groups.exitCode === 0 ? groups.stdout.trim().split(/\s+/).filter(Boolean) : [],
+    root: uid === 0,
+    multiUser,
+    trustedUser: null,
+    storeDir: env.NIX_STORE_DIR || '/nix/store',
+    sandbox: null,
+  };
+}
+
+/** `nix config show --json` (Nix ≥ 2.20) or `nix show-config --json`: Nix's own view, as a cross-check. */
+async function readNixConfig(io: Io, env: NodeJS.ProcessEnv): Promise<DoctorConfig['nixConfig']> {
+  const features = ['--extra-experimental-features', 'nix-command'];
+  const passEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  for (const argv of [['config', 'show', '--json'], ['show-config', '--json']]) {
+    const r = await io.exec('nix', [...features, ...argv], { timeoutMs: 5000, env: passEnv, quiet: true });
+    if (r.missing) return undefined;
+    if (r.exitCode === 0) {
+      try {
+        return { command: `nix ${argv.join(' ')}`, values: JSON.parse(r.stdout) as Record<string, unknown> };
+      } catch {
+        return { command: `nix ${argv.join(' ')}`, error: 'printed something that is not JSON' };
+      }
+    }
+    if (!/is not a recogni[sz]ed command|unrecogni[sz]ed (command|argument)/i.test(r.stderr)) {
+      return { command: `nix ${argv.join(' ')}`, error: (r.stderr.trim().split('\n').pop() ?? '').slice(0, 300) || `exit code ${r.exitCode}` };
+    }
+  }
+  return { command: 'nix show-config --json', error: 'neither `nix config show` nor `nix show-config` worked' };
+}
+
+async function buildConfig(
+  conf: Awaited<ReturnType<typeof loadNixConf>>,
+  settings: EffectiveSettings,
+  run: DoctorRun,
+  env: NodeJS.ProcessEnv,
+  nixConfig: DoctorConfig['nixConfig'],
+  redactor: Redactor,
+): Promise<DoctorConfig> {
+  const substituters = [...new Set(settings.list('substituters').map((i) => i.value))];
+  const trustedKeys = parseTrustedKeys([...settings.list('trusted-public-keys').map((i) => i.value), ...run.trustedKeys]);
+  const requireSigs = settings.get('require-sigs') !== 'false';
+  for (const token of settings.list('access-tokens')) redactor.add(token.value.split('=').slice(1).join('='));
+
+  const netrcPath = settings.get('netrc-file') || `${env.NIX_CONF_DIR || NIX_DEFAULT_CONF_DIR}/netrc`;
+  const netrc: DoctorConfig['netrc'] = { path: netrcPath, entries: [] };
+  const text = await readTextFile(netrcPath, 256 * 1024);
+  if (text.ok) {
+    const parsed = parseNetrc(text.text);
+    if (parsed.ok) netrc.entries = parsed.value;
+    else netrc.problem = `line ${parsed.error.line ?? '?'}: ${parsed.error.message}`;
+    for (const e of netrc.entries) redactor.add(e.password);
+    for (const m of text.text.matchAll(/\bpassword\s+(\S+)/g)) redactor.add(m[1]);
+  } else if (text.code !== 'ENOENT') {
+    netrc.problem = text.message;
+  }
+  return {
+    files: conf.files,
+    problems: conf.problems,
+    searched: conf.searched,
+    settings,
+    substituters,
+    trustedKeys,
+    requireSigs,
+    netrc,
+    ...(nixConfig ? { nixConfig } : {}),
+  };
+}
+
+async function planTargets(run: DoctorRun, config: DoctorConfig, io: Io): Promise<CacheTarget[]> {
+  const urls = run.caches.length > 0 ? run.caches.map((u) => ({ url: u, role: 'cli' as const })) : config.substituters.map((u) => ({ url: u, role: 'substituter' as const }));
+  if (run.caches.length > 0) {
+    // A --cache that is also configured keeps its nix.conf identity, so its order is meaningful.
+    for (const u of urls) if (config.substituters.includes(u.url)) (u as { role: CacheTarget['role'] }).role = 'substituter';
+  }
+  const targets: CacheTarget[] = [];
+  for (const [index, u] of urls.entries()) {
+    const url = parseStoreUrl(u.url);
+    targets.push({ url, index, role: u.role, local: await isLocalTarget(url.scheme, url.host, io) });
+  }
+  if (run.server) {
+    const port = run.port ?? 5000;
+    const already = targets.some((t) => t.local && t.url.port === port && (t.url.scheme === 'http' || t.url.scheme === 'https'));
+    if (!already) targets.push({ url: parseStoreUrl(`http://127.0.0.1:${port}`), index: targets.length, role: 'server', local: true });
+  }
+  return targets;
+}
+
+async function isLocalTarget(scheme: string, host: string | undefined, io: Io): Promise<boolean> {
+  if (scheme === 'file' || scheme === 'local' || scheme === 'daemon') return true;
+  if (!host) return false;
+  if (host === 'localhost' || isIP(host)) return host === 'localhost' || isLocalAddress(host);
+  if (scheme === 's3') return false;
+  const r = await io.net.resolve(host);
+  return r.ok && r.addresses.length > 0 && r.addresses.every((a) => isLocalAddress(a));
+}
+
+async function sslCertFile(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const file = env.NIX_SSL_CERT_FILE || env.SSL_CERT_FILE;
+  if (!file) return undefined;
+  const r = await readTextFile(file, 4 * 1024 * 1024);
+  return r.ok ? r.text : undefined;
+}
+
+function collectEnvSecrets(env: NodeJS.ProcessEnv, redactor: Redactor): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (value && /TOKEN|SECRET|PASSW|API_?KEY|ACCESS_KEY|CREDENTIAL/i.test(name) && value.length >= 6) redactor.add(value);
+  }
+}

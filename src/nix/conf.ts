@@ -1,0 +1,53 @@
+import { type Result, err, ok } from './result.js';
+
+/** One meaningful line of a nix.conf, as Nix's config.cc `applyConfigInner` reads it. */
+export type ConfLine =
+  | { kind: 'set'; name: string; value: string; line: number }
+  | { kind: 'include'; path: string; optional: boolean; line: number };
+
+export interface ParsedConf {
+  lines: ConfLine[];
+  /** Lines Nix would reject with "illegal configuration line"; Nix stops at the first one. */
+  errors: { line: number; message: string; text: string }[];
+}
+
+/**
+ * Parses nix.conf text exactly as Nix tokenizes it: `#` starts a comment anywhere, tokens are split
+ * on blanks, a setting needs `=` as its own second token, `include`/`!include` take one path.
+ */
+export function parseNixConf(text: string): ParsedConf {
+  const lines: ConfLine[] = [];
+  const errors: ParsedConf['errors'] = [];
+  const rows = text.split('\n');
+  rows.forEach((raw, index) => {
+    const lineNo = index + 1;
+    const hash = raw.indexOf('#');
+    const content = hash >= 0 ? raw.slice(0, hash) : raw;
+    const tokens = content.split(/[ \t\r\n]+/).filter((t) => t.length > 0);
+    if (tokens.length === 0) return;
+    const shown = content.trim().slice(0, 120);
+    const illegal = () => errors.push({ line: lineNo, message: `illegal configuration line '${shown}'`, text: shown });
+    if (tokens.length < 2) return illegal();
+    const first = tokens[0] as string;
+    if (first === 'include' || first === '!include') {
+      if (tokens.length !== 2) return illegal();
+      lines.push({ kind: 'include', path: tokens[1] as string, optional: first === '!include', line: lineNo });
+      return;
+    }
+    if (tokens[1] !== '=') return illegal();
+    lines.push({ kind: 'set', name: first, value: tokens.slice(2).join(' '), line: lineNo });
+  });
+  return { lines, errors };
+}
+
+/** Splits a list-valued setting the way Nix does (on any whitespace). */
+export function splitList(value: string): string[] {
+  return value.split(/[ \t\r\n]+/).filter((t) => t.length > 0);
+}
+
+/** Parses a boolean setting as Nix's `Setting<bool>::set` does. */
+export function parseBool(value: string): Result<boolean> {
+  if (value === 'true' || value === 'yes' || value === '1') return ok(true);
+  if (value === 'false' || value === 'no' || value === '0') return ok(false);
+  return err('bad-bool', `invalid boolean '${value}'`);
+}

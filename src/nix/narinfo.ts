@@ -1,0 +1,93 @@
+import { parseHash } from './hash.js';
+import { type Result, err, ok } from './result.js';
+import { type StorePath, parseBaseName, parseStorePath } from './store-path.js';
+
+export interface NarInfo {
+  storePath: StorePath;
+  url: string;
+  compression: string;
+  fileHash?: string;
+  fileSize?: number;
+  narHash: string;
+  narSize: number;
+  /** Base names, as written in the file. */
+  references: string[];
+  deriver?: string;
+  sigs: string[];
+  ca?: string;
+  system?: string;
+  /** Fields Nix does not know, kept in order. */
+  unknown: { key: string; value: string; line: number }[];
+}
+
+/**
+ * Parses a `.narinfo` as nar-info.cc does; a missing required field or a bad value is the
+ * error Nix reports as "NAR info file '…' is corrupt", here with the line that is wrong.
+ */
+export function parseNarInfo(text: string, storeDir = '/nix/store'): Result<NarInfo> {
+  if (/^\s*</.test(text)) return err('html', 'the answer is an HTML page, not a narinfo');
+  const fields = new Map<string, { value: string; line: number }>();
+  const sigs: string[] = [];
+  const unknown: NarInfo['unknown'] = [];
+  const lines = text.split('\n');
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.replace(/\r$/, '');
+    const lineNo = index + 1;
+    if (line === '') continue;
+    const colon = line.indexOf(': ');
+    const bare = line.endsWith(':') && colon < 0 ? line.length - 1 : colon;
+    if (bare <= 0) return err('malformed', `line ${lineNo} is not a 'Key: value' field`, lineNo);
+    const key = line.slice(0, bare);
+    const value = colon >= 0 ? line.slice(colon + 2) : '';
+    if (key === 'Sig') sigs.push(value);
+    else if (KNOWN.has(key)) fields.set(key, { value, line: lineNo });
+    else unknown.push({ key, value, line: lineNo });
+  }
+
+  const need = (key: string) => fields.get(key);
+  const storePathField = need('StorePath');
+  if (!storePathField) return err('missing-field', 'NAR info is corrupt: no StorePath field');
+  const storePath = parseStorePath(storePathField.value, storeDir);
+  if (!storePath.ok) return err(storePath.error.code, storePath.error.message, storePathField.line);
+  const url = need('URL');
+  if (!url || url.value === '') return err('missing-field', 'NAR info is corrupt: no URL field');
+  const narHash = need('NarHash');
+  if (!narHash) return err('missing-field', 'NAR info is corrupt: no NarHash field');
+  const parsedHash = parseHash(narHash.value);
+  if (!parsedHash.ok) return err('bad-nar-hash', parsedHash.error.message, narHash.line);
+  const narSize = need('NarSize');
+  if (!narSize) return err('missing-field', 'NAR info is corrupt: no NarSize field');
+  if (!/^\d+$/.test(narSize.value) || Number(narSize.value) === 0) {
+    return err('bad-nar-size', `NarSize '${narSize.value}' is not a positive integer`, narSize.line);
+  }
+
+  const references: string[] = [];
+  const refs = need('References');
+  for (const ref of (refs?.value ?? '').split(' ').filter(Boolean)) {
+    const checked = parseBaseName(ref);
+    if (!checked.ok) return err('bad-reference', `reference ${checked.error.message}`, refs?.line);
+    references.push(ref);
+  }
+  const fileSize = need('FileSize');
+  if (fileSize && !/^\d+$/.test(fileSize.value)) return err('bad-file-size', `FileSize '${fileSize.value}' is not an integer`, fileSize.line);
+
+  const info: NarInfo = {
+    storePath: storePath.value,
+    url: url.value,
+    compression: need('Compression')?.value || 'bzip2',
+    narHash: narHash.value,
+    narSize: Number(narSize.value),
+    references,
+    sigs,
+    unknown,
+  };
+  const optional: [keyof NarInfo, string][] = [['fileHash', 'FileHash'], ['deriver', 'Deriver'], ['ca', 'CA'], ['system', 'System']];
+  for (const [prop, key] of optional) {
+    const f = need(key);
+    if (f && f.value !== '' && f.value !== 'unknown-deriver') (info as unknown as Record<string, unknown>)[prop] = f.value;
+  }
+  if (fileSize) info.fileSize = Number(fileSize.value);
+  return ok(info);
+}
+
+const KNOWN = new Set(['StorePath', 'URL', 'Compression', 'FileHash', 'FileSize', 'NarHash', 'NarSize', 'References', 'Deriver', 'CA', 'System']);

@@ -1,0 +1,55 @@
+import { type Result, err, ok } from './result.js';
+
+export interface NetrcEntry {
+  /** undefined for the `default` entry. */
+  machine?: string;
+  login?: string;
+  password?: string;
+}
+
+/**
+ * Parses a netrc file as curl does: whitespace-separated tokens, `machine`/`default` start an
+ * entry, `login`/`password`/`account` take a value, `macdef` runs to the next blank line.
+ */
+export function parseNetrc(text: string): Result<NetrcEntry[]> {
+  const entries: NetrcEntry[] = [];
+  const tokens: { value: string; line: number }[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (/^\s*#/.test(line)) continue;
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    if (words[0] === 'macdef') {
+      while (i + 1 < lines.length && (lines[i + 1] as string).trim() !== '') i++;
+      continue;
+    }
+    for (const value of words) tokens.push({ value, line: i + 1 });
+  }
+  let current: NetrcEntry | undefined;
+  for (let t = 0; t < tokens.length; t++) {
+    const { value: word, line } = tokens[t] as { value: string; line: number };
+    const next = () => tokens[++t]?.value;
+    if (word === 'machine') {
+      const machine = next();
+      if (machine === undefined) return err('truncated', "'machine' without a host name", line);
+      current = { machine };
+      entries.push(current);
+    } else if (word === 'default') {
+      current = {};
+      entries.push(current);
+    } else if (word === 'login' || word === 'password' || word === 'account') {
+      const value = next();
+      if (value === undefined) return err('truncated', `'${word}' without a value`, line);
+      if (!current) return err('orphan', `'${word}' before any 'machine' line`, line);
+      if (word !== 'account') current[word] = value;
+    } else {
+      return err('unexpected', `unexpected word '${word.slice(0, 40)}'`, line);
+    }
+  }
+  return ok(entries);
+}
+
+/** The entry curl would use for HOST: the first matching machine, else `default`. */
+export function netrcFor(entries: readonly NetrcEntry[], host: string): NetrcEntry | undefined {
+  return entries.find((e) => e.machine === host) ?? entries.find((e) => e.machine === undefined);
+}

@@ -1,0 +1,48 @@
+import { fingerprint } from './fingerprint.js';
+import { type PublicKey, parsePublicKey, parseSignature, verifySignature } from './keys.js';
+import type { NarInfo } from './narinfo.js';
+
+export type SignatureVerdict =
+  /** A signature verifies with a trusted key of the same name. */
+  | { kind: 'valid'; key: string; signedBy: string[] }
+  | { kind: 'unsigned' }
+  /** Signed, but by no key name in trusted-public-keys. */
+  | { kind: 'untrusted'; signedBy: string[] }
+  /** A trusted key name signed it, but the signature does not verify: key regenerated, or narinfo altered. */
+  | { kind: 'mismatch'; keys: string[]; signedBy: string[] }
+  | { kind: 'unverifiable'; reason: string; signedBy: string[] };
+
+export interface TrustedKeys {
+  keys: PublicKey[];
+  /** Entries of trusted-public-keys Nix would reject ("key is corrupt"). */
+  invalid: { text: string; reason: string }[];
+}
+
+export function parseTrustedKeys(entries: readonly string[]): TrustedKeys {
+  const keys: PublicKey[] = [];
+  const invalid: TrustedKeys['invalid'] = [];
+  for (const text of entries) {
+    const parsed = parsePublicKey(text);
+    if (parsed.ok) keys.push(parsed.value);
+    else invalid.push({ text, reason: parsed.error.message });
+  }
+  return { keys, invalid };
+}
+
+/** Decides, like `ValidPathInfo::checkSignatures` with one signature needed, whether Nix accepts INFO. */
+export function classifySignatures(info: NarInfo, trusted: readonly PublicKey[]): SignatureVerdict {
+  const sigs = info.sigs.map(parseSignature).flatMap((s) => (s.ok ? [s.value] : []));
+  const signedBy = [...new Set(sigs.map((s) => s.keyName))];
+  if (info.sigs.length === 0) return { kind: 'unsigned' };
+  const fp = fingerprint(info);
+  if (!fp.ok) return { kind: 'unverifiable', reason: fp.error.message, signedBy };
+  const tried: string[] = [];
+  for (const sig of sigs) {
+    for (const key of trusted.filter((k) => k.name === sig.keyName)) {
+      if (verifySignature(fp.value, sig, key)) return { kind: 'valid', key: key.name, signedBy };
+      tried.push(key.name);
+    }
+  }
+  if (tried.length > 0) return { kind: 'mismatch', keys: [...new Set(tried)], signedBy };
+  return { kind: 'untrusted', signedBy };
+}

@@ -1,0 +1,92 @@
+/** A substituter URL as Nix reads it: the store URI, then `?name=value&…` store settings. */
+export interface StoreUrl {
+  /** Exactly as configured, credentials included: used for requests, never printed. */
+  raw: string;
+  /** The URL with any password replaced by `***`: safe to print. */
+  display: string;
+  scheme: string;
+  /** Without the query string and without credentials, trailing slash removed (as Nix does for http). */
+  base: string;
+  params: Record<string, string>;
+  host?: string;
+  port?: number;
+  credentials?: { user: string; password: string };
+  /** `?priority=N` when present and a valid integer. */
+  priority?: number;
+  /** `?priority=` present but not an integer: Nix would refuse the store. */
+  badPriority?: string;
+}
+
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ssh: 22, 'ssh-ng': 22 };
+const SECRET_PARAMS = /pass|token|secret|auth/i;
+
+export function isHttpScheme(scheme: string): boolean {
+  return scheme === 'http' || scheme === 'https';
+}
+
+export function parseStoreUrl(raw: string): StoreUrl {
+  const q = raw.indexOf('?');
+  const uri = q >= 0 ? raw.slice(0, q) : raw;
+  const query = q >= 0 ? raw.slice(q + 1) : '';
+  const params: Record<string, string> = {};
+  for (const pair of query.split('&')) {
+    if (!pair) continue;
+    const eq = pair.indexOf('=');
+    const key = safeDecode(eq >= 0 ? pair.slice(0, eq) : pair);
+    params[key] = safeDecode(eq >= 0 ? pair.slice(eq + 1) : '');
+  }
+  const schemeMatch = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri);
+  const scheme = schemeMatch ? (schemeMatch[1] as string).toLowerCase() : uri === 'daemon' || uri === 'local' || uri === 'auto' ? uri : 'other';
+  const result: StoreUrl = { raw, display: raw, scheme, base: uri, params };
+
+  if (schemeMatch && scheme !== 'file') {
+    try {
+      const u = new URL(uri);
+      if (u.hostname) result.host = u.hostname.replace(/^\[|\]$/g, '');
+      const port = u.port ? Number(u.port) : DEFAULT_PORTS[scheme];
+      if (port !== undefined) result.port = port;
+      if (u.username || u.password) {
+        result.credentials = { user: safeDecode(u.username), password: safeDecode(u.password) };
+        u.username = '';
+        u.password = '';
+      }
+      result.base = u.toString();
+    } catch {
+      // Not a valid URL: leave host/port unset; the connect check reports it.
+    }
+  }
+  if (isHttpScheme(scheme)) result.base = result.base.replace(/\/+$/, '');
+
+  if ('priority' in params) {
+    const p = params.priority as string;
+    if (/^[+-]?\d+$/.test(p)) result.priority = Number(p);
+    else result.badPriority = p;
+  }
+  result.display = redactUrl(raw);
+  return result;
+}
+
+/** Replaces a URL's password (and secret-looking query values) with `***`. */
+export function redactUrl(raw: string): string {
+  let out = raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@?#\s]*)@/i, (_m, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':');
+    return colon >= 0 ? `${scheme}${userinfo.slice(0, colon)}:***@` : `${scheme}${userinfo}@`;
+  });
+  out = out.replace(/([?&])([^=&#]+)=([^&#]*)/g, (m, sep: string, key: string) =>
+    SECRET_PARAMS.test(key) ? `${sep}${key}=***` : m,
+  );
+  return out;
+}
+
+/** Joins a path under a cache's base URL (`base` has no trailing slash). */
+export function cacheFileUrl(base: string, file: string): string {
+  return `${base}/${file.replace(/^\/+/, '')}`;
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

@@ -1,0 +1,5 @@
+import type { Report } from '../doctor.js';
+
+export function renderJson(report: Report): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
+}

@@ -1,0 +1,87 @@
+import type { Report } from '../doctor.js';
+import type { CheckResult } from '../runner/types.js';
+import { describeCache, sections, summaryLine } from './group.js';
+import { evidenceLine } from './table.js';
+
+const ICON = { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail', skip: '⏭️ skip' } as const;
+
+/** The support-ticket view: environment, what is wrong with fixes, then everything with evidence. */
+export function renderMarkdown(report: Report): string {
+  const env = report.environment;
+  const out: string[] = [];
+  out.push('# nixcache doctor report', '');
+  out.push(`${summaryLine(report)} — generated ${report.generatedAt} by nixcache ${report.tool.version}.`, '');
+  out.push('## Environment', '', '```text');
+  out.push(` - system: ${env.os} ${env.arch}`);
+  out.push(` - Nix version: ${env.nixVersion ?? 'not installed (nix not found)'}`);
+  out.push(` - multi-user?: ${env.multiUser ? 'yes (nix-daemon)' : 'no'}`);
+  out.push(` - sandbox: ${env.sandbox ?? 'unknown'}`);
+  out.push(` - user: ${env.user}${env.root ? ' (root)' : ''}, trusted by the daemon: ${env.trustedUser === null ? 'unknown' : env.trustedUser ? 'yes' : 'no'}`);
+  out.push(` - store: ${env.storeDir}`);
+  out.push(` - config files: ${report.config.files.join(', ') || 'none'}`);
+  out.push(` - substituters: ${report.config.substituters.join(' ') || 'none'}`);
+  out.push(` - trusted-public-keys: ${report.config.trustedPublicKeys.join(' ') || 'none'}`);
+  out.push(` - require-sigs: ${report.config.requireSigs}`);
+  out.push('```', '');
+
+  const problems = report.checks.filter((c) => c.status === 'fail' || c.status === 'warn');
+  out.push('## What is wrong', '');
+  if (problems.length === 0) out.push('Nothing: every check passed or was skipped.', '');
+  problems.forEach((c, i) => {
+    out.push(`${i + 1}. **${c.status === 'fail' ? 'FAIL' : 'WARN'} \`${c.id}\`**${c.cache ? ` — ${c.cache}` : ''}: ${escapeInline(c.summary)}`);
+    if (c.fix) out.push('', indent(fence(c.fix), 3));
+    out.push('');
+  });
+
+  if (report.caches.length > 0) {
+    out.push('## Caches', '', '| order | cache | priority | from | on this machine |', '|---|---|---|---|---|');
+    for (const c of report.caches) {
+      out.push(`| ${c.order ?? '–'} | ${cell(c.url)} | ${c.priority} | ${c.prioritySource} | ${c.local ? 'yes' : 'no'} |`);
+    }
+    out.push('');
+  }
+
+  out.push('## Checks', '');
+  for (const section of sections(report)) {
+    out.push(`### ${section.title}`, '');
+    if (section.cache) out.push(`_${describeCache(section.cache)}_`, '');
+    out.push('| status | check | result |', '|---|---|---|');
+    for (const c of section.checks) out.push(`| ${ICON[c.status]} | \`${c.id}\` | ${cell(c.summary)} |`);
+    out.push('');
+    for (const c of section.checks) out.push(...details(c));
+  }
+  return `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;
+}
+
+function details(c: CheckResult): string[] {
+  const body: string[] = [];
+  if (c.detail) body.push(fence(c.detail));
+  if (c.fix) body.push('**Fix:**', '', fence(c.fix));
+  if (c.reason && c.status === 'skip') body.push(`Skipped: ${escapeInline(c.reason)}`);
+  if (c.evidence.length) body.push('**Evidence:**', '', fence(c.evidence.map(evidenceLine).join('\n')));
+  const exec = c.evidence.filter((e) => e.kind === 'exec' && e.output);
+  for (const e of exec) if (e.kind === 'exec') body.push(`Output of \`${e.argv.join(' ')}\`:`, '', fence(e.output));
+  if (body.length === 0) return [];
+  return [`<details><summary>${c.id}: ${escapeHtml(c.summary.slice(0, 140))}</summary>`, '', ...body.flatMap((b) => [b, '']), '</details>', ''];
+}
+
+function fence(text: string): string {
+  const ticks = text.includes('```') ? '~~~~' : '```';
+  return `${ticks}text\n${text}\n${ticks}`;
+}
+
+function indent(text: string, n: number): string {
+  return text.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
+}
+
+function cell(text: string): string {
+  return escapeInline(text).replace(/\|/g, '\\|').replace(/\n/g, '<br>');
+}
+
+function escapeInline(text: string): string {
+  return text.replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

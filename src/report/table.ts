@@ -1,0 +1,71 @@
+import Table from 'cli-table3';
+import type { Report } from '../doctor.js';
+import type { Status } from '../runner/types.js';
+import type { Evidence } from '../system/evidence.js';
+import { describeCache, sections, summaryLine } from './group.js';
+
+const MARK: Record<Status, string> = { pass: '✔ pass', warn: '▲ warn', fail: '✘ fail', skip: '– skip' };
+const COLOUR: Record<Status, number> = { pass: 32, warn: 33, fail: 31, skip: 90 };
+
+export interface TableOptions {
+  color: boolean;
+  verbose: boolean;
+  width?: number;
+}
+
+/** The terminal view: one table per section, every non-pass row with its fix. */
+export function renderTable(report: Report, opts: TableOptions): string {
+  const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const bold = (s: string) => (opts.color ? `\u001b[1m${s}\u001b[22m` : s);
+  const width = Math.max(72, Math.min(opts.width ?? 110, 160));
+  const resultWidth = width - 8 - 30 - 4;
+  const out: string[] = [bold(`nixcache doctor — ${summaryLine(report)}`), ''];
+
+  for (const section of sections(report)) {
+    out.push(bold(section.title) + (section.cache ? `  ${describeCache(section.cache)}` : ''));
+    const table = new Table({
+      head: ['status', 'check', 'result'],
+      colWidths: [8, 30, resultWidth],
+      wordWrap: true,
+      wrapOnWordBoundary: true,
+      style: { head: [], border: [], compact: false },
+    });
+    for (const c of section.checks) {
+      const lines = [c.summary];
+      if (c.status === 'skip' && c.reason && !c.summary.includes(c.reason)) lines.push(`(${c.reason})`);
+      if (c.status !== 'pass' && c.detail) lines.push(c.detail);
+      if (c.status !== 'pass' && c.fix) lines.push(`Fix: ${c.fix}`);
+      if (opts.verbose) lines.push(...c.evidence.map((e) => `· ${evidenceLine(e)}`));
+      table.push([paint(COLOUR[c.status], MARK[c.status].split(' ')[1] as string), c.title, lines.join('\n')]);
+    }
+    out.push(table.toString(), '');
+  }
+  const worst = report.summary.fail > 0 ? paint(31, 'Problems found: fix the failing rows above, top to bottom.') : report.summary.warn > 0 ? paint(33, 'No failures; see the warnings above.') : paint(32, 'Everything checked is fine.');
+  out.push(worst, '');
+  const text = out.join('\n');
+  return opts.color ? text : stripAnsi(text);
+}
+
+export function evidenceLine(e: Evidence): string {
+  switch (e.kind) {
+    case 'exec':
+      return `$ ${e.argv.join(' ')} → ${e.error ?? `exit ${e.exitCode}`} (${e.durationMs} ms)`;
+    case 'http':
+      return `GET ${e.url} → ${e.status ?? e.error} (${e.bytes} B, ${e.durationMs} ms)`;
+    case 'dns':
+      return `resolve ${e.host} → ${e.error ?? e.addresses.join(', ')} (${e.durationMs} ms)`;
+    case 'tcp':
+      return `tcp ${e.address}:${e.port} → ${e.result} (${e.durationMs} ms)`;
+    case 'tls':
+      return `tls ${e.host}:${e.port} → ${e.error ?? e.result} (${e.durationMs} ms)`;
+    case 'ping':
+      return `ping ${e.host} → ${e.error ?? (e.alive ? `alive, ${e.rttMs} ms` : 'no reply')} (${e.durationMs} ms)`;
+    case 'file':
+      return `${e.op} ${e.path} → ${e.result}`;
+  }
+}
+
+function stripAnsi(s: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal escapes is the point
+  return s.replace(/\u001b\[[0-9;]*m/g, '');
+}

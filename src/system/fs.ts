@@ -1,0 +1,91 @@
+import { constants } from 'node:fs';
+import { access, open, readdir, readlink, stat } from 'node:fs/promises';
+import type { Recorder } from './evidence.js';
+
+export type ReadResult = { ok: true; text: string } | { ok: false; code: string; message: string };
+export interface FileStat {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  isFile: boolean;
+  isDirectory: boolean;
+}
+
+export interface Fs {
+  /** Reads a text file of at most MAXBYTES. The content never enters the evidence log. */
+  readText(path: string, maxBytes?: number): Promise<ReadResult>;
+  stat(path: string): Promise<FileStat | null>;
+  readdir(path: string): Promise<string[] | null>;
+  readlink(path: string): Promise<string | null>;
+  exists(path: string): Promise<boolean>;
+  canRead(path: string): Promise<boolean>;
+}
+
+export async function readTextFile(path: string, maxBytes = 1024 * 1024): Promise<ReadResult> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const info = await handle.stat();
+      if (info.isDirectory()) return { ok: false, code: 'EISDIR', message: `'${path}' is a directory` };
+      const buffer = Buffer.alloc(Math.min(maxBytes + 1, Math.max(info.size, 0) + 1));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      if (bytesRead > maxBytes) return { ok: false, code: 'EFBIG', message: `'${path}' is larger than ${maxBytes} bytes` };
+      return { ok: true, text: buffer.subarray(0, bytesRead).toString('utf8') };
+    } finally {
+      await handle.close();
+    }
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code})`;
+    return { ok: false, code, message: `'${path}' ${why}` };
+  }
+}
+
+export function createFs(record: Recorder): Fs {
+  return {
+    async readText(path, maxBytes) {
+      const r = await readTextFile(path, maxBytes);
+      record({ kind: 'file', path, op: 'read', result: r.ok ? `${r.text.length} characters` : r.code });
+      return r;
+    },
+    async stat(path) {
+      try {
+        const s = await stat(path);
+        return { mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, size: s.size, isFile: s.isFile(), isDirectory: s.isDirectory() };
+      } catch {
+        return null;
+      }
+    },
+    async readdir(path) {
+      try {
+        return await readdir(path);
+      } catch {
+        return null;
+      }
+    },
+    async readlink(path) {
+      try {
+        return await readlink(path);
+      } catch {
+        return null;
+      }
+    },
+    async exists(path) {
+      try {
+        await access(path, constants.F_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async canRead(path) {
+      try {
+        await access(path, constants.R_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}

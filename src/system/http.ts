@@ -1,0 +1,182 @@
+import { Agent, type Dispatcher, request } from 'undici';
+import { redactUrl } from '../nix/store-url.js';
+import type { Recorder } from './evidence.js';
+
+export type HttpFailureKind =
+  | 'timeout' | 'no-answer' | 'too-large' | 'redirect-loop' | 'refused' | 'unreachable' | 'dns' | 'tls' | 'reset' | 'cancelled' | 'other';
+
+export interface HttpFailure {
+  kind: HttpFailureKind;
+  message: string;
+  code?: string;
+  /** Bytes received before the failure. */
+  bytes: number;
+  durationMs: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  bytes: number;
+  /** The URL that answered, after redirects (credentials never included). */
+  url: string;
+  redirects: number;
+  durationMs: number;
+}
+
+export type HttpResult = { ok: true; response: HttpResponse } | { ok: false; error: HttpFailure };
+
+export interface HttpGetOptions {
+  auth?: { user: string; password: string };
+  timeoutMs?: number;
+  maxBytes?: number;
+  maxRedirects?: number;
+}
+
+export interface Http {
+  get(url: string, options?: HttpGetOptions): Promise<HttpResult>;
+}
+
+export const DEFAULT_MAX_BYTES = 1024 * 1024;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export function createAgent(connectTimeoutMs: number, ca?: string): Agent {
+  return new Agent({
+    connect: { timeout: connectTimeoutMs, ...(ca ? { ca } : {}) },
+    headersTimeout: connectTimeoutMs,
+    bodyTimeout: connectTimeoutMs,
+    keepAliveTimeout: 1000,
+  });
+}
+
+/**
+ * GET with everything bounded: total time per request (a server that drips bytes is cut off),
+ * body size, redirect count. Never throws: failures come back classified as curl would.
+ */
+export function createHttp(agent: Dispatcher, record: Recorder, signal: AbortSignal, defaultTimeoutMs: number): Http {
+  return {
+    async get(url, options = {}) {
+      const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+      const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+      const maxRedirects = options.maxRedirects ?? 5;
+      const started = performance.now();
+      const timer = AbortSignal.timeout(timeoutMs);
+      const combined = AbortSignal.any([signal, timer]);
+      const origin = safeOrigin(url);
+      let current = url;
+      let bytes = 0;
+      let answered = false;
+      const elapsed = () => Math.round(performance.now() - started);
+      const fail = (kind: HttpFailureKind, message: string, code?: string): HttpResult => {
+        const error: HttpFailure = { kind, message, bytes, durationMs: elapsed(), ...(code ? { code } : {}) };
+        record({ kind: 'http', method: 'GET', url: redactUrl(current), status: null, bytes, durationMs: error.durationMs, error: message });
+        return { ok: false, error };
+      };
+      try {
+        for (let redirects = 0; ; redirects++) {
+          const headers: Record<string, string> = { 'user-agent': 'nixcache-doctor (like curl/Nix)', accept: '*/*' };
+          if (options.auth && safeOrigin(current) === origin) {
+            headers.authorization = `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString('base64')}`;
+          }
+          const res = await request(current, { method: 'GET', headers, dispatcher: agent, signal: combined });
+          answered = true;
+          const location = res.headers.location;
+          if (REDIRECTS.has(res.statusCode) && typeof location === 'string') {
+            res.body.resume();
+            record({ kind: 'http', method: 'GET', url: redactUrl(current), status: res.statusCode, bytes: 0, durationMs: elapsed() });
+            if (redirects >= maxRedirects) return fail('redirect-loop', `more than ${maxRedirects} redirects`);
+            current = new URL(location, current).toString();
+            continue;
+          }
+          const chunks: Buffer[] = [];
+          for await (const chunk of res.body) {
+            bytes += (chunk as Buffer).length;
+            if (bytes > maxBytes) {
+              res.body.destroy();
+              return fail('too-large', `the answer is larger than ${formatBytes(maxBytes)} (stopped reading at ${formatBytes(bytes)})`);
+            }
+            chunks.push(chunk as Buffer);
+          }
+          const response: HttpResponse = {
+            status: res.statusCode,
+            headers: flattenHeaders(res.headers),
+            body: Buffer.concat(chunks).toString('utf8'),
+            bytes,
+            url: redactUrl(current),
+            redirects,
+            durationMs: elapsed(),
+          };
+          record({ kind: 'http', method: 'GET', url: redactUrl(current), status: response.status, bytes, durationMs: response.durationMs });
+          return { ok: true, response };
+        }
+      } catch (e) {
+        if (timer.aborted) {
+          return answered || bytes > 0
+            ? fail('timeout', `the answer was still incomplete after ${(timeoutMs / 1000).toFixed(1)} s (${formatBytes(bytes)} received)`)
+            : fail('no-answer', `no answer within ${(timeoutMs / 1000).toFixed(1)} s`);
+        }
+        if (signal.aborted) return fail('cancelled', 'cancelled at the run deadline');
+        const { kind, message, code } = classifyNetworkError(e);
+        return fail(kind, message, code);
+      }
+    },
+  };
+}
+
+const TLS_CODES: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the certificate chain ends in a self-signed certificate',
+  CERT_HAS_EXPIRED: 'the certificate has expired',
+  CERT_NOT_YET_VALID: 'the certificate is not valid yet',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate is for another host name',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the certificate is not signed by a known authority',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the certificate is not signed by a known authority',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS on this port',
+  EPROTO: 'the TLS handshake failed',
+};
+
+/** Maps a socket/TLS error to the words curl (and so Nix) would use. */
+export function classifyNetworkError(e: unknown): { kind: HttpFailureKind; message: string; code?: string } {
+  let err = e as { code?: string; message?: string; cause?: unknown };
+  for (let depth = 0; depth < 4 && err?.cause && !err.code?.match(/^E[A-Z]|CERT|TLS|SSL/); depth++) {
+    err = err.cause as typeof err;
+  }
+  const code = err?.code ?? '';
+  const text = err?.message ?? String(e);
+  if (code === 'ECONNREFUSED') return { kind: 'refused', message: 'connection refused', code };
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return { kind: 'unreachable', message: `no route to host (${code})`, code };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { kind: 'dns', message: `could not resolve host name (${code})`, code };
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return { kind: 'reset', message: 'the connection was closed by the server', code };
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return { kind: 'timeout', message: 'connecting timed out', code };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'no-answer', message: 'no answer to the request', code };
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', message: 'the answer stalled', code };
+  if (TLS_CODES[code] || /SSL|TLS|certificate/i.test(text)) {
+    return { kind: 'tls', message: TLS_CODES[code] ?? `TLS failed: ${firstLine(text)}`, code };
+  }
+  return { kind: 'other', message: firstLine(text), ...(code ? { code } : {}) };
+}
+
+function firstLine(s: string): string {
+  return (s.split('\n')[0] ?? '').slice(0, 200);
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} kB`;
+  return `${n} B`;
+}
