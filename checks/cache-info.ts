@@ -22,7 +22,8 @@ export const cacheInfo: Check = {
       if (!r.ok) return fail(`'${target.url.display}' does not appear to be a binary cache: ${r.message}`);
       return judge(ctx, target, r.text, { source: file });
     }
-    if (scheme !== 'http' && scheme !== 'https') return skip(`the doctor reads nix-cache-info only from http(s) and file caches, not ${scheme}`, `${scheme} store`);
+    if (scheme !== 'http' && scheme !== 'https')
+      return skip(`the doctor reads nix-cache-info only from http(s) and file caches, not ${scheme}`, `${scheme} store`);
 
     const auth = credentialsFor(ctx, target);
     const url = cacheFileUrl(target.url.base, 'nix-cache-info');
@@ -92,21 +93,37 @@ function transportFailure(ctx: CheckContext, target: CacheTarget, error: HttpFai
         data,
       });
     case 'timeout':
-      return fail(`the server is too slow: ${error.message}`, { detail: advice, fix: 'Look at the cache server’s load and its network path; Nix gives up after stalled-download-timeout.', data });
+      return fail(`the server is too slow: ${error.message}`, {
+        detail: advice,
+        fix: 'Look at the cache server’s load and its network path; Nix gives up after stalled-download-timeout.',
+        data,
+      });
     case 'redirect-loop':
-      return fail(`GET /nix-cache-info: ${error.message} (a redirect loop?)`, { fix: 'Fix the redirect on the server or proxy, or use the final URL in substituters.', data });
+      return fail(`GET /nix-cache-info: ${error.message} (a redirect loop?)`, {
+        fix: 'Fix the redirect on the server or proxy, or use the final URL in substituters.',
+        data,
+      });
     default:
       return fail(`GET /nix-cache-info failed: ${error.message}`, { detail: advice, data });
   }
 }
 
-function authFailure(ctx: CheckContext, target: CacheTarget, status: number, auth: Credentials | undefined, data: Record<string, unknown>): Finding {
+function authFailure(
+  ctx: CheckContext,
+  target: CacheTarget,
+  status: number,
+  auth: Credentials | undefined,
+  data: Record<string, unknown>,
+): Finding {
   const netrc = ctx.config.netrc;
   const host = target.url.host ?? 'HOST';
   const how = auth
     ? `credentials from ${auth.source === 'url' ? 'the URL' : netrc.path} were sent and refused`
     : `no credentials: Nix sends them from netrc-file (now ${netrc.path}${netrc.entries.length ? ', which has no entry for this host' : ', which does not exist or is empty'})`;
-  const note403 = status === 403 ? ' (Nix treats a 403 on a .narinfo as "not in cache", as S3 answers 403 for missing keys, so builds silently compile instead)' : '';
+  const note403 =
+    status === 403
+      ? ' (Nix treats a 403 on a .narinfo as "not in cache", as S3 answers 403 for missing keys, so builds silently compile instead)'
+      : '';
   return fail(`GET /nix-cache-info answered ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}: ${how}${note403}`, {
     fix: [
       `Add to ${netrc.path} (mode 600, readable by the nix-daemon):`,

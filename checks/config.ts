@@ -17,7 +17,10 @@ export const config: Check = {
     for (const p of conf.problems) {
       const where = p.line ? `${p.file}:${p.line}` : p.file;
       problems.push(`${where}: ${p.message}`);
-      if (p.code === 'illegal-line') fixes.push(`Fix or delete line ${p.line} of ${p.file}: every setting is 'name = value' (spaces around '='), comments start with '#'.`);
+      if (p.code === 'illegal-line')
+        fixes.push(
+          `Fix or delete line ${p.line} of ${p.file}: every setting is 'name = value' (spaces around '='), comments start with '#'.`,
+        );
       if (p.code === 'include-missing') fixes.push(`Create the included file, or write '!include' to make it optional (${where}).`);
       if (p.code === 'include-loop') fixes.push(`Remove the include that leads back to its own file (${where}).`);
       if (p.code !== 'unreadable') fatal = true;
@@ -52,7 +55,10 @@ export const config: Check = {
     if (fatal) {
       const first = conf.problems.find((p) => p.code !== 'unreadable');
       const where = first?.line ? `${first.file}:${first.line}` : first?.file;
-      return fail(`Nix refuses this configuration: ${first?.message.replace(/ in '.*'$/, '')} at ${where}${conf.problems.length > 1 ? ` (+${conf.problems.length - 1} more)` : ''}`, { detail, fix, data });
+      return fail(
+        `Nix refuses this configuration: ${first?.message.replace(/ in '.*'$/, '')} at ${where}${conf.problems.length > 1 ? ` (+${conf.problems.length - 1} more)` : ''}`,
+        { detail, fix, data },
+      );
     }
     if (problems.length || unknown.length) {
       const firstUnknown = conf.settings.unknown[0];

@@ -1,6 +1,6 @@
 import { fail, pass, skip } from '../src/runner/finding.js';
 import { deadCacheAdvice, hostPort, probePath } from '../src/runner/probes.js';
-import type { Check, CheckContext, CacheTarget, Finding } from '../src/runner/types.js';
+import type { CacheTarget, Check, CheckContext, Finding } from '../src/runner/types.js';
 
 const SERVER_FIREWALL_FIX = (port: number) =>
   [
@@ -24,7 +24,8 @@ export const connect: Check = {
     const path = await probing;
     const where = hostPort(target);
     const advice = deadCacheAdvice(ctx, target);
-    const withAdvice = (f: Finding): Finding => (advice && f.status === 'fail' ? { ...f, detail: [f.detail, advice].filter(Boolean).join('\n') } : f);
+    const withAdvice = (f: Finding): Finding =>
+      advice && f.status === 'fail' ? { ...f, detail: [f.detail, advice].filter(Boolean).join('\n') } : f;
 
     if (!path.resolution.ok) {
       const resolvers = await nameservers(ctx);
@@ -37,18 +38,27 @@ export const connect: Check = {
       );
     }
     const tcp = path.tcp;
-    const data: Record<string, unknown> = { host: path.host, addresses: path.resolution.addresses, port: path.port, tcp: tcp?.result ?? null, connectMs: tcp?.durationMs ?? null };
+    const data: Record<string, unknown> = {
+      host: path.host,
+      addresses: path.resolution.addresses,
+      port: path.port,
+      tcp: tcp?.result ?? null,
+      connectMs: tcp?.durationMs ?? null,
+    };
     if (!tcp || tcp.result === 'cancelled') return skip('not finished by the run deadline', 'deadline', { data });
     if (tcp.result === 'refused') {
       return withAdvice(
-        fail(`connection to ${where} refused: the host is up but nothing listens on port ${path.port} (or a REJECT rule answers) — Nix reports "Couldn't connect to server (7)"`, {
-          fix: [
-            `On the cache server: systemctl status nix-serve (or harmonia, atticd); start it with systemctl enable --now nix-serve.`,
-            `Check it listens on an address other machines reach: ss -ltnp | grep ${path.port} (NixOS: services.nix-serve.bindAddress = "0.0.0.0";).`,
-            `If it runs, a firewall REJECT rule answers for it: ${SERVER_FIREWALL_FIX(path.port).split('\n')[0]}`,
-          ].join('\n'),
-          data,
-        }),
+        fail(
+          `connection to ${where} refused: the host is up but nothing listens on port ${path.port} (or a REJECT rule answers) — Nix reports "Couldn't connect to server (7)"`,
+          {
+            fix: [
+              `On the cache server: systemctl status nix-serve (or harmonia, atticd); start it with systemctl enable --now nix-serve.`,
+              `Check it listens on an address other machines reach: ss -ltnp | grep ${path.port} (NixOS: services.nix-serve.bindAddress = "0.0.0.0";).`,
+              `If it runs, a firewall REJECT rule answers for it: ${SERVER_FIREWALL_FIX(path.port).split('\n')[0]}`,
+            ].join('\n'),
+            data,
+          },
+        ),
       );
     }
     if (tcp.result === 'timeout') {
@@ -93,7 +103,10 @@ export const connect: Check = {
 async function connectFile(ctx: CheckContext, target: CacheTarget): Promise<Finding> {
   const dir = target.url.base.replace(/^file:\/\//, '');
   const st = await ctx.fs.stat(dir);
-  if (!st?.isDirectory) return fail(`the cache directory ${dir} does not exist`, { fix: `Create it with nix copy --to file://${dir} …, or fix the path in substituters.` });
+  if (!st?.isDirectory)
+    return fail(`the cache directory ${dir} does not exist`, {
+      fix: `Create it with nix copy --to file://${dir} …, or fix the path in substituters.`,
+    });
   return pass(`the cache directory ${dir} exists`, { data: { path: dir } });
 }
 

@@ -11,7 +11,13 @@ const positive = (what: string) => (value: string) => {
   return n;
 };
 const collect = (value: string, previous: string[]) => [...previous, value];
-const ids = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const ids = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 export function buildProgram(): Command {
   const program = new Command('nixcache')
@@ -36,12 +42,14 @@ export function buildProgram(): Command {
     .option('--strict', 'exit 1 on warnings too')
     .option('--only <ids>', 'run only these checks (comma-separated ids)', ids)
     .option('--skip <ids>', 'do not run these checks (comma-separated ids)', ids)
-    .option('--server', "also check this machine as a cache server (service, signing key, firewall)")
-    .addOption(new Option('--port <n>', 'the cache server port (with --server; default: from the service, else 5000)').argParser((v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('--port must be a port number (1–65535)');
-      return n;
-    }))
+    .option('--server', 'also check this machine as a cache server (service, signing key, firewall)')
+    .addOption(
+      new Option('--port <n>', 'the cache server port (with --server; default: from the service, else 5000)').argParser((v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('--port must be a port number (1–65535)');
+        return n;
+      }),
+    )
     .option('--secret-key-file <file>', 'the cache’s secret signing key file to check')
     .option('--plugin <module>', 'load extra checks from a module (repeatable)', collect, [])
     .option('-v, --verbose', 'show evidence in the table and stack traces of crashed checks')
@@ -82,7 +90,9 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const error = e as Error;
-    process.stderr.write(`nixcache: unexpected error: ${String(error?.message ?? error).split('\n')[0]}${argv.includes('-v') || argv.includes('--verbose') ? `\n${error?.stack ?? ''}` : ' (run with -v for details)'}\n`);
+    process.stderr.write(
+      `nixcache: unexpected error: ${String(error?.message ?? error).split('\n')[0]}${argv.includes('-v') || argv.includes('--verbose') ? `\n${error?.stack ?? ''}` : ' (run with -v for details)'}\n`,
+    );
     return 1;
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { isIP } from 'node:net';
+import { userInfo } from 'node:os';
 import { EffectiveSettings } from './nix/config.js';
 import { parseNetrc } from './nix/netrc.js';
 import { effectiveOrder, type PrioritySource, resolvePriority } from './nix/priority.js';
@@ -77,9 +77,17 @@ export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redac
     const settings = new EffectiveSettings(conf.assignments, extraKnown);
     const config = await buildConfig(conf, settings, run, env, nixConfig, redactor);
     environment.trustedUser = environment.multiUser
-      ? isTrustedUser(settings.list('trusted-users').filter((i) => i.origin.level === 'system' || i.origin.level === 'default').map((i) => i.value), environment.user, environment.groups)
+      ? isTrustedUser(
+          settings
+            .list('trusted-users')
+            .filter((i) => i.origin.level === 'system' || i.origin.level === 'default')
+            .map((i) => i.value),
+          environment.user,
+          environment.groups,
+        )
       : true;
-    environment.sandbox = settings.get('sandbox') ?? (nixConfig && 'values' in nixConfig ? String(nixConfig.values.sandbox ?? '') || null : null);
+    environment.sandbox =
+      settings.get('sandbox') ?? (nixConfig && 'values' in nixConfig ? String(nixConfig.values.sandbox ?? '') || null : null);
     collectEnvSecrets(env, redactor);
 
     const targets = await planTargets(run, config, quiet);
@@ -137,7 +145,10 @@ export function cacheEntries(targets: readonly CacheTarget[], results: readonly 
     const info = results.find((r) => r.id === 'cache-info' && r.cache === t.url.display);
     const advertised = typeof info?.data.priority === 'number' ? (info.data.priority as number) : undefined;
     const { priority, source } = resolvePriority(t.url.priority, advertised);
-    return { target: t, entry: { url: t.url.display, role: t.role, local: t.local, priority, prioritySource: source, order: null as number | null } };
+    return {
+      target: t,
+      entry: { url: t.url.display, role: t.role, local: t.local, priority, prioritySource: source, order: null as number | null },
+    };
   });
   const used = entries.filter((e) => e.target.role === 'substituter');
   effectiveOrder(used.map((e) => ({ ...e, priority: e.entry.priority }))).forEach((e, i) => {
@@ -156,7 +167,10 @@ async function discoverEnvironment(io: Io, env: NodeJS.ProcessEnv): Promise<Envi
   } catch {
     // No passwd entry (containers): keep $USER.
   }
-  const [version, groups] = await Promise.all([io.exec('nix', ['--version'], { timeoutMs: 3000 }), io.exec('id', ['-Gn'], { timeoutMs: 2000 })]);
+  const [version, groups] = await Promise.all([
+    io.exec('nix', ['--version'], { timeoutMs: 3000 }),
+    io.exec('id', ['-Gn'], { timeoutMs: 2000 }),
+  ]);
   const nixVersion = version.exitCode === 0 ? (/(\d+\.\d+[\w.+-]*)/.exec(version.stdout)?.[1] ?? null) : null;
   const multiUser = env.NIX_REMOTE === 'daemon' || (env.NIX_REMOTE === undefined && existsSync('/nix/var/nix/daemon-socket/socket'));
   return {
@@ -178,7 +192,10 @@ async function discoverEnvironment(io: Io, env: NodeJS.ProcessEnv): Promise<Envi
 async function readNixConfig(io: Io, env: NodeJS.ProcessEnv): Promise<DoctorConfig['nixConfig']> {
   const features = ['--extra-experimental-features', 'nix-command'];
   const passEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-  for (const argv of [['config', 'show', '--json'], ['show-config', '--json']]) {
+  for (const argv of [
+    ['config', 'show', '--json'],
+    ['show-config', '--json'],
+  ]) {
     const r = await io.exec('nix', [...features, ...argv], { timeoutMs: 5000, env: passEnv, quiet: true });
     if (r.missing) return undefined;
     if (r.exitCode === 0) {
@@ -189,7 +206,10 @@ async function readNixConfig(io: Io, env: NodeJS.ProcessEnv): Promise<DoctorConf
       }
     }
     if (!/is not a recogni[sz]ed command|unrecogni[sz]ed (command|argument)/i.test(r.stderr)) {
-      return { command: `nix ${argv.join(' ')}`, error: (r.stderr.trim().split('\n').pop() ?? '').slice(0, 300) || `exit code ${r.exitCode}` };
+      return {
+        command: `nix ${argv.join(' ')}`,
+        error: (r.stderr.trim().split('\n').pop() ?? '').slice(0, 300) || `exit code ${r.exitCode}`,
+      };
     }
   }
   return { command: 'nix show-config --json', error: 'neither `nix config show` nor `nix show-config` worked' };
@@ -234,7 +254,10 @@ async function buildConfig(
 }
 
 async function planTargets(run: DoctorRun, config: DoctorConfig, io: Io): Promise<CacheTarget[]> {
-  const urls = run.caches.length > 0 ? run.caches.map((u) => ({ url: u, role: 'cli' as const })) : config.substituters.map((u) => ({ url: u, role: 'substituter' as const }));
+  const urls =
+    run.caches.length > 0
+      ? run.caches.map((u) => ({ url: u, role: 'cli' as const }))
+      : config.substituters.map((u) => ({ url: u, role: 'substituter' as const }));
   if (run.caches.length > 0) {
     // A --cache that is also configured keeps its nix.conf identity, so its order is meaningful.
     for (const u of urls) if (config.substituters.includes(u.url)) (u as { role: CacheTarget['role'] }).role = 'substituter';

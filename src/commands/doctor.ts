@@ -16,7 +16,8 @@ type UsageErrorClass = new (message: string) => Error;
 export async function doctorCommand(opts: Record<string, unknown>, UsageError: UsageErrorClass): Promise<number> {
   const json = Boolean(opts.json);
   const reportOpt = opts.report as string | boolean | undefined;
-  if (json && reportOpt === true) throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
+  if (json && reportOpt === true)
+    throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
   const conf = opts.conf as string | undefined;
   if (conf) requireReadable(conf, '--conf', UsageError);
   const secretKeyFile = opts.secretKeyFile as string | undefined;
@@ -34,7 +35,10 @@ export async function doctorCommand(opts: Record<string, unknown>, UsageError: U
 
   const env = process.env;
   const color = opts.color !== false && !env.NO_COLOR && (env.FORCE_COLOR ? env.FORCE_COLOR !== '0' : Boolean(process.stdout.isTTY));
-  const spinner = process.stderr.isTTY && !env.CI ? (await import('ora')).default({ stream: process.stderr, color: 'cyan', isEnabled: true }).start('nixcache doctor') : undefined;
+  const spinner =
+    process.stderr.isTTY && !env.CI
+      ? (await import('ora')).default({ stream: process.stderr, color: 'cyan', isEnabled: true }).start('nixcache doctor')
+      : undefined;
   const verbose = Boolean(opts.verbose);
   const strict = Boolean(opts.strict);
 
@@ -119,10 +123,17 @@ async function loadPlugins(specs: string[], UsageError: UsageErrorClass): Promis
     const exported = mod.checks ?? mod.default ?? mod.check;
     const list = Array.isArray(exported) ? exported : [exported];
     for (const c of list as Partial<Check>[]) {
-      if (!c || typeof c.id !== 'string' || !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(c.id) || typeof c.run !== 'function' || (c.scope !== 'host' && c.scope !== 'cache')) {
+      if (
+        !c ||
+        typeof c.id !== 'string' ||
+        !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(c.id) ||
+        typeof c.run !== 'function' ||
+        (c.scope !== 'host' && c.scope !== 'cache')
+      ) {
         throw new UsageError(`--plugin ${spec}: does not export a check ({ id: 'kebab-case', title, scope: 'host' | 'cache', run })`);
       }
-      if (builtin.has(c.id) || out.some((o) => o.id === c.id)) throw new UsageError(`--plugin ${spec}: check id '${c.id}' is already taken`);
+      if (builtin.has(c.id) || out.some((o) => o.id === c.id))
+        throw new UsageError(`--plugin ${spec}: check id '${c.id}' is already taken`);
       out.push({ ...c, title: typeof c.title === 'string' ? c.title : c.id } as Check);
     }
   }
@@ -136,13 +147,34 @@ function crashReport(e: unknown, verbose: boolean): Report {
     tool: { name: 'nixcache', version: VERSION },
     generatedAt: new Date().toISOString(),
     durationMs: 0,
-    environment: { os: process.platform, arch: process.arch, nixVersion: null, user: process.env.USER ?? 'unknown', uid: -1, groups: [], root: false, multiUser: false, trustedUser: null, storeDir: '/nix/store', sandbox: null },
+    environment: {
+      os: process.platform,
+      arch: process.arch,
+      nixVersion: null,
+      user: process.env.USER ?? 'unknown',
+      uid: -1,
+      groups: [],
+      root: false,
+      multiUser: false,
+      trustedUser: null,
+      storeDir: '/nix/store',
+      sandbox: null,
+    },
     config: { files: [], substituters: [], trustedPublicKeys: [], requireSigs: true },
     caches: [],
     checks: [
       {
-        id: 'doctor', title: 'nixcache doctor', cache: null, status: 'fail', summary: `the doctor could not run: ${message}`,
-        detail: verbose ? redactPatterns(String((e as Error)?.stack ?? '')) : null, fix: null, reason: null, data: {}, evidence: [], durationMs: 0,
+        id: 'doctor',
+        title: 'nixcache doctor',
+        cache: null,
+        status: 'fail',
+        summary: `the doctor could not run: ${message}`,
+        detail: verbose ? redactPatterns(String((e as Error)?.stack ?? '')) : null,
+        fix: null,
+        reason: null,
+        data: {},
+        evidence: [],
+        durationMs: 0,
       },
     ],
     summary: { pass: 0, warn: 0, fail: 1, skip: 0 },

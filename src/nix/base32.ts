@@ -1,4 +1,4 @@
-import { type Result, err, ok } from './result.js';
+import { err, ok, type Result } from './result.js';
 
 /** Nix's base-32 alphabet: digits and lower-case letters without e, o, u and t. */
 export const NIX_BASE32_CHARS = '0123456789abcdfghijklmnpqrsvwxyz';

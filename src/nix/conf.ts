@@ -1,4 +1,4 @@
-import { type Result, err, ok } from './result.js';
+import { err, ok, type Result } from './result.js';
 
 /** One meaningful line of a nix.conf, as Nix's config.cc `applyConfigInner` reads it. */
 export type ConfLine =
@@ -19,24 +19,29 @@ export function parseNixConf(text: string): ParsedConf {
   const lines: ConfLine[] = [];
   const errors: ParsedConf['errors'] = [];
   const rows = text.split('\n');
-  rows.forEach((raw, index) => {
+  for (const [index, raw] of rows.entries()) {
     const lineNo = index + 1;
     const hash = raw.indexOf('#');
     const content = hash >= 0 ? raw.slice(0, hash) : raw;
     const tokens = content.split(/[ \t\r\n]+/).filter((t) => t.length > 0);
-    if (tokens.length === 0) return;
+    if (tokens.length === 0) continue;
     const shown = content.trim().slice(0, 120);
-    const illegal = () => errors.push({ line: lineNo, message: `illegal configuration line '${shown}'`, text: shown });
-    if (tokens.length < 2) return illegal();
+    const illegal = () => {
+      errors.push({ line: lineNo, message: `illegal configuration line '${shown}'`, text: shown });
+    };
+    if (tokens.length < 2) {
+      illegal();
+      continue;
+    }
     const first = tokens[0] as string;
     if (first === 'include' || first === '!include') {
-      if (tokens.length !== 2) return illegal();
-      lines.push({ kind: 'include', path: tokens[1] as string, optional: first === '!include', line: lineNo });
-      return;
+      if (tokens.length !== 2) illegal();
+      else lines.push({ kind: 'include', path: tokens[1] as string, optional: first === '!include', line: lineNo });
+      continue;
     }
-    if (tokens[1] !== '=') return illegal();
-    lines.push({ kind: 'set', name: first, value: tokens.slice(2).join(' '), line: lineNo });
-  });
+    if (tokens[1] !== '=') illegal();
+    else lines.push({ kind: 'set', name: first, value: tokens.slice(2).join(' '), line: lineNo });
+  }
   return { lines, errors };
 }
 

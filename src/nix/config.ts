@@ -1,5 +1,5 @@
 import { splitList } from './conf.js';
-import { DEFAULTS, LIST_SETTINGS, canonicalSetting, isKnownSetting, suggestSetting } from './settings.js';
+import { canonicalSetting, DEFAULTS, isKnownSetting, LIST_SETTINGS, suggestSetting } from './settings.js';
 
 /** Where a value came from. `system` is what the daemon reads; `user`/`env` only the client does. */
 export type ConfLevel = 'system' | 'user' | 'env' | 'cli' | 'default';

@@ -1,6 +1,6 @@
 import { formatHashBase32, parseHash } from './hash.js';
 import type { NarInfo } from './narinfo.js';
-import { type Result, err, ok } from './result.js';
+import { err, ok, type Result } from './result.js';
 
 /**
  * The string a narinfo's signatures sign (path-info.cc `ValidPathInfo::fingerprint`):

@@ -1,5 +1,5 @@
 import { base32Length, decodeBase32, encodeBase32 } from './base32.js';
-import { type Result, err, ok } from './result.js';
+import { err, ok, type Result } from './result.js';
 
 export type HashAlgo = 'md5' | 'sha1' | 'sha256' | 'sha512';
 const SIZES: Record<HashAlgo, number> = { md5: 16, sha1: 20, sha256: 32, sha512: 64 };
@@ -19,7 +19,9 @@ export function parseHash(text: string): Result<Hash> {
   const size = SIZES[algo];
   // Like Nix's Hash constructor, the encoding is told apart by length alone.
   if (!sri && rest.length === size * 2) {
-    return /^[0-9a-f]+$/i.test(rest) ? ok({ algo, bytes: Buffer.from(rest, 'hex') }) : err('bad-hash', `invalid hex in '${text.slice(0, 80)}'`);
+    return /^[0-9a-f]+$/i.test(rest)
+      ? ok({ algo, bytes: Buffer.from(rest, 'hex') })
+      : err('bad-hash', `invalid hex in '${text.slice(0, 80)}'`);
   }
   if (!sri && rest.length === base32Length(size)) {
     const decoded = decodeBase32(rest, size);

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, verify } from 'node:crypto';
-import { type Result, err, ok } from './result.js';
+import { err, ok, type Result } from './result.js';
 
 /** DER prefixes that wrap a raw 32-byte Ed25519 key for node:crypto (RFC 8410). */
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -65,7 +65,8 @@ export interface Signature {
 export function parseSignature(text: string): Result<Signature> {
   const parsed = splitNamed(text, 'signature');
   if (!parsed.ok) return parsed;
-  if (parsed.value.data.length !== 64) return err('bad-length', `signature by '${parsed.value.name}' is ${parsed.value.data.length} bytes, not 64`);
+  if (parsed.value.data.length !== 64)
+    return err('bad-length', `signature by '${parsed.value.name}' is ${parsed.value.data.length} bytes, not 64`);
   return ok({ keyName: parsed.value.name, sig: parsed.value.data });
 }
 

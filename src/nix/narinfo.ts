@@ -1,6 +1,6 @@
 import { parseHash } from './hash.js';
-import { type Result, err, ok } from './result.js';
-import { type StorePath, parseBaseName, parseStorePath } from './store-path.js';
+import { err, ok, type Result } from './result.js';
+import { parseBaseName, parseStorePath, type StorePath } from './store-path.js';
 
 export interface NarInfo {
   storePath: StorePath;
@@ -69,7 +69,8 @@ export function parseNarInfo(text: string, storeDir = '/nix/store'): Result<NarI
     references.push(ref);
   }
   const fileSize = need('FileSize');
-  if (fileSize && !/^\d+$/.test(fileSize.value)) return err('bad-file-size', `FileSize '${fileSize.value}' is not an integer`, fileSize.line);
+  if (fileSize && !/^\d+$/.test(fileSize.value))
+    return err('bad-file-size', `FileSize '${fileSize.value}' is not an integer`, fileSize.line);
 
   const info: NarInfo = {
     storePath: storePath.value,
@@ -81,7 +82,12 @@ export function parseNarInfo(text: string, storeDir = '/nix/store'): Result<NarI
     sigs,
     unknown,
   };
-  const optional: [keyof NarInfo, string][] = [['fileHash', 'FileHash'], ['deriver', 'Deriver'], ['ca', 'CA'], ['system', 'System']];
+  const optional: [keyof NarInfo, string][] = [
+    ['fileHash', 'FileHash'],
+    ['deriver', 'Deriver'],
+    ['ca', 'CA'],
+    ['system', 'System'],
+  ];
   for (const [prop, key] of optional) {
     const f = need(key);
     if (f && f.value !== '' && f.value !== 'unknown-deriver') (info as unknown as Record<string, unknown>)[prop] = f.value;
@@ -90,4 +96,16 @@ export function parseNarInfo(text: string, storeDir = '/nix/store'): Result<NarI
   return ok(info);
 }
 
-const KNOWN = new Set(['StorePath', 'URL', 'Compression', 'FileHash', 'FileSize', 'NarHash', 'NarSize', 'References', 'Deriver', 'CA', 'System']);
+const KNOWN = new Set([
+  'StorePath',
+  'URL',
+  'Compression',
+  'FileHash',
+  'FileSize',
+  'NarHash',
+  'NarSize',
+  'References',
+  'Deriver',
+  'CA',
+  'System',
+]);

@@ -1,5 +1,5 @@
 import { NIX_BASE32_CHARS } from './base32.js';
-import { type Result, err, ok } from './result.js';
+import { err, ok, type Result } from './result.js';
 
 export const DEFAULT_STORE_DIR = '/nix/store';
 const HASH_RE = new RegExp(`^[${NIX_BASE32_CHARS}]{32}$`);

@@ -36,7 +36,11 @@ export function parseStoreUrl(raw: string): StoreUrl {
     params[key] = safeDecode(eq >= 0 ? pair.slice(eq + 1) : '');
   }
   const schemeMatch = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri);
-  const scheme = schemeMatch ? (schemeMatch[1] as string).toLowerCase() : uri === 'daemon' || uri === 'local' || uri === 'auto' ? uri : 'other';
+  const scheme = schemeMatch
+    ? (schemeMatch[1] as string).toLowerCase()
+    : uri === 'daemon' || uri === 'local' || uri === 'auto'
+      ? uri
+      : 'other';
   const result: StoreUrl = { raw, display: raw, scheme, base: uri, params };
 
   if (schemeMatch && scheme !== 'file') {
@@ -72,9 +76,7 @@ export function redactUrl(raw: string): string {
     const colon = userinfo.indexOf(':');
     return colon >= 0 ? `${scheme}${userinfo.slice(0, colon)}:***@` : `${scheme}${userinfo}@`;
   });
-  out = out.replace(/([?&])([^=&#]+)=([^&#]*)/g, (m, sep: string, key: string) =>
-    SECRET_PARAMS.test(key) ? `${sep}${key}=***` : m,
-  );
+  out = out.replace(/([?&])([^=&#]+)=([^&#]*)/g, (m, sep: string, key: string) => (SECRET_PARAMS.test(key) ? `${sep}${key}=***` : m));
   return out;
 }
 

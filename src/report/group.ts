@@ -18,7 +18,9 @@ export function describeCache(cache: CacheEntry): string {
   const parts = [];
   if (cache.order !== null) parts.push(`tried ${ordinal(cache.order)}`);
   else parts.push(cache.role === 'server' ? "this machine's cache server" : 'not in substituters');
-  parts.push(`priority ${cache.priority} (${cache.prioritySource === 'url' ? 'from ?priority=' : cache.prioritySource === 'cache-info' ? 'from nix-cache-info' : "Nix's default"})`);
+  parts.push(
+    `priority ${cache.priority} (${cache.prioritySource === 'url' ? 'from ?priority=' : cache.prioritySource === 'cache-info' ? 'from nix-cache-info' : "Nix's default"})`,
+  );
   if (cache.local) parts.push('on this machine');
   return parts.join(', ');
 }

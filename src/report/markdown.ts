@@ -16,7 +16,9 @@ export function renderMarkdown(report: Report): string {
   out.push(` - Nix version: ${env.nixVersion ?? 'not installed (nix not found)'}`);
   out.push(` - multi-user?: ${env.multiUser ? 'yes (nix-daemon)' : 'no'}`);
   out.push(` - sandbox: ${env.sandbox ?? 'unknown'}`);
-  out.push(` - user: ${env.user}${env.root ? ' (root)' : ''}, trusted by the daemon: ${env.trustedUser === null ? 'unknown' : env.trustedUser ? 'yes' : 'no'}`);
+  out.push(
+    ` - user: ${env.user}${env.root ? ' (root)' : ''}, trusted by the daemon: ${env.trustedUser === null ? 'unknown' : env.trustedUser ? 'yes' : 'no'}`,
+  );
   out.push(` - store: ${env.storeDir}`);
   out.push(` - config files: ${report.config.files.join(', ') || 'none'}`);
   out.push(` - substituters: ${report.config.substituters.join(' ') || 'none'}`);
@@ -28,7 +30,9 @@ export function renderMarkdown(report: Report): string {
   out.push('## What is wrong', '');
   if (problems.length === 0) out.push('Nothing: every check passed or was skipped.', '');
   problems.forEach((c, i) => {
-    out.push(`${i + 1}. **${c.status === 'fail' ? 'FAIL' : 'WARN'} \`${c.id}\`**${c.cache ? ` — ${c.cache}` : ''}: ${escapeInline(c.summary)}`);
+    out.push(
+      `${i + 1}. **${c.status === 'fail' ? 'FAIL' : 'WARN'} \`${c.id}\`**${c.cache ? ` — ${c.cache}` : ''}: ${escapeInline(c.summary)}`,
+    );
     if (c.fix) out.push('', indent(fence(c.fix), 3));
     out.push('');
   });
@@ -62,7 +66,13 @@ function details(c: CheckResult): string[] {
   const exec = c.evidence.filter((e) => e.kind === 'exec' && e.output);
   for (const e of exec) if (e.kind === 'exec') body.push(`Output of \`${e.argv.join(' ')}\`:`, '', fence(e.output));
   if (body.length === 0) return [];
-  return [`<details><summary>${c.id}: ${escapeHtml(c.summary.slice(0, 140))}</summary>`, '', ...body.flatMap((b) => [b, '']), '</details>', ''];
+  return [
+    `<details><summary>${c.id}: ${escapeHtml(c.summary.slice(0, 140))}</summary>`,
+    '',
+    ...body.flatMap((b) => [b, '']),
+    '</details>',
+    '',
+  ];
 }
 
 function fence(text: string): string {
@@ -71,7 +81,10 @@ function fence(text: string): string {
 }
 
 function indent(text: string, n: number): string {
-  return text.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
+  return text
+    .split('\n')
+    .map((l) => ' '.repeat(n) + l)
+    .join('\n');
 }
 
 function cell(text: string): string {

@@ -40,7 +40,12 @@ export function renderTable(report: Report, opts: TableOptions): string {
     }
     out.push(table.toString(), '');
   }
-  const worst = report.summary.fail > 0 ? paint(31, 'Problems found: fix the failing rows above, top to bottom.') : report.summary.warn > 0 ? paint(33, 'No failures; see the warnings above.') : paint(32, 'Everything checked is fine.');
+  const worst =
+    report.summary.fail > 0
+      ? paint(31, 'Problems found: fix the failing rows above, top to bottom.')
+      : report.summary.warn > 0
+        ? paint(33, 'No failures; see the warnings above.')
+        : paint(32, 'Everything checked is fine.');
   out.push(worst, '');
   const text = out.join('\n');
   return opts.color ? text : stripAnsi(text);
@@ -66,6 +71,5 @@ export function evidenceLine(e: Evidence): string {
 }
 
 function stripAnsi(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal escapes is the point
   return s.replace(/\u001b\[[0-9;]*m/g, '');
 }

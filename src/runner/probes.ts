@@ -27,7 +27,10 @@ export function probePath(ctx: CheckContext, target: CacheTarget): Promise<PathP
 }
 
 /** Pings the cache host's first address; shared like the TCP probe. */
-export function probePing(ctx: CheckContext, target: CacheTarget): Promise<{ address?: string; ping?: PingResult; resolution: Resolution }> | undefined {
+export function probePing(
+  ctx: CheckContext,
+  target: CacheTarget,
+): Promise<{ address?: string; ping?: PingResult; resolution: Resolution }> | undefined {
   const host = target.url.host;
   if (!host) return undefined;
   return ctx.once(`ping ${host}`, async (io) => {
@@ -44,7 +47,8 @@ export type Credentials = { user: string; password: string; source: 'url' | 'net
 export function credentialsFor(ctx: CheckContext, target: CacheTarget): Credentials | undefined {
   if (target.url.credentials) return { ...target.url.credentials, source: 'url' };
   const entry = target.url.host ? netrcFor(ctx.config.netrc.entries, target.url.host) : undefined;
-  if (entry?.login !== undefined || entry?.password !== undefined) return { user: entry.login ?? '', password: entry.password ?? '', source: 'netrc' };
+  if (entry?.login !== undefined || entry?.password !== undefined)
+    return { user: entry.login ?? '', password: entry.password ?? '', source: 'netrc' };
   return undefined;
 }
 
@@ -54,16 +58,22 @@ export function deadCacheAdvice(ctx: CheckContext, target: CacheTarget): string 
   const s = ctx.config.settings;
   const connectTimeout = Number(s.get('connect-timeout') ?? '0');
   const fallback = s.get('fallback') === 'true';
-  const wait = connectTimeout > 0 ? `up to ${connectTimeout} s (connect-timeout)` : "for curl's own connect timeout (connect-timeout = 0: minutes on older Nix)";
+  const wait =
+    connectTimeout > 0
+      ? `up to ${connectTimeout} s (connect-timeout)`
+      : "for curl's own connect timeout (connect-timeout = 0: minutes on older Nix)";
   const lines = [
     `While this cache stays in substituters, Nix waits ${wait} on it before moving on, and then prints "disabling binary cache '${target.url.display}' for 60 seconds".`,
   ];
   if (connectTimeout === 0) lines.push('To bound the wait: connect-timeout = 5 in nix.conf (NixOS: nix.settings.connect-timeout = 5;).');
-  if (!fallback) lines.push('Without fallback = true, a build whose substitution fails stops instead of building locally (NixOS: nix.settings.fallback = true;).');
+  if (!fallback)
+    lines.push(
+      'Without fallback = true, a build whose substitution fails stops instead of building locally (NixOS: nix.settings.fallback = true;).',
+    );
   return lines.join('\n');
 }
 
 export function hostPort(target: CacheTarget): string {
   const { host, port } = target.url;
-  return host && host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return host?.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

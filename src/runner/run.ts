@@ -1,6 +1,6 @@
 import type { Evidence } from '../system/evidence.js';
-import { STATUSES } from './types.js';
 import type { CacheTarget, Check, CheckContext, CheckResult, Finding, Io } from './types.js';
+import { STATUSES } from './types.js';
 
 export interface RunPlan {
   checks: readonly Check[];
@@ -57,8 +57,9 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
   }
 
   const shared = new Map<string, { promise: Promise<unknown>; evidence: Evidence[] }>();
-  const once = (record: (e: Evidence) => void) =>
-    async function <T>(k: string, fn: (io: Io) => Promise<T>): Promise<T> {
+  const once =
+    (record: (e: Evidence) => void) =>
+    async <T>(k: string, fn: (io: Io) => Promise<T>): Promise<T> => {
       let entry = shared.get(k);
       if (!entry) {
         const evidence: Evidence[] = [];
@@ -80,7 +81,12 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
     if (blocker?.result) {
       slot.blocked = true;
       const why = blocker.result.status === 'fail' ? 'failed' : 'was skipped';
-      slot.result = toResult(slot, { status: 'skip', summary: `not run: needs '${blocker.check.id}', which ${why}`, reason: `needs ${blocker.check.id}` }, [], 0);
+      slot.result = toResult(
+        slot,
+        { status: 'skip', summary: `not run: needs '${blocker.check.id}', which ${why}`, reason: `needs ${blocker.check.id}` },
+        [],
+        0,
+      );
       return;
     }
     plan.onProgress?.({ check: slot.check, ...(slot.target ? { target: slot.target } : {}), done: false });
@@ -93,9 +99,15 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
     let finding: Finding;
     try {
       const timedOut = new Promise<Finding>((resolve) =>
-        checkTimer.addEventListener('abort', () => resolve({ status: 'fail', summary: `the check did not finish within ${(timeoutMs / 1000).toFixed(1)} s` }), { once: true }),
+        checkTimer.addEventListener(
+          'abort',
+          () => resolve({ status: 'fail', summary: `the check did not finish within ${(timeoutMs / 1000).toFixed(1)} s` }),
+          { once: true },
+        ),
       );
-      const cut = deadlineReached.then((): Finding => ({ status: 'skip', summary: 'not finished by the run deadline', reason: 'deadline' }));
+      const cut = deadlineReached.then(
+        (): Finding => ({ status: 'skip', summary: 'not finished by the run deadline', reason: 'deadline' }),
+      );
       finding = validate(await Promise.race([slot.check.run(ctx, slot.target), timedOut, cut]));
     } catch (e) {
       const error = e as Error;
@@ -128,7 +140,8 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
   clearTimeout(timer);
   deadline.abort();
   return order.map(
-    (slot) => slot.result ?? toResult(slot, { status: 'skip', summary: 'not run: the run deadline was reached', reason: 'deadline' }, [], 0),
+    (slot) =>
+      slot.result ?? toResult(slot, { status: 'skip', summary: 'not run: the run deadline was reached', reason: 'deadline' }, [], 0),
   );
 }
 

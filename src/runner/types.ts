@@ -1,6 +1,5 @@
 import type { EffectiveSettings } from '../nix/config.js';
 import type { NetrcEntry } from '../nix/netrc.js';
-import type { PrioritySource } from '../nix/priority.js';
 import type { TrustedKeys } from '../nix/signatures.js';
 import type { StoreUrl } from '../nix/store-url.js';
 import type { ConfFileRecord, ConfProblem } from '../system/config.js';

@@ -51,7 +51,9 @@ const MAX_INCLUDE_DEPTH = 16;
  */
 export async function loadNixConf(options: { env: NodeJS.ProcessEnv; confFile?: string; home?: string }): Promise<LoadedConf> {
   const out: LoadedConf = { files: [], assignments: [], problems: [], searched: [] };
-  const searched = options.confFile ? [{ path: resolve(options.confFile), level: 'system' as const }] : confSearchPath(options.env, options.home);
+  const searched = options.confFile
+    ? [{ path: resolve(options.confFile), level: 'system' as const }]
+    : confSearchPath(options.env, options.home);
   out.searched = searched;
 
   const applyText = async (text: string, file: string, level: ConfLevel, stack: string[]) => {
@@ -64,7 +66,12 @@ export async function loadNixConf(options: { env: NodeJS.ProcessEnv; confFile?: 
       }
       const target = resolve(file === 'NIX_CONFIG' ? process.cwd() : dirname(file), line.path);
       if (stack.includes(target)) {
-        out.problems.push({ file, line: line.line, code: 'include-loop', message: `'${target}' includes itself (through ${[...stack, target].map(shortName).join(' → ')}); Nix would recurse without end` });
+        out.problems.push({
+          file,
+          line: line.line,
+          code: 'include-loop',
+          message: `'${target}' includes itself (through ${[...stack, target].map(shortName).join(' → ')}); Nix would recurse without end`,
+        });
         continue;
       }
       if (stack.length >= MAX_INCLUDE_DEPTH) {
@@ -79,9 +86,20 @@ export async function loadNixConf(options: { env: NodeJS.ProcessEnv; confFile?: 
     const r = await readTextFile(path);
     if (!r.ok) {
       const missing = r.code === 'ENOENT';
-      out.files.push({ path, level, status: missing ? 'missing' : 'unreadable', message: r.message, ...(includedFrom ? { includedFrom } : {}) });
+      out.files.push({
+        path,
+        level,
+        status: missing ? 'missing' : 'unreadable',
+        message: r.message,
+        ...(includedFrom ? { includedFrom } : {}),
+      });
       if (missing && includedFrom && !optional) {
-        out.problems.push({ file: includedFrom, ...(fromLine ? { line: fromLine } : {}), code: 'include-missing', message: `file '${path}' included from '${includedFrom}' not found` });
+        out.problems.push({
+          file: includedFrom,
+          ...(fromLine ? { line: fromLine } : {}),
+          code: 'include-missing',
+          message: `file '${path}' included from '${includedFrom}' not found`,
+        });
       } else if (!missing) {
         out.problems.push({ file: path, code: 'unreadable', message: r.message });
       }

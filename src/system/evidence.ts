@@ -13,7 +13,10 @@ export type Recorder = (entry: Evidence) => void;
 /** Keeps output short enough for a report: the first and last lines of long output. */
 export function trimOutput(text: string, maxLines = 20, maxChars = 4000): string {
   const lines = text.replace(/\s+$/, '').split('\n');
-  let out = lines.length > maxLines ? [...lines.slice(0, maxLines - 5), `… (${lines.length - maxLines + 1} lines omitted)`, ...lines.slice(-4)].join('\n') : lines.join('\n');
+  let out =
+    lines.length > maxLines
+      ? [...lines.slice(0, maxLines - 5), `… (${lines.length - maxLines + 1} lines omitted)`, ...lines.slice(-4)].join('\n')
+      : lines.join('\n');
   if (out.length > maxChars) out = `${out.slice(0, maxChars)}… (truncated)`;
   return out;
 }

@@ -52,7 +52,13 @@ export function createExec(record: Recorder, signal: AbortSignal, defaultTimeout
       denied,
       durationMs,
     };
-    const error = missing ? 'not installed' : result.timedOut ? `timed out after ${timeout} ms` : result.isCanceled ? 'cancelled at the deadline' : undefined;
+    const error = missing
+      ? 'not installed'
+      : result.timedOut
+        ? `timed out after ${timeout} ms`
+        : result.isCanceled
+          ? 'cancelled at the deadline'
+          : undefined;
     record({
       kind: 'exec',
       argv: [file, ...args],

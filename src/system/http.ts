@@ -3,7 +3,17 @@ import { redactUrl } from '../nix/store-url.js';
 import type { Recorder } from './evidence.js';
 
 export type HttpFailureKind =
-  | 'timeout' | 'no-answer' | 'too-large' | 'redirect-loop' | 'refused' | 'unreachable' | 'dns' | 'tls' | 'reset' | 'cancelled' | 'other';
+  | 'timeout'
+  | 'no-answer'
+  | 'too-large'
+  | 'redirect-loop'
+  | 'refused'
+  | 'unreachable'
+  | 'dns'
+  | 'tls'
+  | 'reset'
+  | 'cancelled'
+  | 'other';
 
 export interface HttpFailure {
   kind: HttpFailureKind;
@@ -147,7 +157,8 @@ export function classifyNetworkError(e: unknown): { kind: HttpFailureKind; messa
   if (code === 'ECONNREFUSED') return { kind: 'refused', message: 'connection refused', code };
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return { kind: 'unreachable', message: `no route to host (${code})`, code };
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { kind: 'dns', message: `could not resolve host name (${code})`, code };
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return { kind: 'reset', message: 'the connection was closed by the server', code };
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')
+    return { kind: 'reset', message: 'the connection was closed by the server', code };
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return { kind: 'timeout', message: 'connecting timed out', code };
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'no-answer', message: 'no answer to the request', code };
   if (code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', message: 'the answer stalled', code };

@@ -5,7 +5,9 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Recorder } from './evidence.js';
 import { classifyNetworkError } from './http.js';
 
-export type Resolution = { ok: true; addresses: string[]; durationMs: number } | { ok: false; code: string; message: string; durationMs: number };
+export type Resolution =
+  | { ok: true; addresses: string[]; durationMs: number }
+  | { ok: false; code: string; message: string; durationMs: number };
 export type TcpResult = 'open' | 'refused' | 'timeout' | 'unreachable' | 'error' | 'cancelled';
 export interface TcpProbe {
   result: TcpResult;
@@ -14,7 +16,9 @@ export interface TcpProbe {
   durationMs: number;
   code?: string;
 }
-export type TlsProbe = { ok: true; durationMs: number; protocol: string | null } | { ok: false; message: string; code?: string; durationMs: number };
+export type TlsProbe =
+  | { ok: true; durationMs: number; protocol: string | null }
+  | { ok: false; message: string; code?: string; durationMs: number };
 
 export interface Net {
   resolve(host: string): Promise<Resolution>;
@@ -73,7 +77,10 @@ export function createNet(
           resolve(r);
         };
         const ms = () => Math.round(performance.now() - started);
-        const timer = setTimeout(() => done({ ok: false, message: `TLS handshake timed out after ${timeoutMs / 1000} s`, durationMs: ms() }), timeoutMs);
+        const timer = setTimeout(
+          () => done({ ok: false, message: `TLS handshake timed out after ${timeoutMs / 1000} s`, durationMs: ms() }),
+          timeoutMs,
+        );
         const onAbort = () => done({ ok: false, message: 'cancelled at the run deadline', durationMs: ms() });
         signal.addEventListener('abort', onAbort, { once: true });
         socket.once('secureConnect', () => done({ ok: true, durationMs: ms(), protocol: socket.getProtocol() }));
@@ -82,7 +89,14 @@ export function createNet(
           done({ ok: false, message: c.message, ...(c.code ? { code: c.code } : {}), durationMs: ms() });
         });
       });
-      record({ kind: 'tls', host: servername, port, result: result.ok ? `ok (${result.protocol})` : 'failed', durationMs: result.durationMs, ...(result.ok ? {} : { error: result.message }) });
+      record({
+        kind: 'tls',
+        host: servername,
+        port,
+        result: result.ok ? `ok (${result.protocol})` : 'failed',
+        durationMs: result.durationMs,
+        ...(result.ok ? {} : { error: result.message }),
+      });
       return result;
     },
   };
@@ -93,7 +107,10 @@ async function resolveOnce(host: string, timeoutMs: number): Promise<Resolution>
   const ms = () => Math.round(performance.now() - started);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Resolution>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, code: 'ETIMEOUT', message: `no answer from the resolver within ${timeoutMs / 1000} s`, durationMs: ms() }), timeoutMs);
+    timer = setTimeout(
+      () => resolve({ ok: false, code: 'ETIMEOUT', message: `no answer from the resolver within ${timeoutMs / 1000} s`, durationMs: ms() }),
+      timeoutMs,
+    );
     timer.unref();
   });
   const lookedUp = lookup(host, { all: true, verbatim: true }).then(

@@ -36,7 +36,8 @@ export function createPing(record: Recorder, timeoutMs: number): Ping {
         extra: [...(isIPv6(address) ? ['-6'] : []), '-i', '0.02'],
       });
       const output = String(r.output ?? '');
-      const loss = typeof r.packetLoss === 'string' || typeof r.packetLoss === 'number' ? Number.parseFloat(String(r.packetLoss)) : Number.NaN;
+      const loss =
+        typeof r.packetLoss === 'string' || typeof r.packetLoss === 'number' ? Number.parseFloat(String(r.packetLoss)) : Number.NaN;
       const avg = Number.parseFloat(String(r.avg));
       result = {
         alive: Boolean(r.alive),
@@ -51,11 +52,21 @@ export function createPing(record: Recorder, timeoutMs: number): Ping {
         alive: false,
         rttMs: null,
         loss: null,
-        unavailable: /executing the ping program/.test(String((e as Error).message)) ? "the 'ping' program is not installed or not executable" : String((e as Error).message).slice(0, 200),
+        unavailable: /executing the ping program/.test(String((e as Error).message))
+          ? "the 'ping' program is not installed or not executable"
+          : String((e as Error).message).slice(0, 200),
         durationMs: Math.round(performance.now() - started),
       };
     }
-    record({ kind: 'ping', host, alive: result.alive, rttMs: result.rttMs, loss: result.loss, durationMs: result.durationMs, ...(result.unavailable ? { error: result.unavailable } : {}) });
+    record({
+      kind: 'ping',
+      host,
+      alive: result.alive,
+      rttMs: result.rttMs,
+      loss: result.loss,
+      durationMs: result.durationMs,
+      ...(result.unavailable ? { error: result.unavailable } : {}),
+    });
     return result;
   };
 }

@@ -1,0 +1,58 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { execa } from 'execa';
+import { expect } from 'vitest';
+import type { Report } from '../../src/doctor.js';
+
+export const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
+const schema = JSON.parse(readFileSync(new URL('../../schema/doctor.schema.json', import.meta.url), 'utf8'));
+const ajv = new Ajv({ allErrors: true, strict: false });
+ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+const validate = ajv.compile(schema);
+
+export interface CliRun {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  durationMs: number;
+}
+
+/** A scratch directory with a nix.conf: the doctor reads only it (no user files, no NIX_CONFIG). */
+export function nixConf(text: string, extra: Record<string, string> = {}): { dir: string; env: Record<string, string> } {
+  const dir = mkdtempSync(join(tmpdir(), 'nixcache-test-'));
+  writeFileSync(join(dir, 'nix.conf'), text);
+  for (const [name, content] of Object.entries(extra)) writeFileSync(join(dir, name), content);
+  return { dir, env: { NIX_CONF_DIR: dir, NIX_USER_CONF_FILES: '', HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg') } };
+}
+
+export async function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+): Promise<CliRun> {
+  const started = performance.now();
+  const r = await execa('node', [CLI, ...args], {
+    reject: false,
+    stdin: 'ignore',
+    timeout: opts.timeoutMs ?? 60_000,
+    env: { NIX_CONFIG: undefined as unknown as string, CI: 'true', ...opts.env },
+    extendEnv: true,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
+  return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1, durationMs: performance.now() - started };
+}
+
+/** Parses --json output, asserting it is exactly one document that validates against the shipped schema. */
+export function parseReport(stdout: string): Report {
+  const report = JSON.parse(stdout) as Report;
+  const valid = validate(report);
+  expect(valid ? [] : validate.errors).toEqual([]);
+  return report;
+}
+
+export function checkOf(report: Report, id: string, cache: string | null = null) {
+  const found = report.checks.find((c) => c.id === id && (cache === null ? true : c.cache === cache));
+  if (!found) throw new Error(`no '${id}' check for ${cache ?? 'host'} in ${report.checks.map((c) => `${c.id}@${c.cache}`).join(', ')}`);
+  return found;
+}

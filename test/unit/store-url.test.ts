@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { parseStoreUrl, redactUrl } from '../../src/nix/store-url.js';
+
+describe('parseStoreUrl', () => {
+  it('splits store settings off the query and reads priority', () => {
+    const u = parseStoreUrl('http://a?priority=50&want-mass-query=true');
+    expect(u).toMatchObject({
+      scheme: 'http',
+      base: 'http://a',
+      host: 'a',
+      port: 80,
+      priority: 50,
+      params: { priority: '50', 'want-mass-query': 'true' },
+    });
+  });
+
+  it('keeps credentials for requests and never in display or base', () => {
+    const u = parseStoreUrl('https://alice:s3cr%40t@cache.example:8443/nix/?priority=10');
+    expect(u.credentials).toEqual({ user: 'alice', password: 's3cr@t' });
+    expect(u.display).toBe('https://alice:***@cache.example:8443/nix/?priority=10');
+    expect(u.base).toBe('https://cache.example:8443/nix');
+    expect(u.port).toBe(8443);
+  });
+
+  it('flags a priority that is not an integer', () => {
+    expect(parseStoreUrl('http://a?priority=high')).toMatchObject({ badPriority: 'high' });
+  });
+
+  it.each([
+    ['file:///srv/cache', 'file', undefined],
+    ['s3://bucket?region=eu-west-1', 's3', 'bucket'],
+    ['ssh://builder', 'ssh', 'builder'],
+    ['daemon', 'daemon', undefined],
+    ['http://[::1]:5000', 'http', '::1'],
+  ])('knows the store type of %s', (raw, scheme, host) => {
+    const u = parseStoreUrl(raw);
+    expect(u.scheme).toBe(scheme);
+    expect(u.host).toBe(host);
+  });
+
+  it('redacts token-like query values', () => {
+    expect(redactUrl('s3://b?profile=x&secret-key=/k&token=abc')).toBe('s3://b?profile=x&secret-key=***&token=***');
+  });
+});
