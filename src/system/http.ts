@@ -28,6 +28,8 @@ export interface HttpResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  /** The body as received, for binary files. */
+  raw: Buffer;
   bytes: number;
   /** The URL that answered, after redirects (credentials never included). */
   url: string;
@@ -108,10 +110,12 @@ export function createHttp(agent: Dispatcher, record: Recorder, signal: AbortSig
             }
             chunks.push(chunk as Buffer);
           }
+          const raw = Buffer.concat(chunks);
           const response: HttpResponse = {
             status: res.statusCode,
             headers: flattenHeaders(res.headers),
-            body: Buffer.concat(chunks).toString('utf8'),
+            body: raw.toString('utf8'),
+            raw,
             bytes,
             url: redactUrl(current),
             redirects,

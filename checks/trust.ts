@@ -1,0 +1,59 @@
+import { formatOrigin, type Item } from '../src/nix/config.js';
+import { fail, pass, warn } from '../src/runner/finding.js';
+import type { Check } from '../src/runner/types.js';
+
+const clientSide = (i: Item) => i.origin.level === 'user' || i.origin.level === 'env';
+const daemonSide = (i: Item) => i.origin.level === 'system' || i.origin.level === 'default';
+
+/** Step 2: will the nix-daemon honour these substituters and keys for this user? */
+export const trust: Check = {
+  id: 'trust',
+  title: 'Daemon trusts this user’s settings',
+  scope: 'host',
+  async run(ctx) {
+    const { env, config } = ctx;
+    const s = config.settings;
+    const trustedUsers = s.list('trusted-users').filter(daemonSide).map((i) => i.value);
+    const data: Record<string, unknown> = { user: env.user, groups: env.groups, multiUser: env.multiUser, trustedUsers, trusted: env.trustedUser };
+    if (!env.multiUser) {
+      return pass(`single-user install (no nix-daemon socket): Nix applies every setting as ${env.user} gives it`, { data });
+    }
+    if (env.trustedUser) {
+      return pass(`${env.user} is a trusted user of the nix-daemon (trusted-users = ${trustedUsers.join(' ')}): substituters and keys from any nix.conf apply`, { data });
+    }
+
+    // The daemon uses its own substituters; a client's extra ones only when listed in trusted-substituters.
+    const allowed = new Set([...s.list('substituters').filter(daemonSide), ...s.list('trusted-substituters').filter(daemonSide)].map((i) => i.value.replace(/\/+$/, '')));
+    const ignored = s.list('substituters').filter((i) => clientSide(i) && !allowed.has(i.value.replace(/\/+$/, '')));
+    const ignoredKeys = s.list('trusted-public-keys').filter(clientSide);
+    data.ignoredSubstituters = ignored.map((i) => ({ url: i.value, at: formatOrigin(i.origin) }));
+    data.ignoredKeys = ignoredKeys.map((i) => ({ key: i.value, at: formatOrigin(i.origin) }));
+
+    if (ignored.length === 0 && ignoredKeys.length === 0) {
+      return pass(`${env.user} is not a trusted user, but every substituter and key comes from the system nix.conf or trusted-substituters`, { data });
+    }
+    const lines = [
+      ...ignored.map((i) => `Nix prints: warning: ignoring untrusted substituter '${i.value}', you are not a trusted user (set at ${formatOrigin(i.origin)})`),
+      ...ignoredKeys.map(
+        (i) => `Nix prints: warning: ignoring the client-specified setting 'trusted-public-keys', because it is a restricted setting and you are not a trusted user (key ${i.value.split(':')[0]} set at ${formatOrigin(i.origin)})`,
+      ),
+    ];
+    const urls = ignored.map((i) => i.value);
+    const keys = ignoredKeys.map((i) => i.value);
+    const fix = [
+      urls.length ? `Either let users add these caches — in /etc/nix/nix.conf: trusted-substituters = ${urls.join(' ')}` : '',
+      urls.length ? `  NixOS: nix.settings.trusted-substituters = [ ${urls.map((u) => `"${u}"`).join(' ')} ];` : '',
+      keys.length ? `Put the keys in the system config — /etc/nix/nix.conf: extra-trusted-public-keys = ${keys.join(' ')}` : '',
+      keys.length ? `  NixOS: nix.settings.trusted-public-keys = [ ${keys.map((k) => `"${k}"`).join(' ')} ];` : '',
+      `Or make ${env.user} trusted — /etc/nix/nix.conf: trusted-users = root ${env.user}  (NixOS: nix.settings.trusted-users = [ "root" "${env.user}" ];) — which is root-equivalent.`,
+      'Then restart the daemon: systemctl restart nix-daemon.',
+    ]
+      .filter(Boolean)
+      .join('\n');
+    const first = ignored[0];
+    const summary = first
+      ? `the nix-daemon ignores substituter '${first.value}'${ignored.length > 1 ? ` (+${ignored.length - 1} more)` : ''}: ${env.user} is not in trusted-users and it is not in trusted-substituters`
+      : `the nix-daemon ignores trusted-public-keys from ${formatOrigin(ignoredKeys[0]!.origin)}: ${env.user} is not in trusted-users`;
+    return (first ? fail : warn)(summary, { detail: lines.join('\n'), fix, data });
+  },
+};
