@@ -13,31 +13,55 @@ export const priority: Check = {
   async run(ctx) {
     const targets = ctx.caches.filter((t) => t.role === 'substituter');
     if (targets.length === 0) return pass('no substituters to order', { data: { order: [] } });
-    const entries = cacheEntries(targets, targets.flatMap((t) => ['cache-info', 'connect'].map((id) => ctx.result(id, t)).filter((r) => r !== undefined)));
+    const entries = cacheEntries(
+      targets,
+      targets.flatMap((t) => ['cache-info', 'connect'].map((id) => ctx.result(id, t)).filter((r) => r !== undefined)),
+    );
     const rows = await Promise.all(
       targets.map(async (t, i) => {
         const e = entries[i]!;
         const connect = ctx.result('connect', t)?.status;
         const info = ctx.result('cache-info', t)?.status;
-        const working = connect === 'fail' || info === 'fail' ? false : connect === 'pass' && (info === 'pass' || info === 'warn') ? true : null;
-        return { target: t, url: e.url, priority: e.priority, source: e.prioritySource, order: e.order ?? 0, place: await placeOf(ctx, t), working };
+        const working =
+          connect === 'fail' || info === 'fail' ? false : connect === 'pass' && (info === 'pass' || info === 'warn') ? true : null;
+        return {
+          target: t,
+          url: e.url,
+          priority: e.priority,
+          source: e.prioritySource,
+          order: e.order ?? 0,
+          place: await placeOf(ctx, t),
+          working,
+        };
       }),
     );
     rows.sort((a, b) => a.order - b.order);
-    const order = rows.map((r) => ({ order: r.order, url: r.url, priority: r.priority, source: r.source, place: r.place, working: r.working }));
+    const order = rows.map((r) => ({
+      order: r.order,
+      url: r.url,
+      priority: r.priority,
+      source: r.source,
+      place: r.place,
+      working: r.working,
+    }));
     const problems: string[] = [];
     const suggested = new Map<string, number>();
 
     const firstRemote = rows.find((r) => r.place === 'remote');
     for (const r of rows) {
       if (r.place !== 'remote' && firstRemote && r.order > firstRemote.order) {
-        problems.push(`${r.url} is on ${r.place === 'local' ? 'this machine' : 'your network'} but is tried after the remote ${firstRemote.url} (priority ${r.priority} vs ${firstRemote.priority})`);
+        problems.push(
+          `${r.url} is on ${r.place === 'local' ? 'this machine' : 'your network'} but is tried after the remote ${firstRemote.url} (priority ${r.priority} vs ${firstRemote.priority})`,
+        );
         suggested.set(r.target.url.raw, 10);
       }
     }
     for (const r of rows) {
       const tie = rows.find((o) => o !== r && o.priority === r.priority && o.order < r.order && o.place !== r.place);
-      if (tie) problems.push(`${r.url} and ${tie.url} both have priority ${r.priority}: only their order in nix.conf decides which is tried first`);
+      if (tie)
+        problems.push(
+          `${r.url} and ${tie.url} both have priority ${r.priority}: only their order in nix.conf decides which is tried first`,
+        );
     }
     for (const r of rows) {
       if (r.working !== false) continue;
@@ -49,21 +73,30 @@ export const priority: Check = {
     }
     for (const r of rows) {
       if (r.place === 'remote' && r.source === 'default' && r.working !== false) {
-        problems.push(`${r.url} advertises no Priority in nix-cache-info, so Nix gives it 0 and tries it before everything else (cache.nixos.org is 40)`);
+        problems.push(
+          `${r.url} advertises no Priority in nix-cache-info, so Nix gives it 0 and tries it before everything else (cache.nixos.org is 40)`,
+        );
         if (!suggested.has(r.target.url.raw)) suggested.set(r.target.url.raw, 50);
       }
-      if (r.target.url.badPriority !== undefined) problems.push(`${r.url}: ?priority=${r.target.url.badPriority} is not an integer; Nix refuses this store URL`);
-      if (['daemon', 'local', 'auto'].includes(r.target.url.scheme)) problems.push(`${r.url} is a Nix store, not a binary cache: it does not belong in substituters`);
+      if (r.target.url.badPriority !== undefined)
+        problems.push(`${r.url}: ?priority=${r.target.url.badPriority} is not an integer; Nix refuses this store URL`);
+      if (['daemon', 'local', 'auto'].includes(r.target.url.scheme))
+        problems.push(`${r.url} is a Nix store, not a binary cache: it does not belong in substituters`);
     }
 
     const data = { order };
-    const table = order.map((o) => `${o.order}. ${o.url} — priority ${o.priority} (${o.source}), ${o.place}${o.working === false ? ', failing' : ''}`).join('\n');
+    const table = order
+      .map((o) => `${o.order}. ${o.url} — priority ${o.priority} (${o.source}), ${o.place}${o.working === false ? ', failing' : ''}`)
+      .join('\n');
     if (problems.length === 0) {
       return pass(`Nix tries ${order.map((o) => `${o.url} (${o.priority})`).join(', then ')}`, { detail: table, data });
     }
     return warn(problems[0] as string, {
       detail: [...problems.slice(1), '', 'Order Nix uses (lower priority first, ties in nix.conf order):', table].join('\n').trim(),
-      fix: fixLine(rows.map((r) => r.target), suggested),
+      fix: fixLine(
+        rows.map((r) => r.target),
+        suggested,
+      ),
       data,
     });
   },

@@ -19,25 +19,36 @@ export const signature: Check = {
   timeoutMs: (o) => o.timeoutMs * 3 + 2000,
   async run(ctx, target) {
     if (!target) throw new Error('cache check without a cache');
-    if (!['http', 'https', 'file'].includes(target.url.scheme)) return skip(`the doctor fetches narinfos only from http(s) and file caches, not ${target.url.scheme}`, `${target.url.scheme} store`);
+    if (!['http', 'https', 'file'].includes(target.url.scheme))
+      return skip(`the doctor fetches narinfos only from http(s) and file caches, not ${target.url.scheme}`, `${target.url.scheme} store`);
     const candidates = await sampleCandidates(ctx);
-    if (candidates.length === 0) return skip(`no store paths on this machine to look up (${ctx.env.storeDir} is empty)`, 'no sample', { fix: 'Name a path the cache has: nixcache doctor --sample /nix/store/<hash>-<name>' });
+    if (candidates.length === 0)
+      return skip(`no store paths on this machine to look up (${ctx.env.storeDir} is empty)`, 'no sample', {
+        fix: 'Name a path the cache has: nixcache doctor --sample /nix/store/<hash>-<name>',
+      });
     const { hits, tried } = await findNarInfos(ctx, target, candidates, 1);
     const hit = hits[0];
     if (!hit) {
       const errors = tried.filter((t) => t.kind === 'error');
-      if (errors.length > 0 && errors.length === tried.length) return fail(`looking up narinfos failed: ${(errors[0] as { message: string }).message}`, { data: { tried: tried.length } });
+      if (errors.length > 0 && errors.length === tried.length)
+        return fail(`looking up narinfos failed: ${(errors[0] as { message: string }).message}`, { data: { tried: tried.length } });
       return skip(`none of the ${tried.length} store paths tried is in this cache`, 'no sample', {
         fix: `Pass a path the cache has: nixcache doctor --sample /nix/store/<hash>-<name> (on the server: nix path-info --all | head)`,
         data: { tried: tried.length },
       });
     }
     if (hit.kind === 'corrupt') {
-      return fail(`NAR info file for '${hit.path}' is corrupt: ${hit.message}`, { fix: 'The cache serves a broken .narinfo: regenerate it (nix copy --to … again) or fix the server.', data: { sample: hit.path } });
+      return fail(`NAR info file for '${hit.path}' is corrupt: ${hit.message}`, {
+        fix: 'The cache serves a broken .narinfo: regenerate it (nix copy --to … again) or fix the server.',
+        data: { sample: hit.path },
+      });
     }
     if (hit.kind !== 'hit') throw new Error('unreachable');
     const keys = effectiveKeys(ctx);
-    const verdict = classifySignatures(hit.info, keys.map((k) => k.key));
+    const verdict = classifySignatures(
+      hit.info,
+      keys.map((k) => k.key),
+    );
     const data = {
       sample: hit.path,
       verdict: verdict.kind,
@@ -46,7 +57,11 @@ export const signature: Check = {
       ...(verdict.kind === 'valid' ? { key: verdict.key } : {}),
     };
     const finding = await judge(ctx, target, hit.info, verdict, data);
-    const lenient = !ctx.config.requireSigs ? 'require-sigs = false' : target.url.params.trusted === 'true' || target.url.params.trusted === '1' ? `?trusted=${target.url.params.trusted} in the URL` : undefined;
+    const lenient = !ctx.config.requireSigs
+      ? 'require-sigs = false'
+      : target.url.params.trusted === 'true' || target.url.params.trusted === '1'
+        ? `?trusted=${target.url.params.trusted} in the URL`
+        : undefined;
     if (lenient && finding.status !== 'pass') {
       return warn(`${lenient}: Nix accepts this cache's paths without checking signatures (${finding.summary})`, {
         detail: 'Anyone who can answer for this cache (or sit between you and it) can put anything in your store.',
@@ -54,7 +69,11 @@ export const signature: Check = {
         data: { ...data, requireSigs: ctx.config.requireSigs },
       });
     }
-    if (lenient) return warn(`${finding.summary}, but ${lenient}: nothing from this cache is actually verified`, { fix: `Remove ${lenient}: Nix then checks signatures.`, data });
+    if (lenient)
+      return warn(`${finding.summary}, but ${lenient}: nothing from this cache is actually verified`, {
+        fix: `Remove ${lenient}: Nix then checks signatures.`,
+        data,
+      });
     return finding;
   },
 };
@@ -71,36 +90,53 @@ function effectiveKeys(ctx: CheckContext) {
   return ctx.config.trustedKeys.keys.map((key) => ({ key })).filter(({ key }) => !(ignoreClient && fromClient.has(key.text)));
 }
 
-async function judge(ctx: CheckContext, target: CacheTarget, info: NarInfo, verdict: SignatureVerdict, data: Record<string, unknown>): Promise<Finding> {
+async function judge(
+  ctx: CheckContext,
+  target: CacheTarget,
+  info: NarInfo,
+  verdict: SignatureVerdict,
+  data: Record<string, unknown>,
+): Promise<Finding> {
   const path = `${info.storePath.storeDir}/${info.storePath.baseName}`;
-  const server = 'On the cache server: nix-serve signs with services.nix-serve.secretKeyFile (harmonia: services.harmonia.signKeyPaths); a cache made with nix copy needs --option secret-key-files or nix store sign --key-file SECRET --recursive PATH.';
-  const howToGetKey = 'Get the public key on the server: cat the .pub file written by nix-store --generate-binary-cache-key, or nix key convert-secret-to-public < SECRET_KEY_FILE.';
+  const server =
+    'On the cache server: nix-serve signs with services.nix-serve.secretKeyFile (harmonia: services.harmonia.signKeyPaths); a cache made with nix copy needs --option secret-key-files or nix store sign --key-file SECRET --recursive PATH.';
+  const howToGetKey =
+    'Get the public key on the server: cat the .pub file written by nix-store --generate-binary-cache-key, or nix key convert-secret-to-public < SECRET_KEY_FILE.';
   switch (verdict.kind) {
     case 'valid':
       return pass(`${path.split('/').pop()} is signed by trusted key ${verdict.key}`, { data });
     case 'unsigned':
-      return fail(`the cache does not sign: ${path.split('/').pop()} has no Sig: line — Nix refuses it: "lacks a signature by a trusted key"`, {
-        fix: `${server}\nGenerate a key pair if there is none: nix-store --generate-binary-cache-key NAME-1 /var/secrets/cache-priv-key.pem /var/secrets/cache-pub-key.pem`,
-        data,
-      });
+      return fail(
+        `the cache does not sign: ${path.split('/').pop()} has no Sig: line — Nix refuses it: "lacks a signature by a trusted key"`,
+        {
+          fix: `${server}\nGenerate a key pair if there is none: nix-store --generate-binary-cache-key NAME-1 /var/secrets/cache-priv-key.pem /var/secrets/cache-pub-key.pem`,
+          data,
+        },
+      );
     case 'untrusted': {
       const names = verdict.signedBy.join(', ');
-      return fail(`signed by ${names}, which trusted-public-keys does not name — Nix ignores this cache's paths ("not signed by any of the keys in 'trusted-public-keys'")`, {
-        fix: [
-          howToGetKey,
-          `Then add it — /etc/nix/nix.conf: extra-trusted-public-keys = ${verdict.signedBy[0]}:<public key>`,
-          `NixOS: nix.settings.trusted-public-keys = [ "${verdict.signedBy[0]}:<public key>" ];`,
-          'Or on the command line for a test: nixcache doctor --trusted-key NAME:KEY',
-        ].join('\n'),
-        data,
-      });
+      return fail(
+        `signed by ${names}, which trusted-public-keys does not name — Nix ignores this cache's paths ("not signed by any of the keys in 'trusted-public-keys'")`,
+        {
+          fix: [
+            howToGetKey,
+            `Then add it — /etc/nix/nix.conf: extra-trusted-public-keys = ${verdict.signedBy[0]}:<public key>`,
+            `NixOS: nix.settings.trusted-public-keys = [ "${verdict.signedBy[0]}:<public key>" ];`,
+            'Or on the command line for a test: nixcache doctor --trusted-key NAME:KEY',
+          ].join('\n'),
+          data,
+        },
+      );
     }
     case 'mismatch': {
       const cause = await narrowMismatch(ctx, target, info, verdict.keys);
       return fail(`signed by ${verdict.keys.join(', ')}, which you trust, but the signature does not verify: ${cause.summary}`, {
         detail: cause.detail,
         fix: [
-          `Compare the server's public key with yours: on the server, nix key convert-secret-to-public < SECRET_KEY_FILE (or its .pub file); here, trusted-public-keys has ${ctx.config.trustedKeys.keys.filter((k) => verdict.keys.includes(k.name)).map((k) => k.text).join(' ')}.`,
+          `Compare the server's public key with yours: on the server, nix key convert-secret-to-public < SECRET_KEY_FILE (or its .pub file); here, trusted-public-keys has ${ctx.config.trustedKeys.keys
+            .filter((k) => verdict.keys.includes(k.name))
+            .map((k) => k.text)
+            .join(' ')}.`,
           'If the key was regenerated: put the new public key in trusted-public-keys (NixOS: nix.settings.trusted-public-keys), or restore the old secret key on the server.',
           'If the narinfo was altered: re-sign on the server (nix store sign --key-file SECRET --recursive PATH) or recopy the path, and find out what changed it.',
         ].join('\n'),
@@ -121,10 +157,21 @@ async function narrowMismatch(ctx: CheckContext, target: CacheTarget, info: NarI
   const { hits } = await findNarInfos(ctx, target, others, 3);
   const verdicts = hits
     .filter((h): h is Extract<NarInfoLookup, { kind: 'hit' }> => h.kind === 'hit')
-    .map((h) => classifySignatures(h.info, ctx.config.trustedKeys.keys.filter((k) => keyNames.includes(k.name))).kind);
+    .map(
+      (h) =>
+        classifySignatures(
+          h.info,
+          ctx.config.trustedKeys.keys.filter((k) => keyNames.includes(k.name)),
+        ).kind,
+    );
   const fileCheck = await checkNarFile(ctx, target, info);
   const data = { otherSamples: verdicts.length, otherValid: verdicts.filter((v) => v === 'valid').length, narFile: fileCheck };
-  const fileNote = fileCheck === 'matches' ? ' The NAR file it points to matches its FileHash.' : fileCheck === 'differs' ? ' The NAR file it points to does not match its FileHash either.' : '';
+  const fileNote =
+    fileCheck === 'matches'
+      ? ' The NAR file it points to matches its FileHash.'
+      : fileCheck === 'differs'
+        ? ' The NAR file it points to does not match its FileHash either.'
+        : '';
   if (data.otherValid > 0) {
     return {
       summary: `this narinfo was altered after signing (${data.otherValid} of ${verdicts.length} other narinfos signed by the same key verify)`,
@@ -148,7 +195,8 @@ async function narrowMismatch(ctx: CheckContext, target: CacheTarget, info: NarI
 
 /** Downloads the NAR file when small and compares it with FileHash/FileSize. */
 async function checkNarFile(ctx: CheckContext, target: CacheTarget, info: NarInfo): Promise<'matches' | 'differs' | 'unchecked'> {
-  if (!info.fileHash || info.fileSize === undefined || info.fileSize > MAX_NAR_CHECK_BYTES || target.url.scheme === 'file') return 'unchecked';
+  if (!info.fileHash || info.fileSize === undefined || info.fileSize > MAX_NAR_CHECK_BYTES || target.url.scheme === 'file')
+    return 'unchecked';
   const expected = parseHash(info.fileHash);
   if (!expected.ok || expected.value.algo !== 'sha256') return 'unchecked';
   const auth = credentialsFor(ctx, target);

@@ -13,29 +13,52 @@ export const trust: Check = {
   async run(ctx) {
     const { env, config } = ctx;
     const s = config.settings;
-    const trustedUsers = s.list('trusted-users').filter(daemonSide).map((i) => i.value);
-    const data: Record<string, unknown> = { user: env.user, groups: env.groups, multiUser: env.multiUser, trustedUsers, trusted: env.trustedUser };
+    const trustedUsers = s
+      .list('trusted-users')
+      .filter(daemonSide)
+      .map((i) => i.value);
+    const data: Record<string, unknown> = {
+      user: env.user,
+      groups: env.groups,
+      multiUser: env.multiUser,
+      trustedUsers,
+      trusted: env.trustedUser,
+    };
     if (!env.multiUser) {
       return pass(`single-user install (no nix-daemon socket): Nix applies every setting as ${env.user} gives it`, { data });
     }
     if (env.trustedUser) {
-      return pass(`${env.user} is a trusted user of the nix-daemon (trusted-users = ${trustedUsers.join(' ')}): substituters and keys from any nix.conf apply`, { data });
+      return pass(
+        `${env.user} is a trusted user of the nix-daemon (trusted-users = ${trustedUsers.join(' ')}): substituters and keys from any nix.conf apply`,
+        { data },
+      );
     }
 
     // The daemon uses its own substituters; a client's extra ones only when listed in trusted-substituters.
-    const allowed = new Set([...s.list('substituters').filter(daemonSide), ...s.list('trusted-substituters').filter(daemonSide)].map((i) => i.value.replace(/\/+$/, '')));
+    const allowed = new Set(
+      [...s.list('substituters').filter(daemonSide), ...s.list('trusted-substituters').filter(daemonSide)].map((i) =>
+        i.value.replace(/\/+$/, ''),
+      ),
+    );
     const ignored = s.list('substituters').filter((i) => clientSide(i) && !allowed.has(i.value.replace(/\/+$/, '')));
     const ignoredKeys = s.list('trusted-public-keys').filter(clientSide);
     data.ignoredSubstituters = ignored.map((i) => ({ url: i.value, at: formatOrigin(i.origin) }));
     data.ignoredKeys = ignoredKeys.map((i) => ({ key: i.value, at: formatOrigin(i.origin) }));
 
     if (ignored.length === 0 && ignoredKeys.length === 0) {
-      return pass(`${env.user} is not a trusted user, but every substituter and key comes from the system nix.conf or trusted-substituters`, { data });
+      return pass(
+        `${env.user} is not a trusted user, but every substituter and key comes from the system nix.conf or trusted-substituters`,
+        { data },
+      );
     }
     const lines = [
-      ...ignored.map((i) => `Nix prints: warning: ignoring untrusted substituter '${i.value}', you are not a trusted user (set at ${formatOrigin(i.origin)})`),
+      ...ignored.map(
+        (i) =>
+          `Nix prints: warning: ignoring untrusted substituter '${i.value}', you are not a trusted user (set at ${formatOrigin(i.origin)})`,
+      ),
       ...ignoredKeys.map(
-        (i) => `Nix prints: warning: ignoring the client-specified setting 'trusted-public-keys', because it is a restricted setting and you are not a trusted user (key ${i.value.split(':')[0]} set at ${formatOrigin(i.origin)})`,
+        (i) =>
+          `Nix prints: warning: ignoring the client-specified setting 'trusted-public-keys', because it is a restricted setting and you are not a trusted user (key ${i.value.split(':')[0]} set at ${formatOrigin(i.origin)})`,
       ),
     ];
     const urls = ignored.map((i) => i.value);

@@ -5,7 +5,14 @@ export function isPrivateAddress(address: string): boolean {
   const a = address.replace(/^::ffff:/i, '');
   if (isIP(a) === 4) {
     const [x, y] = a.split('.').map(Number) as [number, number];
-    return x === 10 || x === 127 || (x === 172 && y >= 16 && y <= 31) || (x === 192 && y === 168) || (x === 169 && y === 254) || (x === 100 && y >= 64 && y <= 127);
+    return (
+      x === 10 ||
+      x === 127 ||
+      (x === 172 && y >= 16 && y <= 31) ||
+      (x === 192 && y === 168) ||
+      (x === 169 && y === 254) ||
+      (x === 100 && y >= 64 && y <= 127)
+    );
   }
   if (isIP(a) === 6) {
     const l = a.toLowerCase();

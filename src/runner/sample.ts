@@ -1,4 +1,4 @@
-import { parseNarInfo, type NarInfo } from '../nix/narinfo.js';
+import { type NarInfo, parseNarInfo } from '../nix/narinfo.js';
 import { parseBaseName, parseStorePath } from '../nix/store-path.js';
 import { cacheFileUrl } from '../nix/store-url.js';
 import { credentialsFor } from './probes.js';
@@ -34,7 +34,8 @@ export function storeCandidates(ctx: CheckContext): Promise<string[]> {
     };
     for (const link of ['/run/current-system', '/nix/var/nix/profiles/default', `${process.env.HOME ?? ''}/.nix-profile`]) {
       let target = await io.fs.readlink(link);
-      for (let hops = 0; target && !target.startsWith(storeDir) && hops < 4; hops++) target = await io.fs.readlink(target.startsWith('/') ? target : `${link.replace(/[^/]+$/, '')}${target}`);
+      for (let hops = 0; target && !target.startsWith(storeDir) && hops < 4; hops++)
+        target = await io.fs.readlink(target.startsWith('/') ? target : `${link.replace(/[^/]+$/, '')}${target}`);
       add(target);
     }
     const entries = (await io.fs.readdir(storeDir)) ?? [];
@@ -77,7 +78,12 @@ export async function lookupNarInfo(ctx: CheckContext, target: CacheTarget, path
  * Looks CANDIDATES up CONCURRENCY at a time and stops at WANT hits (in candidate order among
  * those fetched), or when every candidate was tried. Bounded in count and by the check's signal.
  */
-export async function findNarInfos(ctx: CheckContext, target: CacheTarget, candidates: readonly string[], want: number): Promise<{ hits: NarInfoLookup[]; tried: NarInfoLookup[] }> {
+export async function findNarInfos(
+  ctx: CheckContext,
+  target: CacheTarget,
+  candidates: readonly string[],
+  want: number,
+): Promise<{ hits: NarInfoLookup[]; tried: NarInfoLookup[] }> {
   const tried: NarInfoLookup[] = [];
   let next = 0;
   const hits = () => tried.filter((t) => t.kind === 'hit' || t.kind === 'corrupt');

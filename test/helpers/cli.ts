@@ -29,10 +29,12 @@ export function nixConf(text: string, extra: Record<string, string> = {}): { dir
 
 export async function runCli(
   args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; wrap?: string[] } = {},
 ): Promise<CliRun> {
   const started = performance.now();
-  const r = await execa('node', [CLI, ...args], {
+  // WRAP runs the CLI through another program, e.g. setpriv to become another user.
+  const [file, ...pre] = [...(opts.wrap ?? []), process.execPath];
+  const r = await execa(file as string, [...pre, CLI, ...args], {
     reject: false,
     stdin: 'ignore',
     timeout: opts.timeoutMs ?? 60_000,

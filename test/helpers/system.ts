@@ -38,7 +38,15 @@ export function ensureFixturePathsInStore(): void {
   if (valid) return;
   execFileSync(
     'nix',
-    ['--extra-experimental-features', 'nix-command', 'copy', '--no-check-sigs', '--from', `file://${join(FIXTURES, 'caches', 'unsigned')}`, ...FIXTURE_PATHS],
+    [
+      '--extra-experimental-features',
+      'nix-command',
+      'copy',
+      '--no-check-sigs',
+      '--from',
+      `file://${join(FIXTURES, 'caches', 'unsigned')}`,
+      ...FIXTURE_PATHS,
+    ],
     { stdio: 'pipe', env: { ...process.env, NIX_CONFIG: 'sandbox = false\nsubstitute = false' } },
   );
 }

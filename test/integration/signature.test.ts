@@ -78,7 +78,10 @@ describe.skipIf(skipReason)('signature verdicts on real Nix-made caches, sample 
 
   it('accepts a key given with --trusted-key', async () => {
     const other = readFileSync(join(KEYS, 'other.pub'), 'utf8').trim();
-    expect(await doctor(servers['signed-other']!.url, ['--trusted-key', other])).toMatchObject({ status: 'pass', data: { key: 'other-cache-1' } });
+    expect(await doctor(servers['signed-other']!.url, ['--trusted-key', other])).toMatchObject({
+      status: 'pass',
+      data: { key: 'other-cache-1' },
+    });
   });
 
   it('skips with the count tried and the --sample hint when the cache has none of the paths', async () => {
@@ -90,13 +93,28 @@ describe.skipIf(skipReason)('signature verdicts on real Nix-made caches, sample 
 });
 
 describe.skipIf(skipReason)('Nix is the oracle', () => {
-  it.each(NAMES.flatMap((cache) => FIXTURE_PATHS.map((path) => [cache, path] as const)))('agrees with nix store verify on %s for %s', async (cache, path) => {
-    const nix = spawnSync(
-      'nix',
-      ['--extra-experimental-features', 'nix-command', 'store', 'verify', '--store', `file://${join(CACHES, cache)}`, '--no-contents', '--option', 'trusted-public-keys', LAN_KEY, path],
-      { encoding: 'utf8' },
-    );
-    const s = await doctor(servers[cache]!.url, ['--sample', path]);
-    expect(s.status === 'pass', `nix said: ${nix.stderr}; doctor said: ${s.summary}`).toBe(nix.status === 0);
-  });
+  it.each(NAMES.flatMap((cache) => FIXTURE_PATHS.map((path) => [cache, path] as const)))(
+    'agrees with nix store verify on %s for %s',
+    async (cache, path) => {
+      const nix = spawnSync(
+        'nix',
+        [
+          '--extra-experimental-features',
+          'nix-command',
+          'store',
+          'verify',
+          '--store',
+          `file://${join(CACHES, cache)}`,
+          '--no-contents',
+          '--option',
+          'trusted-public-keys',
+          LAN_KEY,
+          path,
+        ],
+        { encoding: 'utf8' },
+      );
+      const s = await doctor(servers[cache]!.url, ['--sample', path]);
+      expect(s.status === 'pass', `nix said: ${nix.stderr}; doctor said: ${s.summary}`).toBe(nix.status === 0);
+    },
+  );
 });

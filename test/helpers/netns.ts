@@ -1,0 +1,56 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+const SERVE = new URL('./serve-cache.mjs', import.meta.url).pathname;
+
+/**
+ * A network namespace owned by one test: only its own loopback, so every packet the test sends
+ * stays inside it. Firewall rules loaded here touch nothing outside.
+ */
+export class Netns {
+  readonly name = `nxc-${randomBytes(4).toString('hex')}`;
+  private readonly children: ChildProcess[] = [];
+
+  constructor() {
+    execFileSync('ip', ['netns', 'add', this.name]);
+    this.run('ip', ['link', 'set', 'lo', 'up']);
+  }
+
+  /** Runs a command inside the namespace and returns its stdout. */
+  run(cmd: string, args: string[], input?: string): string {
+    return execFileSync('ip', ['netns', 'exec', this.name, cmd, ...args], { encoding: 'utf8', ...(input ? { input } : {}) });
+  }
+
+  /** The prefix that runs a program inside the namespace. */
+  get wrap(): string[] {
+    return ['ip', 'netns', 'exec', this.name];
+  }
+
+  /** Starts a cache server inside the namespace on HOST (its loopback) and returns its port. */
+  async serveCache(dir: string, host = '127.0.0.1', port = 0): Promise<number> {
+    const child = spawn('ip', ['netns', 'exec', this.name, process.execPath, SERVE, dir, host, String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    this.children.push(child);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('cache server did not start within 10 s')), 10_000);
+      child.stdout?.on('data', (d: Buffer) => {
+        const m = /listening (\d+)/.exec(d.toString());
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`cache server exited with ${code}`)));
+    });
+  }
+
+  destroy(): void {
+    for (const c of this.children) c.kill('SIGKILL');
+    try {
+      execFileSync('ip', ['netns', 'del', this.name]);
+    } catch {
+      // already gone
+    }
+  }
+}
