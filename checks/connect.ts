@@ -54,7 +54,7 @@ export const connect: Check = {
             fix: [
               `On the cache server: systemctl status nix-serve (or harmonia, atticd); start it with systemctl enable --now nix-serve.`,
               `Check it listens on an address other machines reach: ss -ltnp | grep ${path.port} (NixOS: services.nix-serve.bindAddress = "0.0.0.0";).`,
-              `If it runs, a firewall REJECT rule answers for it: ${SERVER_FIREWALL_FIX(path.port).split('\n')[0]}`,
+              `If it runs and listens there, a firewall REJECT rule answers instead: open the port (NixOS: networking.firewall.allowedTCPPorts = [ ${path.port} ];).`,
             ].join('\n'),
             data,
           },

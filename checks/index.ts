@@ -2,10 +2,17 @@ import type { Check } from '../src/runner/types.js';
 import { cacheInfo } from './cache-info.js';
 import { config } from './config.js';
 import { connect } from './connect.js';
+import { firewall } from './firewall.js';
 import { ping } from './ping.js';
 import { priority } from './priority.js';
+import { service } from './service.js';
 import { signature } from './signature.js';
+import { signingKey } from './signing-key.js';
 import { trust } from './trust.js';
 
-/** The documented troubleshooting order. Ids are part of the JSON contract. */
-export const CHECKS: readonly Check[] = [config, trust, ping, connect, cacheInfo, signature, priority];
+/**
+ * The documented troubleshooting order. Ids are part of the JSON contract. The host-scope
+ * signing-key check comes before the cache checks so that all cache checks form one phase
+ * (every cache concurrently); it belongs with the server steps either way.
+ */
+export const CHECKS: readonly Check[] = [config, trust, signingKey, service, firewall, ping, connect, cacheInfo, signature, priority];

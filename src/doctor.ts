@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
+import { execStartArgv, listenFromArgv, parseSystemctlShow } from './host/systemd.js';
 import { EffectiveSettings } from './nix/config.js';
 import { parseNetrc } from './nix/netrc.js';
 import { effectiveOrder, type PrioritySource, resolvePriority } from './nix/priority.js';
@@ -9,6 +10,7 @@ import { parseStoreUrl } from './nix/store-url.js';
 import { isTrustedUser } from './nix/trust.js';
 import { Redactor } from './report/redact.js';
 import { runChecks } from './runner/run.js';
+import { KNOWN_SERVERS } from './runner/server.js';
 import type { CacheTarget, Check, CheckResult, DoctorConfig, DoctorOptions, Environment, Io } from './runner/types.js';
 import { loadNixConf } from './system/config.js';
 import type { Recorder } from './system/evidence.js';
@@ -267,12 +269,37 @@ async function planTargets(run: DoctorRun, config: DoctorConfig, io: Io): Promis
     const url = parseStoreUrl(u.url);
     targets.push({ url, index, role: u.role, local: await isLocalTarget(url.scheme, url.host, io) });
   }
-  if (run.server) {
-    const port = run.port ?? 5000;
+  const server = await detectServer(run, config, io);
+  if (server) {
+    const port = server.port;
     const already = targets.some((t) => t.local && t.url.port === port && (t.url.scheme === 'http' || t.url.scheme === 'https'));
     if (!already) targets.push({ url: parseStoreUrl(`http://127.0.0.1:${port}`), index: targets.length, role: 'server', local: true });
   }
   return targets;
+}
+
+/**
+ * Server mode: asked for with --server, or implied by a known cache service active here or by
+ * nix.conf's secret-key-files. The port: --port, else the service's own --listen, else 5000.
+ */
+async function detectServer(run: DoctorRun, config: DoctorConfig, io: Io): Promise<{ port: number } | undefined> {
+  let fromService: number | undefined;
+  let active = false;
+  if (existsSync('/run/systemd/system')) {
+    const r = await io.exec(
+      'systemctl',
+      ['show', ...KNOWN_SERVERS.map((k) => k.unit), '--property=Id,ActiveState,ExecStart', '--no-pager'],
+      { timeoutMs: 3000 },
+    );
+    const units = r.exitCode === 0 ? parseSystemctlShow(r.stdout) : undefined;
+    for (const unit of units?.ok ? units.value : []) {
+      if (unit.ActiveState !== 'active') continue;
+      active = true;
+      fromService ??= listenFromArgv(execStartArgv(unit.ExecStart))?.port ?? KNOWN_SERVERS.find((k) => k.unit === unit.Id)?.defaultPort;
+    }
+  }
+  if (!run.server && !active && !config.settings.isSet('secret-key-files') && !run.secretKeyFile) return undefined;
+  return { port: run.port ?? fromService ?? 5000 };
 }
 
 async function isLocalTarget(scheme: string, host: string | undefined, io: Io): Promise<boolean> {

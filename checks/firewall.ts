@@ -1,0 +1,146 @@
+import type { FirewallVerdict } from '../src/host/firewall.js';
+import { parseActiveZones, parsePortList, portListed } from '../src/host/firewalld.js';
+import { evaluateIptables, parseIptables } from '../src/host/iptables.js';
+import { evaluateNft, parseNftJson } from '../src/host/nft.js';
+import { fail, pass, skip } from '../src/runner/finding.js';
+import type { Check, Io } from '../src/runner/types.js';
+
+interface BackendVerdict extends FirewallVerdict {
+  backend: 'iptables' | 'nftables' | 'firewalld';
+}
+
+/** Server step 3: `iptables -L -n | grep 5000`, done properly — would another host's new connection to the port get in? */
+export const firewall: Check = {
+  id: 'firewall',
+  title: 'Firewall admits the port',
+  scope: 'cache',
+  async run(ctx, target) {
+    if (!target) throw new Error('cache check without a cache');
+    const { host, port, scheme } = target.url;
+    if (scheme !== 'http' && scheme !== 'https') return skip(`a ${scheme} store has no port to open`, `${scheme} store`);
+    if (!target.local) {
+      return skip(`the cache runs on another host (${host}): check its firewall there`, 'remote cache', {
+        fix: `On ${host}: sudo nixcache doctor --server --port ${port}\n  or by hand: sudo iptables -L -n | grep ${port}; sudo nft list ruleset | grep ${port}; firewall-cmd --list-ports`,
+      });
+    }
+    if (!ctx.env.root) return skip('reading the firewall needs root; run with sudo', 'needs root');
+    const state = await ctx.once('firewall', (io) => readFirewall(io));
+    const verdicts = evaluate(state, port as number);
+    const data = {
+      port,
+      backends: verdicts.map((v) => ({ backend: v.backend, verdict: v.verdict, rule: v.rule, chain: v.chain, conditions: v.conditions })),
+      notes: state.notes,
+    };
+    if (verdicts.length === 0)
+      return skip(`no firewall to read: ${state.notes.join('; ') || 'no iptables, nft or firewall-cmd here'}`, 'no firewall tools', {
+        data,
+      });
+    const refusing = verdicts.find((v) => v.verdict !== 'accept');
+    const unmodelled = [...new Set(verdicts.flatMap((v) => v.unmodelled))];
+    const detail = unmodelled.length
+      ? `Rules with matches the doctor does not model were assumed to match:\n${unmodelled.slice(0, 8).join('\n')}`
+      : undefined;
+    if (refusing) {
+      return fail(
+        `${refusing.backend} ${refusing.verdict === 'reject' ? 'rejects' : 'drops'} new connections to TCP port ${port}: decided in ${refusing.chain} by '${refusing.rule}'`,
+        {
+          ...(detail ? { detail } : {}),
+          fix: fixFor(refusing, port as number, state),
+          data,
+        },
+      );
+    }
+    const conditions = [...new Set(verdicts.flatMap((v) => v.conditions))];
+    const accepted = verdicts.map((v) => `${v.backend} (${v.rule})`).join(', ');
+    return pass(`TCP port ${port} is open to other hosts${conditions.length ? ` ${conditions.join(', ')}` : ''}: accepted by ${accepted}`, {
+      ...(detail ? { detail } : {}),
+      data,
+    });
+  },
+};
+
+interface FirewallState {
+  iptables?: string;
+  nft?: string;
+  firewalld?: { zones: ReturnType<typeof parseActiveZones>; ports: Record<string, string>; services: Record<string, string[]> };
+  notes: string[];
+}
+
+async function readFirewall(io: Io): Promise<FirewallState> {
+  const state: FirewallState = { notes: [] };
+  const [ipt, nft, fwd] = await Promise.all([
+    io.exec('iptables', ['-S']),
+    io.exec('nft', ['-j', 'list', 'ruleset']),
+    io.exec('firewall-cmd', ['--state']),
+  ]);
+  if (ipt.exitCode === 0) state.iptables = ipt.stdout;
+  else state.notes.push(ipt.missing ? 'iptables is not installed' : `iptables -S failed: ${ipt.stderr.trim().split('\n')[0]}`);
+  if (nft.exitCode === 0) state.nft = nft.stdout;
+  else state.notes.push(nft.missing ? 'nft is not installed' : `nft -j list ruleset failed: ${nft.stderr.trim().split('\n')[0]}`);
+  if (!fwd.missing && fwd.stdout.trim() === 'running') {
+    const zones = parseActiveZones((await io.exec('firewall-cmd', ['--get-active-zones'])).stdout);
+    const ports: Record<string, string> = {};
+    const services: Record<string, string[]> = {};
+    for (const z of zones) {
+      ports[z.zone] = (await io.exec('firewall-cmd', [`--zone=${z.zone}`, '--list-ports'])).stdout;
+      services[z.zone] = (await io.exec('firewall-cmd', [`--zone=${z.zone}`, '--list-services'])).stdout
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
+    }
+    state.firewalld = { zones, ports, services };
+  } else if (!fwd.missing) state.notes.push('firewalld is installed but not running');
+  return state;
+}
+
+function evaluate(state: FirewallState, port: number): BackendVerdict[] {
+  const out: BackendVerdict[] = [];
+  if (state.firewalld) {
+    const open = state.firewalld.zones.filter((z) => portListed(parsePortList(state.firewalld?.ports[z.zone] ?? ''), port));
+    out.push({
+      backend: 'firewalld',
+      verdict: open.length ? 'accept' : 'reject',
+      rule: open.length
+        ? `port ${port}/tcp in zone ${open.map((z) => z.zone).join(', ')}`
+        : `port ${port}/tcp is in no active zone's ports (${state.firewalld.zones.map((z) => `${z.zone}: ${state.firewalld?.ports[z.zone]?.trim() || 'none'}`).join('; ')})`,
+      chain: 'firewalld',
+      conditions:
+        open.length && open.length < state.firewalld.zones.length
+          ? open.map((z) => `in zone ${z.zone} (${z.interfaces.join(' ') || z.sources.join(' ')})`)
+          : [],
+      unmodelled: [],
+    });
+    // firewalld writes the rules below; judging them again would only repeat its answer.
+    return out;
+  }
+  let iptablesSeen = false;
+  if (state.iptables) {
+    const t = parseIptables(state.iptables);
+    if (t.ok) {
+      out.push({ backend: 'iptables', ...evaluateIptables(t.value, port) });
+      iptablesSeen = true;
+    }
+  }
+  if (state.nft) {
+    const rs = parseNftJson(state.nft);
+    if (rs.ok) {
+      // iptables-nft keeps its rules in nft tables `ip filter`/`ip6 filter`, already judged above as iptables.
+      if (iptablesSeen)
+        rs.value.chains = rs.value.chains.filter((c) => !(c.table === 'filter' && (c.family === 'ip' || c.family === 'ip6')));
+      const v = evaluateNft(rs.value, port);
+      if (v) out.push({ backend: 'nftables', ...v });
+    }
+  }
+  return out;
+}
+
+function fixFor(v: BackendVerdict, port: number, state: FirewallState): string {
+  const nixos = `NixOS: networking.firewall.allowedTCPPorts = [ ${port} ];  (or services.nix-serve.openFirewall = true;)`;
+  if (v.backend === 'firewalld') return `firewall-cmd --add-port=${port}/tcp --permanent && firewall-cmd --reload\n${nixos}`;
+  if (v.backend === 'iptables') {
+    const nixosChain = state.iptables?.includes('-N nixos-fw-accept');
+    return `${nixos}\nOne-off, until the next reboot or firewall reload: ${nixosChain ? `iptables -I nixos-fw -p tcp --dport ${port} -j nixos-fw-accept` : `iptables -I INPUT -p tcp --dport ${port} -j ACCEPT`}`;
+  }
+  const nixosTable = v.chain.startsWith('inet nixos-fw');
+  return `${nixos}\nOne-off: ${nixosTable ? `nixos-firewall-tool open tcp ${port}  (or nft add rule inet nixos-fw input-allow tcp dport ${port} accept)` : `nft insert rule ${v.chain.split(' ').slice(0, 3).join(' ')} tcp dport ${port} accept`}`;
+}

@@ -1,0 +1,292 @@
+import { err, ok, type Result } from '../nix/result.js';
+import type { FirewallVerdict } from './firewall.js';
+
+type Json = unknown;
+interface NftChain {
+  family: string;
+  table: string;
+  name: string;
+  hook?: string;
+  prio?: number;
+  policy?: string;
+  type?: string;
+}
+interface NftRule {
+  family: string;
+  table: string;
+  chain: string;
+  expr: Json[];
+  handle?: number;
+}
+export interface NftRuleset {
+  chains: NftChain[];
+  rules: NftRule[];
+  sets: Map<string, Json[]>;
+}
+
+const key = (family: string, table: string, name: string) => `${family}/${table}/${name}`;
+
+/** Parses `nft -j list ruleset`. */
+export function parseNftJson(text: string): Result<NftRuleset> {
+  let doc: { nftables?: Record<string, Json>[] };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch (e) {
+    return err('not-json', `nft -j printed something that is not JSON (${(e as Error).message.slice(0, 80)})`);
+  }
+  if (!doc || !Array.isArray(doc.nftables)) return err('no-nftables', "the JSON has no 'nftables' array");
+  const out: NftRuleset = { chains: [], rules: [], sets: new Map() };
+  for (const item of doc.nftables) {
+    if (!item || typeof item !== 'object') continue;
+    const chain = item.chain as Record<string, Json> | undefined;
+    const rule = item.rule as Record<string, Json> | undefined;
+    const set = (item.set ?? item.map) as Record<string, Json> | undefined;
+    if (chain && typeof chain.name === 'string') {
+      out.chains.push({
+        family: String(chain.family),
+        table: String(chain.table),
+        name: chain.name,
+        ...(typeof chain.hook === 'string' ? { hook: chain.hook } : {}),
+        ...(typeof chain.prio === 'number' ? { prio: chain.prio } : {}),
+        ...(typeof chain.policy === 'string' ? { policy: chain.policy } : {}),
+        ...(typeof chain.type === 'string' ? { type: chain.type } : {}),
+      });
+    } else if (rule && typeof rule.chain === 'string') {
+      out.rules.push({
+        family: String(rule.family),
+        table: String(rule.table),
+        chain: rule.chain,
+        expr: Array.isArray(rule.expr) ? rule.expr : [],
+        ...(typeof rule.handle === 'number' ? { handle: rule.handle } : {}),
+      });
+    } else if (set && typeof set.name === 'string') {
+      out.sets.set(key(String(set.family), String(set.table), set.name), Array.isArray(set.elem) ? set.elem : []);
+    }
+  }
+  return ok(out);
+}
+
+/** The packet the doctor asks about: a new TCP SYN to PORT from another host, not on lo. */
+interface Packet {
+  port: number;
+}
+
+type Tri = 'yes' | 'no' | 'unknown';
+
+function packetField(left: Json, p: Packet): string | number | (string | number)[] | undefined {
+  const l = left as Record<string, Record<string, string>>;
+  if (l.payload) {
+    const { protocol, field } = l.payload as { protocol?: string; field?: string };
+    if (field === 'dport' && (protocol === 'tcp' || protocol === 'th')) return p.port;
+    if (field === 'dport' && protocol === 'udp') return undefined;
+    if (field === 'protocol' || field === 'nexthdr') return 'tcp';
+    if (field === 'saddr' || field === 'daddr') return 'remote-address';
+    return undefined;
+  }
+  if (l.meta) {
+    const k = (l.meta as { key?: string }).key;
+    if (k === 'l4proto' || k === 'protocol') return k === 'l4proto' ? 'tcp' : 'ip';
+    if (k === 'iifname' || k === 'iif') return 'external-interface';
+    if (k === 'pkttype') return 'host';
+    return undefined;
+  }
+  if (l.ct) {
+    const k = (l.ct as { key?: string }).key;
+    if (k === 'state') return 'new';
+    return undefined;
+  }
+  if (Array.isArray((left as { concat?: Json[] }).concat)) {
+    const parts = (left as { concat: Json[] }).concat.map((c) => packetField(c, p));
+    return parts.some((x) => x === undefined) ? undefined : (parts as (string | number)[]);
+  }
+  return undefined;
+}
+
+function elemMatches(elem: Json, v: string | number | (string | number)[]): Tri {
+  if (Array.isArray(v)) {
+    const c = (elem as { concat?: Json[] }).concat;
+    if (!Array.isArray(c) || c.length !== v.length) return 'no';
+    return c.every((e, i) => elemMatches(e, v[i] as string | number) === 'yes') ? 'yes' : 'no';
+  }
+  if (typeof elem === 'number' || typeof elem === 'string') {
+    if (typeof v === 'number' && typeof elem === 'string' && /^\d+$/.test(elem)) return Number(elem) === v ? 'yes' : 'no';
+    if (v === 'external-interface') return elem === 'lo' ? 'no' : 'unknown';
+    if (v === 'remote-address') return 'unknown';
+    return elem === v || (v === 'tcp' && elem === 6) ? 'yes' : 'no';
+  }
+  const range = (elem as { range?: [number, number] }).range;
+  if (Array.isArray(range) && typeof v === 'number') return v >= Number(range[0]) && v <= Number(range[1]) ? 'yes' : 'no';
+  const prefix = (elem as { prefix?: unknown }).prefix;
+  if (prefix && v === 'remote-address') return 'unknown';
+  const inner = (elem as { elem?: { val?: Json } }).elem;
+  if (inner && 'val' in inner) return elemMatches(inner.val as Json, v);
+  return 'unknown';
+}
+
+function rightMatches(right: Json, v: string | number | (string | number)[], rs: NftRuleset, family: string, table: string): Tri {
+  if (typeof right === 'string' && right.startsWith('@')) {
+    const elems = rs.sets.get(key(family, table, right.slice(1)));
+    if (!elems) return 'unknown';
+    return anyOf(elems.map((e) => elemMatches(Array.isArray(e) ? e[0] : e, v)));
+  }
+  const set = (right as { set?: Json[] }).set;
+  if (Array.isArray(set)) return anyOf(set.map((e) => elemMatches(e, v)));
+  if (Array.isArray(right) && !Array.isArray(v)) return anyOf(right.map((e) => elemMatches(e, v)));
+  return elemMatches(right, v);
+}
+
+function anyOf(list: Tri[]): Tri {
+  return list.includes('yes') ? 'yes' : list.includes('unknown') ? 'unknown' : 'no';
+}
+
+type Step =
+  | { kind: 'verdict'; verdict: 'accept' | 'drop' | 'reject' }
+  | { kind: 'jump' | 'goto'; target: string }
+  | { kind: 'return' }
+  | { kind: 'next' };
+
+function verdictOf(v: Record<string, Json>): Step | undefined {
+  if ('accept' in v) return { kind: 'verdict', verdict: 'accept' };
+  if ('drop' in v) return { kind: 'verdict', verdict: 'drop' };
+  if ('reject' in v) return { kind: 'verdict', verdict: 'reject' };
+  if ('return' in v) return { kind: 'return' };
+  const j = (v.jump ?? v.goto) as { target?: string } | undefined;
+  if (j?.target) return { kind: 'jump' in v ? 'jump' : 'goto', target: j.target };
+  return undefined;
+}
+
+/** Runs one rule's expressions: matches narrow, the first verdict decides. */
+function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: { unmodelled: string[]; conditions: string[] }): Step {
+  const pending: string[] = [];
+  for (const e of rule.expr) {
+    const ex = e as Record<string, Json>;
+    if (ex.match) {
+      const m = ex.match as { op?: string; left: Json; right: Json };
+      const v = packetField(m.left, p);
+      if (v === undefined) {
+        // A match on something a new TCP connection to the port does not carry (udp, icmp …) or that is not modelled.
+        const text = JSON.stringify(m.left);
+        // `tcp flags syn / fin,syn,rst,ack`: the packet asked about is exactly such a SYN.
+        if (text.includes('"field":"flags"')) continue;
+        if (/"(udp|icmp|icmpv6|ip6?)"|"sport"|"type"/.test(text)) return { kind: 'next' };
+        notes.unmodelled.push(`${rule.chain}: ${text.slice(0, 80)}`);
+        continue;
+      }
+      let r = rightMatches(m.right, v, rs, rule.family, rule.table);
+      if (m.op === '!=') r = r === 'yes' ? 'no' : r === 'no' ? 'yes' : 'unknown';
+      if (r === 'no') return { kind: 'next' };
+      if (r === 'unknown') pending.push(describeMatch(m));
+      continue;
+    }
+    if (ex.vmap) {
+      const vm = ex.vmap as { key: Json; data: Json };
+      const v = packetField(vm.key, p);
+      const entries = ((vm.data as { set?: Json[] }).set ?? []) as [Json, Record<string, Json>][];
+      if (v === undefined) return { kind: 'next' };
+      const hit = entries.find(([k]) => elemMatches(k, v) === 'yes');
+      if (!hit) return { kind: 'next' };
+      const step = verdictOf(hit[1]);
+      if (step) return finish(step, pending, notes);
+      continue;
+    }
+    const step = verdictOf(ex);
+    if (step) return finish(step, pending, notes);
+  }
+  return { kind: 'next' };
+}
+
+function finish(step: Step, pending: string[], notes: { conditions: string[] }): Step {
+  if (step.kind === 'verdict' && step.verdict === 'accept' && pending.length) notes.conditions.push(...pending);
+  return step;
+}
+
+function describeMatch(m: { op?: string; left: Json; right: Json }): string {
+  const meta = (m.left as { meta?: { key?: string } }).meta?.key;
+  const right = JSON.stringify(m.right)
+    .replace(/[{}"[\]]|set:/g, '')
+    .replace(/,/g, ', ');
+  if (meta === 'iifname' || meta === 'iif') return `${m.op === '!=' ? 'not on' : 'on'} interface ${right}`;
+  const payload = (m.left as { payload?: { field?: string } }).payload?.field;
+  if (payload === 'saddr') return `${m.op === '!=' ? 'not from' : 'from'} ${right}`;
+  return `if ${JSON.stringify(m.left)} ${m.op} ${right}`;
+}
+
+/**
+ * Evaluates every base chain on the input hook, lowest priority first, as the kernel does: a
+ * drop or reject anywhere is final, an accept only ends that chain.
+ */
+export function evaluateNft(rs: NftRuleset, port: number): FirewallVerdict | undefined {
+  const base = rs.chains.filter((c) => c.hook === 'input' && (c.type ?? 'filter') === 'filter' && ['inet', 'ip', 'ip6'].includes(c.family));
+  if (base.length === 0) return undefined;
+  base.sort((a, b) => (a.prio ?? 0) - (b.prio ?? 0));
+  const notes = { unmodelled: [] as string[], conditions: [] as string[] };
+  let lastAccept: FirewallVerdict | undefined;
+  for (const chain of base) {
+    const r = walk(rs, chain, chain.name, port, notes, 0);
+    const verdict: FirewallVerdict = {
+      verdict: r?.verdict ?? (chain.policy === 'drop' ? 'drop' : 'accept'),
+      rule: r?.rule ?? `chain ${chain.name} { policy ${chain.policy ?? 'accept'}; }`,
+      chain: `${chain.family} ${chain.table} ${r?.chain ?? chain.name}`,
+      conditions: notes.conditions,
+      unmodelled: notes.unmodelled,
+    };
+    if (verdict.verdict !== 'accept') return verdict;
+    lastAccept = verdict;
+  }
+  return lastAccept;
+}
+
+function walk(
+  rs: NftRuleset,
+  base: NftChain,
+  name: string,
+  port: number,
+  notes: { unmodelled: string[]; conditions: string[] },
+  depth: number,
+): { verdict: 'accept' | 'drop' | 'reject'; rule: string; chain: string } | undefined {
+  if (depth > 32) return { verdict: 'drop', rule: 'jumps nested deeper than 32', chain: name };
+  for (const rule of rs.rules.filter((r) => r.family === base.family && r.table === base.table && r.chain === name)) {
+    const step = runRule(rule, rs, { port }, notes);
+    if (step.kind === 'next') continue;
+    if (step.kind === 'return') return undefined;
+    if (step.kind === 'verdict') return { verdict: step.verdict, rule: describeRule(rule), chain: name };
+    const r = walk(rs, base, step.target, port, notes, depth + 1);
+    if (r) return r;
+    if (step.kind === 'goto') return undefined;
+  }
+  return undefined;
+}
+
+/** A readable form of a rule for the report (nft's own text needs `nft list`, which JSON lacks). */
+export function describeRule(rule: NftRule): string {
+  const parts = rule.expr.map((e) => {
+    const ex = e as Record<string, Json>;
+    if (ex.match) {
+      const m = ex.match as { op: string; left: Json; right: Json };
+      return `${leftText(m.left)} ${m.op === '==' ? '' : `${m.op} `}${rightText(m.right)}`.replace(/\s+/g, ' ').trim();
+    }
+    if (ex.vmap) return `${leftText((ex.vmap as { key: Json }).key)} vmap { … }`;
+    if (ex.jump || ex.goto) return `${ex.jump ? 'jump' : 'goto'} ${((ex.jump ?? ex.goto) as { target: string }).target}`;
+    return Object.keys(ex)[0] ?? '';
+  });
+  return `${rule.family} ${rule.table} ${rule.chain}: ${parts.filter((p) => p && p !== 'counter').join(' ')}`;
+}
+
+function leftText(l: Json): string {
+  const x = l as Record<string, Record<string, string>>;
+  if (x.payload) return `${x.payload.protocol} ${x.payload.field}`;
+  if (x.meta) return `meta ${x.meta.key}`;
+  if (x.ct) return `ct ${x.ct.key}`;
+  if (Array.isArray((l as { concat?: Json[] }).concat)) return (l as { concat: Json[] }).concat.map(leftText).join(' . ');
+  return JSON.stringify(l);
+}
+
+function rightText(r: Json): string {
+  if (typeof r === 'string' || typeof r === 'number') return String(r);
+  const set = (r as { set?: Json[] }).set;
+  if (Array.isArray(set)) return `{ ${set.map(rightText).join(', ')} }`;
+  const range = (r as { range?: Json[] }).range;
+  if (Array.isArray(range)) return `${range[0]}-${range[1]}`;
+  if (Array.isArray(r)) return `{ ${r.map(rightText).join(', ')} }`;
+  return JSON.stringify(r);
+}
