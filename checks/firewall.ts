@@ -1,5 +1,5 @@
 import type { FirewallVerdict } from '../src/host/firewall.js';
-import { parseActiveZones, parsePortList, portListed } from '../src/host/firewalld.js';
+import { evaluateFirewalld, type FirewalldZone, type PortRange, parseActiveZones, parseServicePorts, parseZoneListAll } from '../src/host/firewalld.js';
 import { evaluateIptables, parseIptables } from '../src/host/iptables.js';
 import { evaluateNft, parseNftJson } from '../src/host/nft.js';
 import { fail, pass, skip } from '../src/runner/finding.js';
@@ -62,7 +62,7 @@ export const firewall: Check = {
 interface FirewallState {
   iptables?: string;
   nft?: string;
-  firewalld?: { zones: ReturnType<typeof parseActiveZones>; ports: Record<string, string>; services: Record<string, string[]> };
+  firewalld?: { zones: FirewalldZone[]; defaultZone: string; servicePorts: Record<string, PortRange[]> };
   notes: string[];
 }
 
@@ -77,39 +77,30 @@ async function readFirewall(io: Io): Promise<FirewallState> {
   else state.notes.push(ipt.missing ? 'iptables is not installed' : `iptables -S failed: ${ipt.stderr.trim().split('\n')[0]}`);
   if (nft.exitCode === 0) state.nft = nft.stdout;
   else state.notes.push(nft.missing ? 'nft is not installed' : `nft -j list ruleset failed: ${nft.stderr.trim().split('\n')[0]}`);
-  if (!fwd.missing && fwd.stdout.trim() === 'running') {
-    const zones = parseActiveZones((await io.exec('firewall-cmd', ['--get-active-zones'])).stdout);
-    const ports: Record<string, string> = {};
-    const services: Record<string, string[]> = {};
-    for (const z of zones) {
-      ports[z.zone] = (await io.exec('firewall-cmd', [`--zone=${z.zone}`, '--list-ports'])).stdout;
-      services[z.zone] = (await io.exec('firewall-cmd', [`--zone=${z.zone}`, '--list-services'])).stdout
-        .trim()
-        .split(/\s+/)
-        .filter(Boolean);
-    }
-    state.firewalld = { zones, ports, services };
-  } else if (!fwd.missing) state.notes.push('firewalld is installed but not running');
+  if (!fwd.missing && fwd.stdout.trim() === 'running') state.firewalld = await readFirewalld(io);
+  else if (!fwd.missing) state.notes.push('firewalld is installed but not running');
   return state;
+}
+
+/** The zones that judge incoming traffic (active ones and the default zone), and the ports of their services. */
+async function readFirewalld(io: Io): Promise<NonNullable<FirewallState['firewalld']>> {
+  const [active, dflt] = await Promise.all([io.exec('firewall-cmd', ['--get-active-zones']), io.exec('firewall-cmd', ['--get-default-zone'])]);
+  const defaultZone = dflt.stdout.trim() || 'public';
+  const names = [...new Set([defaultZone, ...parseActiveZones(active.stdout).map((z) => z.zone)])];
+  const zones = (await Promise.all(names.map((z) => io.exec('firewall-cmd', [`--zone=${z}`, '--list-all']))))
+    .map((r) => parseZoneListAll(r.stdout))
+    .filter((z): z is FirewalldZone => z !== undefined);
+  const services = [...new Set(zones.flatMap((z) => z.services))];
+  const infos = await Promise.all(services.map((s) => io.exec('firewall-cmd', [`--info-service=${s}`])));
+  const servicePorts = Object.fromEntries(services.map((s, i) => [s, parseServicePorts(infos[i]?.stdout ?? '')]));
+  return { zones, defaultZone, servicePorts };
 }
 
 function evaluate(state: FirewallState, port: number): BackendVerdict[] {
   const out: BackendVerdict[] = [];
   if (state.firewalld) {
-    const open = state.firewalld.zones.filter((z) => portListed(parsePortList(state.firewalld?.ports[z.zone] ?? ''), port));
-    out.push({
-      backend: 'firewalld',
-      verdict: open.length ? 'accept' : 'reject',
-      rule: open.length
-        ? `port ${port}/tcp in zone ${open.map((z) => z.zone).join(', ')}`
-        : `port ${port}/tcp is in no active zone's ports (${state.firewalld.zones.map((z) => `${z.zone}: ${state.firewalld?.ports[z.zone]?.trim() || 'none'}`).join('; ')})`,
-      chain: 'firewalld',
-      conditions:
-        open.length && open.length < state.firewalld.zones.length
-          ? open.map((z) => `in zone ${z.zone} (${z.interfaces.join(' ') || z.sources.join(' ')})`)
-          : [],
-      unmodelled: [],
-    });
+    const { zones, servicePorts, defaultZone } = state.firewalld;
+    out.push({ backend: 'firewalld', ...evaluateFirewalld(zones, servicePorts, port, defaultZone) });
     // firewalld writes the rules below; judging them again would only repeat its answer.
     return out;
   }
@@ -136,7 +127,10 @@ function evaluate(state: FirewallState, port: number): BackendVerdict[] {
 
 function fixFor(v: BackendVerdict, port: number, state: FirewallState): string {
   const nixos = `NixOS: networking.firewall.allowedTCPPorts = [ ${port} ];  (or services.nix-serve.openFirewall = true;)`;
-  if (v.backend === 'firewalld') return `firewall-cmd --add-port=${port}/tcp --permanent && firewall-cmd --reload\n${nixos}`;
+  if (v.backend === 'firewalld') {
+    const zone = v.chain.replace(/^firewalld zone /, '').split(',')[0];
+    return `firewall-cmd --zone=${zone} --add-port=${port}/tcp --permanent && firewall-cmd --reload\n${nixos}`;
+  }
   if (v.backend === 'iptables') {
     const nixosChain = state.iptables?.includes('-N nixos-fw-accept');
     return `${nixos}\nOne-off, until the next reboot or firewall reload: ${nixosChain ? `iptables -I nixos-fw -p tcp --dport ${port} -j nixos-fw-accept` : `iptables -I INPUT -p tcp --dport ${port} -j ACCEPT`}`;

@@ -39,8 +39,15 @@ async function keyFiles(ctx: CheckContext): Promise<{ path: string; from: string
   const sd = await systemdState(ctx);
   if (sd.available) {
     for (const unit of sd.units) {
-      add(loadCredentials(unit.LoadCredential).NIX_SECRET_KEY_FILE, `${unit.Id} LoadCredential`);
-      add(/NIX_SECRET_KEY_FILE=(\S+)/.exec(unit.Environment ?? '')?.[1], `${unit.Id} Environment`);
+      let credential = loadCredentials(unit.LoadCredential).NIX_SECRET_KEY_FILE;
+      if (!credential) {
+        const cat = await ctx.exec('systemctl', ['cat', unit.Id as string, '--no-pager']);
+        if (cat.exitCode === 0) credential = loadCredentials(cat.stdout).NIX_SECRET_KEY_FILE;
+      }
+      add(credential, `${unit.Id} LoadCredential`);
+      const env = /NIX_SECRET_KEY_FILE=(\S+)/.exec(unit.Environment ?? '')?.[1];
+      // %d/NIX_SECRET_KEY_FILE is the credential above, copied under /run/credentials while the unit runs.
+      if (!(credential && env?.startsWith('/run/credentials/'))) add(env, `${unit.Id} Environment`);
     }
   }
   return out;

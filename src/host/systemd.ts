@@ -47,12 +47,23 @@ export function listenFromArgv(argv: string[]): { host: string; port: number } |
   return undefined;
 }
 
-/** The credentials systemd hands a unit: `LoadCredential=NAME:PATH` (several, space-separated). */
+/**
+ * The credentials systemd hands a unit, `NAME:PATH` items. `systemctl show` prints `LoadCredential=[unprintable]`
+ * (systemd 252), so the doctor reads them from the unit file text (`systemctl cat`): every `LoadCredential=` line,
+ * drop-ins included, an empty assignment clearing what came before.
+ */
 export function loadCredentials(value: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (value ?? '').split(/\s+/)) {
-    const colon = part.indexOf(':');
-    if (colon > 0) out[part.slice(0, colon)] = part.slice(colon + 1);
+  let out: Record<string, string> = {};
+  const lines = (value ?? '').split('\n');
+  const fromUnitFile = lines.some((l) => /^\s*LoadCredential\s*=/.test(l));
+  for (const line of lines) {
+    const rhs = fromUnitFile ? /^\s*LoadCredential\s*=(.*)$/.exec(line)?.[1] : line;
+    if (rhs === undefined) continue;
+    if (fromUnitFile && !rhs.trim()) out = {};
+    for (const part of rhs.trim().split(/\s+/)) {
+      const colon = part.indexOf(':');
+      if (colon > 0) out[part.slice(0, colon)] = part.slice(colon + 1);
+    }
   }
   return out;
 }
