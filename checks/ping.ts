@@ -7,6 +7,13 @@ export const ping: Check = {
   id: 'ping',
   title: 'Host answers ping',
   scope: 'cache',
+  prepare(ctx) {
+    // Ping and the TCP probe of every cache start with the run: they overlap the local checks.
+    for (const target of ctx.caches) {
+      void probePing(ctx, target);
+      void probePath(ctx, target);
+    }
+  },
   async run(ctx, target) {
     if (!target) throw new Error('cache check without a cache');
     const pinging = probePing(ctx, target);

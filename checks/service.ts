@@ -9,6 +9,11 @@ export const service: Check = {
   id: 'service',
   title: 'Cache server service',
   scope: 'cache',
+  prepare(ctx) {
+    if (!ctx.caches.some((c) => c.local)) return;
+    void systemdState(ctx);
+    void listeners(ctx);
+  },
   async run(ctx, target) {
     if (!target) throw new Error('cache check without a cache');
     const { host, port, scheme } = target.url;

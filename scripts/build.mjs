@@ -17,6 +17,8 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: false,
   legalComments: 'none',
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
   // Bundled CommonJS dependencies (ping, cli-table3) call require() for Node built-ins.
   banner: { js: "import { createRequire as __nixcacheRequire } from 'node:module'; const require = __nixcacheRequire(import.meta.url);" },

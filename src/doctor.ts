@@ -16,7 +16,7 @@ import { loadNixConf } from './system/config.js';
 import type { Recorder } from './system/evidence.js';
 import { createExec } from './system/exec.js';
 import { createFs, readTextFile } from './system/fs.js';
-import { createAgent, createHttp } from './system/http.js';
+import { createAgent, createHttp, loadUndici } from './system/http.js';
 import { createNet, isLocalAddress, type Resolution } from './system/net.js';
 import { createPing } from './system/ping.js';
 import { SCHEMA_VERSION, VERSION } from './version.js';
@@ -56,6 +56,7 @@ export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redac
   const env = run.env ?? process.env;
   const redactor = new Redactor();
   const resolved = new Map<string, Promise<Resolution>>();
+  void loadUndici().catch(() => {}); // compiles while discovery waits for child processes
   const ca = await sslCertFile(env);
   const agent = createAgent(run.timeoutMs, ca);
   const discoverySignal = AbortSignal.timeout(Math.max(1000, run.deadlineMs / 2));
@@ -88,8 +89,10 @@ export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redac
           environment.groups,
         )
       : true;
-    environment.sandbox =
-      settings.get('sandbox') ?? (nixConfig && 'values' in nixConfig ? String(nixConfig.values.sandbox ?? '') || null : null);
+    // `nix show-config --json` gives every setting as { value, description, … }.
+    const nixSandbox =
+      nixConfig && 'values' in nixConfig ? (nixConfig.values.sandbox as { value?: unknown } | undefined)?.value : undefined;
+    environment.sandbox = settings.get('sandbox') ?? (nixSandbox === undefined ? null : String(nixSandbox));
     collectEnvSecrets(env, redactor);
 
     const targets = await planTargets(run, config, quiet);
@@ -194,24 +197,27 @@ async function discoverEnvironment(io: Io, env: NodeJS.ProcessEnv): Promise<Envi
 async function readNixConfig(io: Io, env: NodeJS.ProcessEnv): Promise<DoctorConfig['nixConfig']> {
   const features = ['--extra-experimental-features', 'nix-command'];
   const passEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-  for (const argv of [
+  const commands = [
     ['config', 'show', '--json'],
     ['show-config', '--json'],
-  ]) {
-    const r = await io.exec('nix', [...features, ...argv], { timeoutMs: 5000, env: passEnv, quiet: true });
+  ];
+  // Both at once: the first is Nix ≥ 2.20's name, the second older Nix's; waiting for one to fail
+  // before trying the other would cost a Nix start-up.
+  const results = await Promise.all(
+    commands.map((argv) => io.exec('nix', [...features, ...argv], { timeoutMs: 5000, env: passEnv, quiet: true })),
+  );
+  for (const [i, r] of results.entries()) {
+    const command = `nix ${commands[i]?.join(' ')}`;
     if (r.missing) return undefined;
     if (r.exitCode === 0) {
       try {
-        return { command: `nix ${argv.join(' ')}`, values: JSON.parse(r.stdout) as Record<string, unknown> };
+        return { command, values: JSON.parse(r.stdout) as Record<string, unknown> };
       } catch {
-        return { command: `nix ${argv.join(' ')}`, error: 'printed something that is not JSON' };
+        return { command, error: 'printed something that is not JSON' };
       }
     }
     if (!/is not a recogni[sz]ed command|unrecogni[sz]ed (command|argument)/i.test(r.stderr)) {
-      return {
-        command: `nix ${argv.join(' ')}`,
-        error: (r.stderr.trim().split('\n').pop() ?? '').slice(0, 300) || `exit code ${r.exitCode}`,
-      };
+      return { command, error: (r.stderr.trim().split('\n').pop() ?? '').slice(0, 300) || `exit code ${r.exitCode}` };
     }
   }
   return { command: 'nix show-config --json', error: 'neither `nix config show` nor `nix show-config` worked' };

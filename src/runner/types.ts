@@ -112,6 +112,12 @@ export interface Check {
   /** Longer than one network operation when the check makes several. */
   timeoutMs?: (opts: DoctorOptions) => number;
   run(ctx: CheckContext, target?: CacheTarget): Promise<Finding>;
+  /**
+   * Starts, at the beginning of the run, the shared reads (`ctx.once`) this check will need, so that
+   * slow local commands overlap the network checks instead of waiting in line before them. What it
+   * returns is ignored; `run` still awaits the same reads and reports on them.
+   */
+  prepare?(ctx: CheckContext): void;
 }
 
 /** A finding as it appears in the output. */

@@ -1,4 +1,4 @@
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { redactUrl } from '../nix/store-url.js';
 import type { Recorder } from './evidence.js';
 
@@ -53,20 +53,47 @@ export interface Http {
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-export function createAgent(connectTimeoutMs: number, ca?: string): Agent {
-  return new Agent({
-    connect: { timeout: connectTimeoutMs, ...(ca ? { ca } : {}) },
-    headersTimeout: connectTimeoutMs,
-    bodyTimeout: connectTimeoutMs,
-    keepAliveTimeout: 1000,
-  });
+let undici: Promise<typeof import('undici')> | undefined;
+
+/**
+ * undici is a megabyte of code: it is loaded on first use, and the doctor starts loading it early so
+ * that compiling it overlaps the wait for `nix` and the other programs it runs at start.
+ */
+export function loadUndici(): Promise<typeof import('undici')> {
+  // Bundled, the CommonJS package's exports may sit on `default` of the namespace.
+  undici ??= import('undici').then((m) => (typeof m.Agent === 'function' ? m : (m as unknown as { default: typeof m }).default));
+  return undici;
+}
+
+/** One connection pool for the run, made when the first request needs it. */
+export interface LazyAgent {
+  dispatcher(): Promise<Dispatcher>;
+  /** Closes the pool's sockets, if it was ever made. */
+  destroy(): Promise<void>;
+}
+
+export function createAgent(connectTimeoutMs: number, ca?: string): LazyAgent {
+  let agent: Promise<Dispatcher> | undefined;
+  const dispatcher = () => {
+    agent ??= loadUndici().then(
+      ({ Agent }) =>
+        new Agent({
+          connect: { timeout: connectTimeoutMs, ...(ca ? { ca } : {}) },
+          headersTimeout: connectTimeoutMs,
+          bodyTimeout: connectTimeoutMs,
+          keepAliveTimeout: 1000,
+        }),
+    );
+    return agent;
+  };
+  return { dispatcher, destroy: async () => void (agent ? await (await agent).destroy() : undefined) };
 }
 
 /**
  * GET with everything bounded: total time per request (a server that drips bytes is cut off),
  * body size, redirect count. Never throws: failures come back classified as curl would.
  */
-export function createHttp(agent: Dispatcher, record: Recorder, signal: AbortSignal, defaultTimeoutMs: number): Http {
+export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSignal, defaultTimeoutMs: number): Http {
   return {
     async get(url, options = {}) {
       const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
@@ -91,7 +118,8 @@ export function createHttp(agent: Dispatcher, record: Recorder, signal: AbortSig
           if (options.auth && safeOrigin(current) === origin) {
             headers.authorization = `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString('base64')}`;
           }
-          const res = await request(current, { method: 'GET', headers, dispatcher: agent, signal: combined });
+          const [{ request }, dispatcher] = await Promise.all([loadUndici(), agent.dispatcher()]);
+          const res = await request(current, { method: 'GET', headers, dispatcher, signal: combined });
           answered = true;
           const location = res.headers.location;
           if (REDIRECTS.has(res.statusCode) && typeof location === 'string') {

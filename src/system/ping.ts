@@ -18,7 +18,7 @@ const COUNT = 3;
 
 /**
  * ICMP echo through the system `ping` (the `ping` package). `-w` bounds ping's own lifetime to
- * the operation timeout, so no child outlives it; three probes 20 ms apart keep a healthy host cheap.
+ * the operation timeout, so no child outlives it; three probes 10 ms apart keep a healthy host cheap.
  */
 export function createPing(record: Recorder, timeoutMs: number): Ping {
   return async (address, host = address) => {
@@ -33,7 +33,7 @@ export function createPing(record: Recorder, timeoutMs: number): Ping {
         deadline: seconds,
         min_reply: COUNT,
         v6: false,
-        extra: [...(isIPv6(address) ? ['-6'] : []), '-i', '0.02'],
+        extra: [...(isIPv6(address) ? ['-6'] : []), '-i', '0.01'],
       });
       const output = String(r.output ?? '');
       const loss =

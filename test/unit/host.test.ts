@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { evaluateFirewalld, parseActiveZones, parsePortList, parseServicePorts, parseZoneListAll, portListed } from '../../src/host/firewalld.js';
+import {
+  evaluateFirewalld,
+  parseActiveZones,
+  parsePortList,
+  parseServicePorts,
+  parseZoneListAll,
+  portListed,
+} from '../../src/host/firewalld.js';
 import { evaluateIptables, parseIptables } from '../../src/host/iptables.js';
 import { evaluateNft, parseNftJson } from '../../src/host/nft.js';
 import { parseProcNetTcp, parseSs, reachOf } from '../../src/host/sockets.js';
@@ -19,7 +26,11 @@ describe('iptables evaluation', () => {
   };
 
   it('follows INPUT → nixos-fw → nixos-fw-log-refuse → nixos-fw-refuse to DROP for a closed port', () => {
-    expect(evaluateIptables(table(), 5000)).toMatchObject({ verdict: 'drop', chain: 'nixos-fw-refuse', rule: '-A nixos-fw-refuse -j DROP' });
+    expect(evaluateIptables(table(), 5000)).toMatchObject({
+      verdict: 'drop',
+      chain: 'nixos-fw-refuse',
+      rule: '-A nixos-fw-refuse -j DROP',
+    });
   });
   it('does not let -i lo or ESTABLISHED,RELATED admit a new connection from outside', () => {
     const v = evaluateIptables(table(), 5000);
@@ -87,8 +98,20 @@ describe('listening sockets', () => {
   it('reads /proc/net/tcp and tcp6 LISTEN entries', () => {
     const v4 = parseProcNetTcp(fixture('proc-net-tcp.txt'), false);
     const v6 = parseProcNetTcp(fixture('proc-net-tcp6.txt'), true);
-    expect(v4.ok && v4.value).toEqual(expect.arrayContaining([{ address: '0.0.0.0', port: 5000 }, { address: '127.0.0.1', port: 5001 }, { address: '0.0.0.0', port: 22 }]));
-    expect(v6.ok && v6.value).toEqual(expect.arrayContaining([{ address: '::', port: 22 }, { address: '::1', port: 631 }, { address: '::', port: 8080 }]));
+    expect(v4.ok && v4.value).toEqual(
+      expect.arrayContaining([
+        { address: '0.0.0.0', port: 5000 },
+        { address: '127.0.0.1', port: 5001 },
+        { address: '0.0.0.0', port: 22 },
+      ]),
+    );
+    expect(v6.ok && v6.value).toEqual(
+      expect.arrayContaining([
+        { address: '::', port: 22 },
+        { address: '::1', port: 631 },
+        { address: '::', port: 8080 },
+      ]),
+    );
   });
   it.each([
     ['0.0.0.0', 'all'],
@@ -104,24 +127,33 @@ describe('systemctl show (recorded from systemd 252 booted in a PID namespace; s
     const r = parseSystemctlShow(fixture('systemctl-show-nix-serve-active.txt'));
     if (!r.ok) throw new Error(r.error.message);
     const [serve, harmonia] = r.value;
-    expect(serve).toMatchObject({ Id: 'nix-serve.service', ActiveState: 'active', SubState: 'running', LoadState: 'loaded', MainPID: '251' });
+    expect(serve).toMatchObject({
+      Id: 'nix-serve.service',
+      ActiveState: 'active',
+      SubState: 'running',
+      LoadState: 'loaded',
+      MainPID: '251',
+    });
     expect(harmonia).toMatchObject({ Id: 'harmonia.service', LoadState: 'not-found' });
     expect(listenFromArgv(execStartArgv(serve?.ExecStart))).toEqual({ host: '0.0.0.0', port: 5000 });
     // systemd 252 prints LoadCredential=[unprintable]: nothing to read there…
     expect(loadCredentials(serve?.LoadCredential)).toEqual({});
   });
   it('…so credentials come from the unit file that systemctl cat prints', () => {
-    expect(loadCredentials(fixture('systemctl-cat-nix-serve.txt'))).toEqual({ NIX_SECRET_KEY_FILE: '/opt/nixcache-rec/secrets/cache-priv-key.pem' });
+    expect(loadCredentials(fixture('systemctl-cat-nix-serve.txt'))).toEqual({
+      NIX_SECRET_KEY_FILE: '/opt/nixcache-rec/secrets/cache-priv-key.pem',
+    });
     expect(loadCredentials('[Service]\nLoadCredential=A:/x\nLoadCredential=\nLoadCredential=B:/y\n')).toEqual({ B: '/y' });
   });
   it('reads a failed unit', () => {
     const r = parseSystemctlShow(fixture('systemctl-show-nix-serve-failed.txt'));
     expect(r.ok && r.value[0]).toMatchObject({ ActiveState: 'failed', Result: 'exit-code', NRestarts: '5', MainPID: '0' });
   });
-  it.each([['--listen [::]:5001', { host: '::', port: 5001 }], ['--port=8080', { host: '*', port: 8080 }], ['-l 127.0.0.1:5000', { host: '127.0.0.1', port: 5000 }]])(
-    'reads the listen address from %s',
-    (args, expected) => expect(listenFromArgv(args.split(' '))).toEqual(expected),
-  );
+  it.each([
+    ['--listen [::]:5001', { host: '::', port: 5001 }],
+    ['--port=8080', { host: '*', port: 8080 }],
+    ['-l 127.0.0.1:5000', { host: '127.0.0.1', port: 5000 }],
+  ])('reads the listen address from %s', (args, expected) => expect(listenFromArgv(args.split(' '))).toEqual(expected));
   it('rejects a line that is not Key=Value', () => {
     expect(parseSystemctlShow('Id=x\ngarbage\n').ok).toBe(false);
   });
@@ -133,7 +165,11 @@ describe('firewall-cmd (outputs recorded from firewalld 1.3.3)', () => {
     if (!z) throw new Error(`no zone in ${name}`);
     return z;
   };
-  const services = { ssh: parseServicePorts(fixture('firewall-cmd-info-service-ssh.txt')), http: parseServicePorts(fixture('firewall-cmd-info-service-http.txt')), 'dhcpv6-client': [] };
+  const services = {
+    ssh: parseServicePorts(fixture('firewall-cmd-info-service-ssh.txt')),
+    http: parseServicePorts(fixture('firewall-cmd-info-service-http.txt')),
+    'dhcpv6-client': [],
+  };
 
   it('reads active zones', () => {
     expect(parseActiveZones(fixture('firewall-cmd-get-active-zones.txt'))).toEqual([
@@ -154,11 +190,20 @@ describe('firewall-cmd (outputs recorded from firewalld 1.3.3)', () => {
       ],
       richRules: ['rule family="ipv4" source address="10.0.0.0/8" port port="5000" protocol="tcp" reject'],
     });
-    expect(zone('firewall-cmd-zone-trusted-list-all.txt')).toMatchObject({ zone: 'trusted', target: 'ACCEPT', sources: ['192.168.1.0/24'] });
+    expect(zone('firewall-cmd-zone-trusted-list-all.txt')).toMatchObject({
+      zone: 'trusted',
+      target: 'ACCEPT',
+      sources: ['192.168.1.0/24'],
+    });
     expect(services.ssh).toEqual([{ from: 22, to: 22, proto: 'tcp' }]);
   });
   it('rejects a port the default zone does not allow, and says which sources may still reach it', () => {
-    const v = evaluateFirewalld([zone('firewall-cmd-zone-public-list-all.txt'), zone('firewall-cmd-zone-trusted-list-all.txt')], services, 5000, 'public');
+    const v = evaluateFirewalld(
+      [zone('firewall-cmd-zone-public-list-all.txt'), zone('firewall-cmd-zone-trusted-list-all.txt')],
+      services,
+      5000,
+      'public',
+    );
     expect(v).toMatchObject({ verdict: 'accept', chain: 'firewalld zone trusted' });
     expect(v.conditions.join(' ')).toMatch(/only from 192\.168\.1\.0\/24/);
     const alone = evaluateFirewalld([zone('firewall-cmd-zone-public-list-all.txt')], services, 5000, 'public');
@@ -167,7 +212,10 @@ describe('firewall-cmd (outputs recorded from firewalld 1.3.3)', () => {
   });
   it('accepts by port, by range, by service, and lists rich rules as not modelled', () => {
     const open = [zone('firewall-cmd-zone-public-open-list-all.txt')];
-    expect(evaluateFirewalld(open, services, 5000, 'public')).toMatchObject({ verdict: 'accept', rule: 'port 5000/tcp is open in zone public' });
+    expect(evaluateFirewalld(open, services, 5000, 'public')).toMatchObject({
+      verdict: 'accept',
+      rule: 'port 5000/tcp is open in zone public',
+    });
     expect(evaluateFirewalld(open, services, 6005, 'public').verdict).toBe('accept');
     expect(evaluateFirewalld(open, services, 80, 'public').rule).toMatch(/service http/);
     expect(evaluateFirewalld(open, services, 5000, 'public').unmodelled).toHaveLength(1);

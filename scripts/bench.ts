@@ -1,0 +1,257 @@
+// `npm run bench`: the four figures of the performance goals, measured side by side in one run on
+// this machine. Bundled and started by scripts/bench.mjs. Every server is on loopback; the fault
+// world runs inside a network namespace of its own when this is root (for a real iptables DROP).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { CACHES, faultServer, KEYS, type Running, refusedPort, serveCache, silentTcp } from '../test/helpers/servers.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const CLI = join(ROOT, 'dist', 'cli.js');
+const PROBE = join(ROOT, 'scripts', 'rss-probe.mjs');
+const scratch = mkdtempSync(join(tmpdir(), 'nixcache-bench-'));
+const trustedKey = readFileSync(join(KEYS, 'lan.pub'), 'utf8').trim();
+
+interface Timed {
+  ms: number;
+  rssMb?: number;
+  exitCode: number | null;
+  stdout: string;
+}
+
+/** Runs a command once, timing it from spawn to exit; with rss, reads the CLI's peak RSS through the probe. */
+// Asynchronous on purpose: the servers under test live in this process's event loop.
+async function timed(file: string, args: string[], env: Record<string, string> = {}, rss = false): Promise<Timed> {
+  const rssFile = join(scratch, `rss-${Math.random().toString(36).slice(2)}`);
+  const started = performance.now();
+  const r = await execa(file, args, {
+    reject: false,
+    stdin: 'ignore',
+    timeout: 120_000,
+    env: { CI: 'true', NIX_CONFIG: '', ...env, ...(rss ? { NIXCACHE_RSS_FILE: rssFile } : {}) },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const ms = performance.now() - started;
+  let rssMb: number | undefined;
+  if (rss) {
+    try {
+      const m = JSON.parse(readFileSync(rssFile, 'utf8')) as { maxRSS: number };
+      if (process.env.NIXCACHE_BENCH_DUMP) console.error(JSON.stringify(m));
+      rssMb = m.maxRSS / 1024;
+    } catch {
+      rssMb = undefined;
+    }
+  }
+  return { ms, exitCode: r.exitCode ?? null, stdout: String(r.stdout ?? ''), ...(rssMb !== undefined ? { rssMb } : {}) };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+/** Alternates the commands so that neither gets the warmer machine. */
+async function interleaved(runs: number, commands: Record<string, () => Promise<Timed>>): Promise<Record<string, Timed[]>> {
+  const out: Record<string, Timed[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+  for (let i = 0; i < runs; i++) for (const [k, f] of Object.entries(commands)) out[k]?.push(await f());
+  return out;
+}
+
+function confEnv(text: string): Record<string, string> {
+  const dir = mkdtempSync(join(scratch, 'conf-'));
+  writeFileSync(join(dir, 'nix.conf'), text);
+  return { NIX_CONF_DIR: dir, NIX_USER_CONF_FILES: '', HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg') };
+}
+
+const doctorArgs = (extra: string[] = []) => ['--import', PROBE, CLI, 'doctor', '--json', ...extra];
+
+const hasNix = spawnSync('nix', ['--version'], { stdio: 'ignore' }).status === 0;
+/** `nix store info` on newer Nix, `nix store ping` before it. */
+const storeInfo =
+  hasNix && spawnSync('nix', ['--extra-experimental-features', 'nix-command', 'store', 'info', '--help'], { stdio: 'ignore' }).status === 0
+    ? 'info'
+    : 'ping';
+const nixStorePing = async (url: string) =>
+  (await timed('nix', ['--extra-experimental-features', 'nix-command', 'store', storeInfo, '--store', url])).ms;
+
+async function healthy() {
+  const caches = await Promise.all(['signed-lan', 'multi-sig', 'regenerated'].map((c) => serveCache(join(CACHES, c))));
+  try {
+    const env = confEnv(`substituters = ${caches.map((c) => c.url).join(' ')}\ntrusted-public-keys = ${trustedKey}\n`);
+    const node = () => timed(process.execPath, ['-e', '0']);
+    const cold = await interleaved(15, { node, version: () => timed(process.execPath, [CLI, '--version']) });
+    const full = await interleaved(7, { node, doctor: () => timed(process.execPath, doctorArgs(), env, true) });
+    if (process.env.NIXCACHE_BENCH_DUMP) writeFileSync(process.env.NIXCACHE_BENCH_DUMP, full.doctor?.[1]?.stdout ?? '');
+    const sample = JSON.parse(full.doctor?.[0]?.stdout ?? '{}') as { checks?: { id: string; data?: { rttMs?: number } }[] };
+    const nix: number[] = [];
+    for (const c of hasNix ? caches : []) {
+      const ms: number[] = [];
+      for (let i = 0; i < 3; i++) ms.push(await nixStorePing(c.url));
+      nix.push(median(ms));
+    }
+    return { cold, full, nix, pingChecks: (sample.checks ?? []).filter((c) => c.id === 'ping').length };
+  } finally {
+    await Promise.all(caches.map((c) => c.close()));
+  }
+}
+
+/** 14 caches, most of them broken in a different way; with a real DROP rule when running in our own namespace. */
+async function faults(inNamespace: boolean) {
+  const keep: Running[] = [];
+  const k = async (r: Promise<Running>) => {
+    const x = await r;
+    keep.push(x);
+    return x;
+  };
+  try {
+    // Three distinct closed ports (a port just closed may be handed out again).
+    const closed = new Set<number>();
+    while (closed.size < 3) closed.add(await refusedPort());
+    const [refused, dropPort, rejected] = [...closed] as [number, number, number];
+    let dropped: string;
+    if (inNamespace) {
+      const port = dropPort;
+      execFileSync('iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', String(port), '-j', 'DROP']);
+      dropped = `http://127.0.0.1:${port}`;
+    } else dropped = (await k(silentTcp())).url;
+    if (inNamespace)
+      execFileSync('iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', String(rejected), '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+    const urls = [
+      dropped,
+      `http://127.0.0.1:${refused}`,
+      `http://127.0.0.1:${rejected}`,
+      (await k(faultServer('hang'))).url,
+      (await k(faultServer('drip', { bytesPerSecond: 8 }))).url,
+      (await k(faultServer('status-500'))).url,
+      (await k(faultServer('html'))).url,
+      `${(await k(faultServer('redirect-loop'))).url}/a`,
+      (await k(faultServer('huge'))).url,
+      (await k(serveCache(join(CACHES, 'signed-other')))).url, // wrong key
+      (await k(serveCache(join(CACHES, 'unsigned')))).url,
+      (await k(serveCache(join(CACHES, 'tampered')))).url,
+      (await k(serveCache(join(CACHES, 'gnu-store')))).url,
+      (await k(serveCache(join(CACHES, 'signed-lan')))).url,
+    ];
+    const env = confEnv(`substituters = ${urls.join(' ')}\ntrusted-public-keys = ${trustedKey}\n`);
+    const runs: Timed[] = [];
+    for (let i = 0; i < 3; i++) runs.push(await timed(process.execPath, doctorArgs(['--timeout', '3']), env, true));
+    const report = JSON.parse(runs[0]?.stdout ?? '{}') as { caches?: unknown[]; checks?: { reason?: string }[] };
+    return {
+      runs: runs.map(({ stdout: _, ...r }) => ({ ...r, stdout: '' })),
+      caches: report.caches?.length ?? 0,
+      deadlineSkips: (report.checks ?? []).filter((c) => c.reason === 'deadline').length,
+      dropped: inNamespace ? 'iptables DROP' : 'a silent TCP server (not root: no namespace for a real DROP)',
+    };
+  } finally {
+    await Promise.all(keep.map((r) => r.close()));
+  }
+}
+
+const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+
+async function main() {
+  if (process.argv.includes('--faults-inside')) {
+    // The child started in the namespace: print the fault figures as JSON for the parent.
+    execFileSync('ip', ['link', 'set', 'lo', 'up']);
+    process.stdout.write(JSON.stringify(await faults(true)));
+    return;
+  }
+  const h = await healthy();
+  let f: Awaited<ReturnType<typeof faults>>;
+  const canNamespace =
+    process.getuid?.() === 0 &&
+    spawnSync('ip', ['netns', 'list'], { stdio: 'ignore' }).status === 0 &&
+    spawnSync('iptables', ['-V'], { stdio: 'ignore' }).status === 0;
+  if (canNamespace) {
+    const ns = `nxc-bench-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, process.argv[1] as string, '--faults-inside'], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      f = JSON.parse(out);
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
+  } else f = await faults(false);
+
+  const node = median((h.cold.node ?? []).map((r) => r.ms));
+  const version = median((h.cold.version ?? []).map((r) => r.ms));
+  const node2 = median((h.full.node ?? []).map((r) => r.ms));
+  const doctor = median((h.full.doctor ?? []).map((r) => r.ms));
+  const faultMs = median(f.runs.map((r) => r.ms));
+  const peak = (runs: Timed[]) => Math.max(...runs.map((r) => r.rssMb ?? 0));
+  const rssHealthy = peak(h.full.doctor ?? []);
+  const rssFaults = peak(f.runs as Timed[]);
+  const rss = Math.max(rssHealthy, rssFaults);
+  const rows = [
+    {
+      figure: 'cold start: nixcache --version / node -e 0',
+      value: `${fmt(version)} / ${fmt(node)} = ${(version / node).toFixed(2)}×`,
+      goal: '≤ 1.3×',
+      met: version / node <= 1.3,
+    },
+    {
+      figure: 'full doctor, 3 healthy loopback caches / node -e 0',
+      value: `${fmt(doctor)} / ${fmt(node2)} = ${(doctor / node2).toFixed(2)}×`,
+      goal: '≤ 3.5×',
+      met: doctor / node2 <= 3.5,
+    },
+    {
+      figure: '  beside: nix store ping/info --store URL, each cache',
+      value: h.nix.length ? h.nix.map(fmt).join(', ') : 'nix not installed',
+      goal: '(reference)',
+      met: true,
+    },
+    {
+      figure: `14 caches with faults, --timeout 3 (DROP by ${f.dropped})`,
+      value: `${fmt(faultMs)} (${f.caches} caches, ${f.deadlineSkips} deadline skips)`,
+      goal: '≤ 5 s (one timeout + 2 s)',
+      met: faultMs <= 5000 && f.caches === 14,
+    },
+    {
+      figure: 'peak RSS of a full run (max of all runs above)',
+      value: `${rss.toFixed(1)} MB (3 healthy: ${rssHealthy.toFixed(1)}, 14 faults: ${rssFaults.toFixed(1)})`,
+      goal: '≤ 90 MB',
+      met: rss > 0 && rss <= 90,
+    },
+  ];
+  const width = Math.max(...rows.map((r) => r.figure.length));
+  const vwidth = Math.max(...rows.map((r) => r.value.length));
+  console.log(`nixcache bench — node ${process.version}, ${new Date().toISOString()}\n`);
+  for (const r of rows)
+    console.log(
+      `${r.figure.padEnd(width)}  ${r.value.padEnd(vwidth)}  goal ${r.goal.padEnd(26)} ${r.goal === '(reference)' ? '' : r.met ? 'met' : 'MISSED'}`,
+    );
+  const results = {
+    date: new Date().toISOString(),
+    node: process.version,
+    coldStart: { nodeMs: node, versionMs: version, ratio: version / node, goal: 1.3 },
+    fullDoctor: { nodeMs: node2, doctorMs: doctor, ratio: doctor / node2, goal: 3.5, nixStorePingMs: h.nix, pingChecks: h.pingChecks },
+    faults: {
+      ms: faultMs,
+      runsMs: f.runs.map((r) => r.ms),
+      caches: f.caches,
+      deadlineSkips: f.deadlineSkips,
+      drop: f.dropped,
+      goalMs: 5000,
+    },
+    peakRssMb: rss,
+    peakRssMbHealthy: rssHealthy,
+    peakRssMbFaults: rssFaults,
+    goalRssMb: 90,
+    allMet: rows.every((r) => r.met),
+  };
+  writeFileSync(join(ROOT, 'bench-results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.log('\nwritten: bench-results.json');
+}
+
+try {
+  await main();
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
