@@ -64,7 +64,7 @@ export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redac
     exec: createExec(record, signal, run.timeoutMs),
     http: createHttp(agent, record, signal, run.timeoutMs),
     net: createNet(record, signal, run.timeoutMs, resolved, ca),
-    ping: createPing(record, run.timeoutMs),
+    ping: createPing(record, run.timeoutMs, started + run.deadlineMs),
     fs: createFs(record),
   });
   const quiet = io(() => {}, discoverySignal);

@@ -20,10 +20,12 @@ const COUNT = 3;
  * ICMP echo through the system `ping` (the `ping` package). `-w` bounds ping's own lifetime to
  * the operation timeout, so no child outlives it; three probes 10 ms apart keep a healthy host cheap.
  */
-export function createPing(record: Recorder, timeoutMs: number): Ping {
+export function createPing(record: Recorder, timeoutMs: number, deadlineAt = Number.POSITIVE_INFINITY): Ping {
   return async (address, host = address) => {
     const started = performance.now();
-    const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+    // ping cannot be cancelled once started, so its own -w deadline also ends before the run's does.
+    const left = Math.floor((deadlineAt - started) / 1000);
+    const seconds = Math.max(1, Math.min(Math.ceil(timeoutMs / 1000), left));
     let result: PingResult;
     try {
       const { default: ping } = await import('ping');

@@ -1,5 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { build } from 'esbuild';
+import type { WorldServer } from './world.js';
 
 const SERVE = new URL('./serve-cache.mjs', import.meta.url).pathname;
 
@@ -45,6 +47,31 @@ export class Netns {
     });
   }
 
+  /** Adds ADDRESS (e.g. 127.0.0.5) to the namespace's loopback, so servers can have their own hosts. */
+  addLoopback(address: string): void {
+    this.run('ip', ['addr', 'add', `${address}/8`, 'dev', 'lo']);
+  }
+
+  /** Starts the servers of SPEC inside the namespace (test/helpers/world.ts) and returns their URLs by name. */
+  async startWorld(spec: WorldServer[]): Promise<Record<string, string>> {
+    const script = await bundleWorld();
+    const child = spawn('ip', ['netns', 'exec', this.name, process.execPath, script, JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    this.children.push(child);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the server world did not start within 15 s')), 15_000);
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (!out.includes('\n')) return;
+        clearTimeout(timer);
+        resolve(JSON.parse(out.split('\n')[0] as string));
+      });
+      child.once('exit', (code) => reject(new Error(`the server world exited with ${code}`)));
+    });
+  }
+
   destroy(): void {
     for (const c of this.children) c.kill('SIGKILL');
     try {
@@ -53,4 +80,22 @@ export class Netns {
       // already gone
     }
   }
+}
+
+let bundled: Promise<string> | undefined;
+
+/** world.ts as one ES module file next to the built CLI (same depth as test/helpers, so fixture paths hold). */
+function bundleWorld(): Promise<string> {
+  const outfile = new URL('../../dist/test-world/world.mjs', import.meta.url).pathname;
+  bundled ??= build({
+    entryPoints: [new URL('./world.ts', import.meta.url).pathname],
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20.18',
+    packages: 'external',
+    outfile,
+    logLevel: 'warning',
+  }).then(() => outfile);
+  return bundled;
 }
