@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -111,6 +111,7 @@ async function loadPlugins(specs: string[], UsageError: UsageErrorClass): Promis
     try {
       const local = spec.startsWith('.') || isAbsolute(spec) || /\.[cm]?js$/.test(spec);
       url = local ? pathToFileURL(resolve(spec)).href : pathToFileURL(createRequire(`${process.cwd()}/`).resolve(spec)).href;
+      if (local && !existsSync(resolve(spec))) throw new Error('missing');
     } catch {
       throw new UsageError(`--plugin ${spec}: cannot find that module`);
     }

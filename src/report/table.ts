@@ -22,6 +22,7 @@ export function renderTable(report: Report, opts: TableOptions): string {
   const out: string[] = [bold(`nixcache doctor — ${summaryLine(report)}`), ''];
 
   for (const section of sections(report)) {
+    if (section.checks.length === 0) continue; // every check of this cache was deselected (--only / --skip)
     out.push(bold(section.title) + (section.cache ? `  ${describeCache(section.cache)}` : ''));
     const table = new Table({
       head: ['status', 'check', 'result'],

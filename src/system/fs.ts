@@ -28,10 +28,22 @@ export async function readTextFile(path: string, maxBytes = 1024 * 1024): Promis
     try {
       const info = await handle.stat();
       if (info.isDirectory()) return { ok: false, code: 'EISDIR', message: `'${path}' is a directory` };
-      const buffer = Buffer.alloc(Math.min(maxBytes + 1, Math.max(info.size, 0) + 1));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      if (bytesRead > maxBytes) return { ok: false, code: 'EFBIG', message: `'${path}' is larger than ${maxBytes} bytes` };
-      return { ok: true, text: buffer.subarray(0, bytesRead).toString('utf8') };
+      // Read to EOF rather than trusting the size: files under /proc say they are empty.
+      const buffer = Buffer.alloc(Math.min(maxBytes + 1, Math.max(info.size + 1, 64 * 1024)));
+      let length = 0;
+      let chunk = buffer;
+      for (;;) {
+        const { bytesRead } = await handle.read(chunk, length, chunk.length - length, length);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+        if (length > maxBytes) return { ok: false, code: 'EFBIG', message: `'${path}' is larger than ${maxBytes} bytes` };
+        if (length === chunk.length) {
+          const bigger = Buffer.alloc(Math.min(maxBytes + 1, chunk.length * 2));
+          chunk.copy(bigger, 0, 0, length);
+          chunk = bigger;
+        }
+      }
+      return { ok: true, text: chunk.subarray(0, length).toString('utf8') };
     } finally {
       await handle.close();
     }

@@ -67,7 +67,10 @@ describe.skipIf(reason)('end-to-end fault world', () => {
     expect(check('slow', 'cache-info')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/still incomplete after 2\.0 s/) });
     expect(check('hang', 'cache-info')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/no answer/) });
     expect(check('auth', 'cache-info')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/401.*netrc|netrc.*401/s) });
-    expect(check('html', 'cache-info')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/does not appear to be a binary cache/) });
+    expect(check('html', 'cache-info')).toMatchObject({
+      status: 'fail',
+      summary: expect.stringMatching(/does not appear to be a binary cache/),
+    });
     expect(check('gnu', 'cache-info')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/\/gnu\/store/) });
 
     expect(check('wrongKey', 'signature')).toMatchObject({ status: 'fail', summary: expect.stringMatching(/other-cache-1/) });

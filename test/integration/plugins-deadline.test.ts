@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
+import { faultServer, type Running } from '../helpers/servers.js';
+
+const PLUGINS = new URL('../plugins/', import.meta.url).pathname;
+
+describe('--plugin modules run under the check contract', () => {
+  it('runs a real plugin file: host and cache checks, needs and ctx.result, in the JSON and the table', async () => {
+    const { env } = nixConf('substituters = http://127.0.0.1:9\n');
+    const r = await runCli(['doctor', '--json', '--plugin', join(PLUGINS, 'disk-space.mjs')], { env });
+    const report = parseReport(r.stdout);
+    expect(checkOf(report, 'store-free-space')).toMatchObject({ status: 'pass', data: { availableKb: expect.any(Number) } });
+    // Its `needs` is honoured: nothing listens on port 9, cache-info did not run, so neither does the plugin check.
+    expect(checkOf(report, 'cache-info-latency', 'http://127.0.0.1:9')).toMatchObject({ status: 'skip', reason: 'needs cache-info' });
+
+    const failing = await runCli(['doctor', '--only', 'config,store-free-space', '--plugin', join(PLUGINS, 'disk-space.mjs')], {
+      env: { ...env, NIXCACHE_TEST_MIN_FREE_KB: String(2 ** 50) },
+    });
+    expect(failing.exitCode).toBe(1);
+    expect(failing.stdout).toMatch(/only \d+ kB free/);
+    expect(failing.stdout).toMatch(/nix-collect-garbage -d/);
+  });
+
+  it('rejects a module that exports no check with one line and exit 2', async () => {
+    const r = await runCli(['doctor', '--plugin', join(PLUGINS, 'bad.mjs')]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^nixcache: --plugin .*bad\.mjs: does not export a check/)]);
+    const missingModule = await runCli(['doctor', '--plugin', join(PLUGINS, 'nope.mjs')]);
+    expect(missingModule.exitCode).toBe(2);
+    expect(missingModule.stderr).toMatch(/cannot find that module/);
+  });
+});
+
+describe('the hard deadline', () => {
+  let hang: Running;
+  beforeAll(async () => {
+    hang = await faultServer('hang');
+  });
+  afterAll(() => hang.close());
+
+  it('ends a run against a server that never answers at --deadline, with complete output', async () => {
+    const { env } = nixConf(`substituters = ${hang.url}\n`);
+    const r = await runCli(['doctor', '--json', '--timeout', '30', '--deadline', '3'], { env });
+    const report = parseReport(r.stdout);
+    expect(checkOf(report, 'cache-info', hang.url)).toMatchObject({ status: 'skip', reason: 'deadline' });
+    expect(checkOf(report, 'signature', hang.url)).toMatchObject({ status: 'skip', reason: 'deadline' });
+    expect(checkOf(report, 'priority').status).not.toBe('fail');
+    // The contract of --deadline (deadline + 1 s), not a benchmark.
+    expect(r.durationMs).toBeLessThan(4000);
+  });
+
+  it('kills a hanging child process at the deadline and still prints every other result', async () => {
+    const marker = `${900 + Math.floor(Math.random() * 99)}.${process.pid}`;
+    const { env } = nixConf('substituters = http://127.0.0.1:9\n');
+    const r = await runCli(['doctor', '--json', '--deadline', '2', '--plugin', join(PLUGINS, 'hang.mjs')], {
+      env: { ...env, NIXCACHE_TEST_SLEEP: marker },
+    });
+    const report = parseReport(r.stdout);
+    expect(checkOf(report, 'hangs-forever')).toMatchObject({ status: 'skip', reason: 'deadline' });
+    expect(checkOf(report, 'config').status).toBe('pass');
+    expect(r.durationMs).toBeLessThan(3000);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(spawnSync('pgrep', ['-f', `sleep ${marker}`]).status).toBe(1); // no such process left
+  });
+});

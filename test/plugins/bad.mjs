@@ -1,0 +1,2 @@
+// A --plugin module that exports nothing usable.
+export const notACheck = 42;
