@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
@@ -68,5 +69,30 @@ describe.skipIf(reason)('real iptables rules in a network namespace', () => {
     const { report } = await doctor(['--timeout', '1']);
     expect(checkOf(report, 'ping', url).status).toBe('fail');
     expect(checkOf(report, 'connect', url).summary).toMatch(/timed out .*ping gets no reply either/);
+  });
+
+  it('ends at --deadline while pinging a black-holed host, and leaves no ping behind', async () => {
+    const { url, doctor } = await world([
+      ['-A', 'INPUT', '-p', 'icmp', '-j', 'DROP'],
+      ['-A', 'INPUT', '-p', 'tcp', '--dport', 'PORT', '-j', 'DROP'],
+    ]);
+    const { r, report } = await doctor(['--timeout', '30', '--deadline', '3']);
+    expect(checkOf(report, 'ping', url)).toMatchObject({ status: 'skip', reason: 'deadline' });
+    expect(checkOf(report, 'connect', url)).toMatchObject({ status: 'skip', reason: 'deadline' });
+    expect(r.durationMs).toBeLessThan(4000); // the --deadline contract: deadline + 1 s
+    // ping's own -w was cut to what was left of the run, so it is gone within a second of the exit.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const left = (ns as Netns)
+      .run('ip', ['netns', 'pids', (ns as Netns).name])
+      .split('\n')
+      .filter(Boolean)
+      .map((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+        } catch {
+          return '';
+        }
+      });
+    expect(left).not.toContain('ping');
   });
 });
