@@ -96,6 +96,7 @@ export const priority: Check = {
       fix: fixLine(
         rows.map((r) => r.target),
         suggested,
+        ctx.config.systemFile,
       ),
       data,
     });
@@ -103,7 +104,7 @@ export const priority: Check = {
 };
 
 /** The substituters line with ?priority= set where it should change; the convention is local 10, remote 40, fallback 100. */
-function fixLine(targets: CacheTarget[], suggested: Map<string, number>): string {
+function fixLine(targets: CacheTarget[], suggested: Map<string, number>, file: string): string {
   const urls = targets.map((t) => {
     const p = suggested.get(t.url.raw);
     if (p === undefined) return t.url.display;
@@ -111,7 +112,7 @@ function fixLine(targets: CacheTarget[], suggested: Map<string, number>): string
     return `${base}${base.includes('?') ? '&' : '?'}priority=${p}`;
   });
   return [
-    `In /etc/nix/nix.conf: substituters = ${urls.join(' ')}`,
+    `In ${file}: substituters = ${urls.join(' ')}`,
     `NixOS: nix.settings.substituters = [ ${urls.map((u) => `"${u}"`).join(' ')} ];`,
     'Lower numbers are tried first: this machine or LAN 10, cache.nixos.org 40, fallbacks 100.',
   ].join('\n');

@@ -120,7 +120,7 @@ async function judge(
         {
           fix: [
             howToGetKey,
-            `Then add it — /etc/nix/nix.conf: extra-trusted-public-keys = ${verdict.signedBy[0]}:<public key>`,
+            `Then add it — ${ctx.config.systemFile}: extra-trusted-public-keys = ${verdict.signedBy[0]}:<public key>`,
             `NixOS: nix.settings.trusted-public-keys = [ "${verdict.signedBy[0]}:<public key>" ];`,
             'Or on the command line for a test: nixcache doctor --trusted-key NAME:KEY',
           ].join('\n'),

@@ -64,11 +64,11 @@ export const trust: Check = {
     const urls = ignored.map((i) => i.value);
     const keys = ignoredKeys.map((i) => i.value);
     const fix = [
-      urls.length ? `Either let users add these caches — in /etc/nix/nix.conf: trusted-substituters = ${urls.join(' ')}` : '',
+      urls.length ? `Either let users add these caches — in ${ctx.config.systemFile}: trusted-substituters = ${urls.join(' ')}` : '',
       urls.length ? `  NixOS: nix.settings.trusted-substituters = [ ${urls.map((u) => `"${u}"`).join(' ')} ];` : '',
-      keys.length ? `Put the keys in the system config — /etc/nix/nix.conf: extra-trusted-public-keys = ${keys.join(' ')}` : '',
+      keys.length ? `Put the keys in the system config — ${ctx.config.systemFile}: extra-trusted-public-keys = ${keys.join(' ')}` : '',
       keys.length ? `  NixOS: nix.settings.trusted-public-keys = [ ${keys.map((k) => `"${k}"`).join(' ')} ];` : '',
-      `Or make ${env.user} trusted — /etc/nix/nix.conf: trusted-users = root ${env.user}  (NixOS: nix.settings.trusted-users = [ "root" "${env.user}" ];) — which is root-equivalent.`,
+      `Or make ${env.user} trusted — ${ctx.config.systemFile}: trusted-users = root ${env.user}  (NixOS: nix.settings.trusted-users = [ "root" "${env.user}" ];) — which is root-equivalent.`,
       'Then restart the daemon: systemctl restart nix-daemon.',
     ]
       .filter(Boolean)

@@ -252,6 +252,7 @@ async function buildConfig(
     files: conf.files,
     problems: conf.problems,
     searched: conf.searched,
+    systemFile: run.conf ?? conf.searched.find((f) => f.level === 'system')?.path ?? `${env.NIX_CONF_DIR || NIX_DEFAULT_CONF_DIR}/nix.conf`,
     settings,
     substituters,
     trustedKeys,

@@ -21,7 +21,6 @@ export function err<T = never>(code: string, message: string, line?: number): Re
 }
 
 export function oneLineMessage(message: string, max = 300): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
   const printable = message.replace(/[\u0000-\u001f\u007f]/g, (c) =>
     c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );

@@ -37,7 +37,8 @@ export function renderTable(report: Report, opts: TableOptions): string {
       if (c.status !== 'pass' && c.detail) lines.push(c.detail);
       if (c.status !== 'pass' && c.fix) lines.push(`Fix: ${c.fix}`);
       if (opts.verbose) lines.push(...c.evidence.map((e) => `· ${evidenceLine(e)}`));
-      table.push([paint(COLOUR[c.status], MARK[c.status].split(' ')[1] as string), c.title, lines.join('\n')]);
+      // Wrapped here, not by cli-table3, which cuts indented lines short with '…': a fix must print whole.
+      table.push([paint(COLOUR[c.status], MARK[c.status].split(' ')[1] as string), c.title, wrap(lines.join('\n'), resultWidth - 2)]);
     }
     out.push(table.toString(), '');
   }
@@ -69,6 +70,32 @@ export function evidenceLine(e: Evidence): string {
     case 'file':
       return `${e.op} ${e.path} → ${e.result}`;
   }
+}
+
+/** Wraps every line at WIDTH on spaces, keeping its indent; a word longer than a line is split. */
+export function wrap(text: string, width: number): string {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const indent = /^\s*/.exec(line)?.[0] ?? '';
+    let current = '';
+    for (const word of line.trim().split(/ +/)) {
+      let w = word;
+      while (w.length > width - indent.length) {
+        if (current) out.push(current);
+        out.push(indent + w.slice(0, width - indent.length));
+        w = w.slice(width - indent.length);
+        current = '';
+      }
+      if (!current) current = indent + w;
+      else if (current.length + 1 + w.length <= width) current += ` ${w}`;
+      else {
+        out.push(current);
+        current = indent + w;
+      }
+    }
+    out.push(current);
+  }
+  return out.join('\n');
 }
 
 function stripAnsi(s: string): string {

@@ -68,6 +68,8 @@ export interface DoctorConfig {
   files: ConfFileRecord[];
   problems: ConfProblem[];
   searched: { path: string; level: string }[];
+  /** The nix.conf the daemon reads (`$NIX_CONF_DIR/nix.conf`, or --conf): where the fixes say to write. */
+  systemFile: string;
   settings: EffectiveSettings;
   substituters: string[];
   trustedKeys: TrustedKeys;

@@ -14,6 +14,7 @@ afterEach(() => {
 });
 
 async function world(rules: string[][]) {
+  ns?.destroy();
   ns = new Netns();
   const port = await ns.serveCache(join(CACHES, 'signed-lan'));
   for (const rule of rules)

@@ -15,6 +15,7 @@ afterEach(() => {
 });
 
 async function serverDoctor(load: (ns: Netns, port: number) => void, bind = '0.0.0.0') {
+  ns?.destroy(); // one namespace per call: a test may call this several times
   ns = new Netns();
   const port = await ns.serveCache(join(CACHES, 'signed-lan'), bind);
   load(ns, port);
