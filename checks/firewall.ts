@@ -100,6 +100,9 @@ async function readFirewall(io: Io): Promise<FirewallState> {
 }
 
 async function firewalldProcess(io: Io): Promise<boolean> {
+  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean);
+  const installed = await Promise.all(dirs.map((d) => io.fs.exists(`${d}/firewall-cmd`)));
+  if (!installed.some(Boolean)) return false;
   const r = await io.exec('pgrep', ['-x', 'firewalld']);
   // Without pgrep there is no telling: ask firewall-cmd.
   return r.missing || r.exitCode === 0;

@@ -17,7 +17,7 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   sourcemap: false,
   legalComments: 'none',
-  minify: true,
+  minify: process.env.NIXCACHE_NO_MINIFY !== '1',
   keepNames: true,
   logLevel: 'warning',
   // Bundled CommonJS dependencies (ping, cli-table3) call require() for Node built-ins.

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
@@ -60,6 +61,7 @@ export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redac
   const ca = await sslCertFile(env);
   const agent = createAgent(run.timeoutMs, ca);
   const discoverySignal = AbortSignal.timeout(Math.max(1000, run.deadlineMs / 2));
+  setMaxListeners(0, discoverySignal);
   const io = (record: Recorder, signal: AbortSignal): Io => ({
     exec: createExec(record, signal, run.timeoutMs),
     http: createHttp(agent, record, signal, run.timeoutMs),
@@ -172,10 +174,7 @@ async function discoverEnvironment(io: Io, env: NodeJS.ProcessEnv): Promise<Envi
   } catch {
     // No passwd entry (containers): keep $USER.
   }
-  const [version, groups] = await Promise.all([
-    io.exec('nix', ['--version'], { timeoutMs: 3000 }),
-    io.exec('id', ['-Gn'], { timeoutMs: 2000 }),
-  ]);
+  const [version, groups] = await Promise.all([io.exec('nix', ['--version'], { timeoutMs: 3000 }), groupNames(io)]);
   const nixVersion = version.exitCode === 0 ? (/(\d+\.\d+[\w.+-]*)/.exec(version.stdout)?.[1] ?? null) : null;
   const multiUser = env.NIX_REMOTE === 'daemon' || (env.NIX_REMOTE === undefined && existsSync('/nix/var/nix/daemon-socket/socket'));
   return {
@@ -184,13 +183,33 @@ async function discoverEnvironment(io: Io, env: NodeJS.ProcessEnv): Promise<Envi
     nixVersion,
     user,
     uid,
-    groups: groups.exitCode === 0 ? groups.stdout.trim().split(/\s+/).filter(Boolean) : [],
+    groups,
     root: uid === 0,
     multiUser,
     trustedUser: null,
     storeDir: env.NIX_STORE_DIR || '/nix/store',
     sandbox: null,
   };
+}
+
+/**
+ * The names of this process's groups, as `id -Gn` prints them (the daemon matches `@group` in
+ * trusted-users against them). Read from /etc/group; `id` (which asks NSS: LDAP, sssd…) only when
+ * a group is not there.
+ */
+async function groupNames(io: Io): Promise<string[]> {
+  const gids = [...new Set([process.getegid?.(), ...(process.getgroups?.() ?? [])].filter((g): g is number => g !== undefined))];
+  const etc = await io.fs.readText('/etc/group', 1024 * 1024);
+  const byGid = new Map<number, string>();
+  if (etc.ok) {
+    for (const line of etc.text.split('\n')) {
+      const [name, , gid] = line.split(':');
+      if (name && gid && !byGid.has(Number(gid))) byGid.set(Number(gid), name);
+    }
+  }
+  if (gids.length && gids.every((g) => byGid.has(g))) return gids.map((g) => byGid.get(g) as string);
+  const id = await io.exec('id', ['-Gn'], { timeoutMs: 2000 });
+  return id.exitCode === 0 ? id.stdout.trim().split(/\s+/).filter(Boolean) : gids.map((g) => byGid.get(g) ?? String(g));
 }
 
 /** `nix config show --json` (Nix ≥ 2.20) or `nix show-config --json`: Nix's own view, as a cross-check. */

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Evidence } from '../system/evidence.js';
 import type { CacheTarget, Check, CheckContext, CheckResult, Finding, Io } from './types.js';
 import { STATUSES } from './types.js';
@@ -33,6 +34,8 @@ const key = (id: string, target?: CacheTarget) => `${id}\u0000${target ? target.
  */
 export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
   const deadline = new AbortController();
+  // Every command, request and probe of every cache listens to the deadline: no listener limit.
+  setMaxListeners(0, deadline.signal);
   const timer = setTimeout(() => deadline.abort(), plan.deadlineMs);
   const deadlineReached = new Promise<void>((resolve) => deadline.signal.addEventListener('abort', () => resolve(), { once: true }));
 

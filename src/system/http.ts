@@ -53,15 +53,15 @@ export interface Http {
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-let undici: Promise<typeof import('undici')> | undefined;
+type UndiciCore = typeof import('./undici-core.js');
+let undici: Promise<UndiciCore> | undefined;
 
 /**
  * undici is a megabyte of code: it is loaded on first use, and the doctor starts loading it early so
  * that compiling it overlaps the wait for `nix` and the other programs it runs at start.
  */
-export function loadUndici(): Promise<typeof import('undici')> {
-  // Bundled, the CommonJS package's exports may sit on `default` of the namespace.
-  undici ??= import('undici').then((m) => (typeof m.Agent === 'function' ? m : (m as unknown as { default: typeof m }).default));
+export function loadUndici(): Promise<UndiciCore> {
+  undici ??= import('./undici-core.js');
   return undici;
 }
 

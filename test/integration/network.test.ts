@@ -177,6 +177,8 @@ describe('one timeout per dead cache', () => {
     for (const url of urls) expect(perCache(url)).toEqual(perCache(urls[0] as string));
     expect(perCache(urls[0] as string)).toEqual(expect.arrayContaining(['ping', 'connect', 'cache-info', 'signature']));
     expect(report.checks.filter((c) => c.reason === 'deadline')).toEqual([]);
+    // Nothing on stderr: no Node warning (e.g. MaxListenersExceededWarning from many requests sharing the deadline).
+    expect(run.stderr).toBe('');
     console.log(`14 caches, --timeout 3: the doctor reported in ${report.durationMs} ms (process ${Math.round(run.durationMs)} ms)`);
     // Bounded, not timed: well under the 14 × 3 s a serial doctor would need.
     expect(report.durationMs).toBeLessThan(14_000);
