@@ -38,11 +38,17 @@ export function storeCandidates(ctx: CheckContext): Promise<string[]> {
         target = await io.fs.readlink(target.startsWith('/') ? target : `${link.replace(/[^/]+$/, '')}${target}`);
       add(target);
     }
-    const entries = (await io.fs.readdir(storeDir)) ?? [];
-    const names = entries.filter((e) => !e.endsWith('.drv') && !e.endsWith('.lock') && !e.endsWith('.chroot') && parseBaseName(e).ok);
-    // Prefer names that look like packages over fixed-output sources, which caches often lack.
-    names.sort((a, b) => Number(a.endsWith('-source')) - Number(b.endsWith('-source')) || a.slice(33).localeCompare(b.slice(33)));
-    for (const n of names) {
+    // One pass, bounded work: a real store holds 10⁵ entries, and sorting them all would cost seconds.
+    // Names that look like packages come before fixed-output sources, which caches often lack.
+    const packages: string[] = [];
+    const sources: string[] = [];
+    for (const e of (await io.fs.readdir(storeDir)) ?? []) {
+      if (packages.length >= MAX_CANDIDATES) break;
+      if (e.endsWith('.drv') || e.endsWith('.lock') || e.endsWith('.chroot') || e.endsWith('.links')) continue;
+      const bucket = e.endsWith('-source') ? sources : packages;
+      if (bucket.length < MAX_CANDIDATES && parseBaseName(e).ok) bucket.push(e);
+    }
+    for (const n of [...packages, ...sources]) {
       if (found.length >= MAX_CANDIDATES) break;
       add(`${storeDir}/${n}`);
     }
