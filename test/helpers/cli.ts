@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -27,6 +27,28 @@ export function nixConf(text: string, extra: Record<string, string> = {}): { dir
   return { dir, env: { NIX_CONF_DIR: dir, NIX_USER_CONF_FILES: '', HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg') } };
 }
 
+let sharedCli: string | undefined;
+
+/**
+ * The built CLI copied where any user can read it (the bundle in dist/ is self-contained), for
+ * tests that run it as another user: the checkout may sit under a directory only root can enter.
+ */
+export function worldReadableCli(): string {
+  if (sharedCli) return sharedCli;
+  const dir = mkdtempSync(join(tmpdir(), 'nixcache-cli-'));
+  cpSync(new URL('../../dist/', import.meta.url).pathname, dir, { recursive: true });
+  const open = (path: string) => {
+    chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
+    if (statSync(path).isDirectory()) for (const e of readdirSync(path)) open(join(path, e));
+  };
+  open(dir);
+  sharedCli = join(dir, 'cli.js');
+  return sharedCli;
+}
+
+/** setpriv to the unprivileged user nobody, for runCli's `wrap`. */
+export const AS_NOBODY = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'];
+
 export async function runCli(
   args: string[],
   opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; wrap?: string[] } = {},
@@ -34,7 +56,8 @@ export async function runCli(
   const started = performance.now();
   // WRAP runs the CLI through another program, e.g. setpriv to become another user.
   const [file, ...pre] = [...(opts.wrap ?? []), process.execPath];
-  const r = await execa(file as string, [...pre, CLI, ...args], {
+  const cli = opts.wrap?.includes('setpriv') ? worldReadableCli() : CLI;
+  const r = await execa(file as string, [...pre, cli, ...args], {
     reject: false,
     stdin: 'ignore',
     timeout: opts.timeoutMs ?? 60_000,

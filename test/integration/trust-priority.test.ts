@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
+import { AS_NOBODY, checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
 import { CACHES, type Running, serveCache } from '../helpers/servers.js';
 import { missing } from '../helpers/system.js';
 
@@ -70,7 +70,7 @@ describe('trust as an untrusted user of a multi-user install', () => {
         NIX_REMOTE: 'daemon',
         USER: 'nobody',
       },
-      wrap: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--'],
+      wrap: AS_NOBODY,
     });
     const report = parseReport(r.stdout);
     expect(report.environment).toMatchObject({ user: 'nobody', multiUser: true, trustedUser: false });

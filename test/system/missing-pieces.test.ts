@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/doctor.js';
-import { checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
+import { AS_NOBODY, checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
 import { CACHES, type Running, serveCache } from '../helpers/servers.js';
 import { missing } from '../helpers/system.js';
 
@@ -63,7 +63,7 @@ describe.skipIf(reason)('missing pieces: each is a skip with its reason, never a
     chmodSync(join(confDir, 'nix.conf'), 0o644);
     const r = await runCli(['doctor', '--json', '--server', '--port', String(cache.port)], {
       env: { ...env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_CACHE_HOME: join(home, '.cache') },
-      wrap: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'],
+      wrap: AS_NOBODY,
     });
     const nonRoot = parseReport(r.stdout);
     noStack(r.stderr);
