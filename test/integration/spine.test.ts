@@ -153,6 +153,14 @@ describe('outputs', () => {
     expect(r.exitCode).toBe(1);
   });
 
+  it('prints package.json’s version for --version, and the same version in the JSON', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    expect([r.exitCode, r.stdout]).toEqual([0, version]);
+    const { env } = nixConf('substituters = \n');
+    expect(parseReport((await runCli(['doctor', '--json', '--only', 'config'], { env })).stdout).tool.version).toBe(version);
+  });
+
   it('exits 2 with one line for an unknown flag', async () => {
     const r = await runCli(['doctor', '--jsn']);
     expect(r.exitCode).toBe(2);
