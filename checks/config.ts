@@ -1,6 +1,7 @@
 import { formatOrigin } from '../src/nix/config.js';
+import { canonicalSetting } from '../src/nix/settings.js';
 import { fail, pass, warn } from '../src/runner/finding.js';
-import type { Check, CheckContext } from '../src/runner/types.js';
+import type { Check, CheckContext, NixConfigView } from '../src/runner/types.js';
 
 /** Step 1: which nix.conf files Nix reads, and whether it can read them at all. */
 export const config: Check = {
@@ -25,7 +26,13 @@ export const config: Check = {
       if (p.code === 'include-loop') fixes.push(`Remove the include that leads back to its own file (${where}).`);
       if (p.code !== 'unreadable') fatal = true;
     }
-    const unknown = conf.settings.unknown.map((u) => {
+    const nix = await conf.nixConfig;
+    // A setting the installed Nix knows (a newer Nix than the doctor's list) is not unknown.
+    const nixKnows = new Set(nix && 'values' in nix ? Object.keys(nix.values) : []);
+    const unknownSettings = conf.settings.unknown.filter(
+      (u) => !nixKnows.has(canonicalSetting(u.name).name) && !nixKnows.has(u.name.replace(/^extra-/, '')),
+    );
+    const unknown = unknownSettings.map((u) => {
       const where = formatOrigin(u.origin);
       if (u.suggestion) fixes.push(`Rename '${u.name}' to '${u.suggestion}' at ${where}.`);
       return `${where}: unknown setting '${u.name}'${u.suggestion ? ` — did you mean '${u.suggestion}'?` : ''}`;
@@ -37,7 +44,7 @@ export const config: Check = {
       problems.push('substitute = false: Nix never downloads from any substituter.');
       fixes.push('Remove substitute = false (NixOS: nix.settings.substitute = true;).');
     }
-    const crossCheck = compareWithNix(ctx);
+    const crossCheck = compareWithNix(ctx, nix);
     if (crossCheck.mismatch.length > 0) problems.push(...crossCheck.mismatch);
 
     const data = {
@@ -45,7 +52,7 @@ export const config: Check = {
       searched: conf.searched.map((f) => f.path),
       missing: conf.files.filter((f) => f.status === 'missing').map((f) => f.path),
       problems: conf.problems.map((p) => ({ file: p.file, line: p.line ?? null, code: p.code, message: p.message })),
-      unknownSettings: conf.settings.unknown.map((u) => ({ name: u.name, at: formatOrigin(u.origin), suggestion: u.suggestion ?? null })),
+      unknownSettings: unknownSettings.map((u) => ({ name: u.name, at: formatOrigin(u.origin), suggestion: u.suggestion ?? null })),
       nixCrossCheck: crossCheck.status,
     };
     const detail = [...problems, ...unknown, ...notes, ...crossCheck.notes].join('\n') || undefined;
@@ -61,7 +68,7 @@ export const config: Check = {
       );
     }
     if (problems.length || unknown.length) {
-      const firstUnknown = conf.settings.unknown[0];
+      const firstUnknown = unknownSettings[0];
       const summary = firstUnknown
         ? `unknown setting '${firstUnknown.name}' at ${formatOrigin(firstUnknown.origin)}${firstUnknown.suggestion ? ` — did you mean '${firstUnknown.suggestion}'?` : ''}${unknown.length > 1 ? ` (+${unknown.length - 1} more)` : ''}`
         : (problems[0] as string);
@@ -72,8 +79,7 @@ export const config: Check = {
 };
 
 /** Nix's own effective values, when `nix` runs here, against what the doctor derived. */
-function compareWithNix(ctx: CheckContext): { status: string; mismatch: string[]; notes: string[] } {
-  const nix = ctx.config.nixConfig;
+function compareWithNix(ctx: CheckContext, nix: NixConfigView | undefined): { status: string; mismatch: string[]; notes: string[] } {
   if (ctx.options.conf) return { status: 'not compared (--conf)', mismatch: [], notes: [] };
   if (!nix) return { status: 'nix not installed', mismatch: [], notes: [] };
   if ('error' in nix) return { status: 'nix failed', mismatch: [], notes: [`\`${nix.command}\` failed: ${nix.error}`] };

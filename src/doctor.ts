@@ -12,7 +12,7 @@ import { isTrustedUser } from './nix/trust.js';
 import { Redactor } from './report/redact.js';
 import { runChecks } from './runner/run.js';
 import { KNOWN_SERVERS } from './runner/server.js';
-import type { CacheTarget, Check, CheckResult, DoctorConfig, DoctorOptions, Environment, Io } from './runner/types.js';
+import type { CacheTarget, Check, CheckResult, DoctorConfig, DoctorOptions, Environment, Io, NixConfigView } from './runner/types.js';
 import { loadNixConf } from './system/config.js';
 import type { Recorder } from './system/evidence.js';
 import { createExec } from './system/exec.js';
@@ -73,13 +73,15 @@ export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redac
 
   try {
     run.onProgress?.('reading nix.conf');
-    const [conf, environment, nixConfig] = await Promise.all([
+    // Nix's own view (version, effective settings) is not waited for: Nix starts in the background
+    // while the checks run, and only the config check and the report's environment wait for it.
+    const nixVersion = readNixVersion(quiet);
+    const nixConfig = readNixConfig(quiet, env);
+    const [conf, environment] = await Promise.all([
       loadNixConf({ env, ...(run.conf ? { confFile: run.conf } : {}) }),
       discoverEnvironment(quiet, env),
-      readNixConfig(quiet, env),
     ]);
-    const extraKnown = new Set(nixConfig && 'values' in nixConfig ? Object.keys(nixConfig.values) : []);
-    const settings = new EffectiveSettings(conf.assignments, extraKnown);
+    const settings = new EffectiveSettings(conf.assignments);
     const config = await buildConfig(conf, settings, run, env, nixConfig, redactor);
     environment.trustedUser = environment.multiUser
       ? isTrustedUser(
@@ -91,10 +93,6 @@ export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redac
           environment.groups,
         )
       : true;
-    // `nix show-config --json` gives every setting as { value, description, … }.
-    const nixSandbox =
-      nixConfig && 'values' in nixConfig ? (nixConfig.values.sandbox as { value?: unknown } | undefined)?.value : undefined;
-    environment.sandbox = settings.get('sandbox') ?? (nixSandbox === undefined ? null : String(nixSandbox));
     collectEnvSecrets(env, redactor);
 
     const targets = await planTargets(run, config, quiet);
@@ -122,6 +120,14 @@ export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redac
         if (!done) run.onProgress?.(`${check.title}${target ? ` — ${target.url.display}` : ''}`);
       },
     });
+
+    // Never past the deadline for them: a hung `nix` leaves the version unknown, not the run late.
+    const left = Math.max(0, run.deadlineMs - (performance.now() - started));
+    environment.nixVersion = await within(nixVersion, left, null);
+    // `nix show-config --json` gives every setting as { value, description, … }.
+    const nix = await within(nixConfig, left, undefined);
+    const nixSandbox = nix && 'values' in nix ? (nix.values.sandbox as { value?: unknown } | undefined)?.value : undefined;
+    environment.sandbox = settings.get('sandbox') ?? (nixSandbox === undefined ? null : String(nixSandbox));
 
     const report: Report = {
       schemaVersion: SCHEMA_VERSION,
@@ -174,13 +180,12 @@ async function discoverEnvironment(io: Io, env: NodeJS.ProcessEnv): Promise<Envi
   } catch {
     // No passwd entry (containers): keep $USER.
   }
-  const [version, groups] = await Promise.all([io.exec('nix', ['--version'], { timeoutMs: 3000 }), groupNames(io)]);
-  const nixVersion = version.exitCode === 0 ? (/(\d+\.\d+[\w.+-]*)/.exec(version.stdout)?.[1] ?? null) : null;
+  const groups = await groupNames(io);
   const multiUser = env.NIX_REMOTE === 'daemon' || (env.NIX_REMOTE === undefined && existsSync('/nix/var/nix/daemon-socket/socket'));
   return {
     os: `${process.platform}`,
     arch: process.arch,
-    nixVersion,
+    nixVersion: null, // filled in from readNixVersion when the checks are done
     user,
     uid,
     groups,
@@ -190,6 +195,20 @@ async function discoverEnvironment(io: Io, env: NodeJS.ProcessEnv): Promise<Envi
     storeDir: env.NIX_STORE_DIR || '/nix/store',
     sandbox: null,
   };
+}
+
+function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** `nix --version`: `nix (Nix) 2.8.0`. */
+async function readNixVersion(io: Io): Promise<string | null> {
+  const r = await io.exec('nix', ['--version'], { timeoutMs: 3000 });
+  return r.exitCode === 0 ? (/(\d+\.\d+[\w.+-]*)/.exec(r.stdout)?.[1] ?? null) : null;
 }
 
 /**
@@ -213,7 +232,7 @@ async function groupNames(io: Io): Promise<string[]> {
 }
 
 /** `nix config show --json` (Nix ≥ 2.20) or `nix show-config --json`: Nix's own view, as a cross-check. */
-async function readNixConfig(io: Io, env: NodeJS.ProcessEnv): Promise<DoctorConfig['nixConfig']> {
+async function readNixConfig(io: Io, env: NodeJS.ProcessEnv): Promise<NixConfigView | undefined> {
   const features = ['--extra-experimental-features', 'nix-command'];
   const passEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
   const commands = [
@@ -277,7 +296,7 @@ async function buildConfig(
     trustedKeys,
     requireSigs,
     netrc,
-    ...(nixConfig ? { nixConfig } : {}),
+    nixConfig,
   };
 }
 

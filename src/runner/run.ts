@@ -28,9 +28,9 @@ interface Slot {
 const key = (id: string, target?: CacheTarget) => `${id}\u0000${target ? target.index : ''}`;
 
 /**
- * Runs CHECKS in registry order. Consecutive checks of one scope form a phase: host phases run
- * in order, cache phases run every cache concurrently (each cache's checks in order). A hard
- * deadline ends the run: whatever has not finished is `skip` with reason `deadline`.
+ * Runs CHECKS in registry order. Consecutive checks of one scope form a phase: a host phase runs
+ * its checks in order, a cache phase runs every cache concurrently (each cache's checks in order).
+ * A hard deadline ends the run: whatever has not finished is `skip` with reason `deadline`.
  */
 export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
   const deadline = new AbortController();
@@ -138,19 +138,38 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
     }
   }
 
-  const runAll = async () => {
-    for (const phase of phases) {
-      if (deadline.signal.aborted) return;
-      if (phase.scope === 'host') {
-        for (const check of phase.checks) await runSlot(slots.get(key(check.id)) as Slot);
-      } else {
-        await Promise.all(
-          plan.caches.map(async (target) => {
-            for (const check of phase.checks) await runSlot(slots.get(key(check.id, target)) as Slot);
-          }),
-        );
-      }
+  const runPhase = async (phase: (typeof phases)[number]) => {
+    if (deadline.signal.aborted) return;
+    if (phase.scope === 'host') {
+      for (const check of phase.checks) await runSlot(slots.get(key(check.id)) as Slot);
+    } else {
+      await Promise.all(
+        plan.caches.map(async (target) => {
+          for (const check of phase.checks) await runSlot(slots.get(key(check.id, target)) as Slot);
+        }),
+      );
     }
+  };
+  // Phases run in registry order, except that a host phase overlaps the cache phase after it when
+  // no check there needs one of its checks (the local reads of config and trust need not hold up the
+  // network). A phase after those waits for both: the priority check reads the caches' results.
+  const runAll = async () => {
+    let overlapping: Promise<void>[] = [];
+    for (const [i, phase] of phases.entries()) {
+      const next = phases[i + 1];
+      const independent =
+        phase.scope === 'host' &&
+        next?.scope === 'cache' &&
+        !next.checks.some((c) => (c.needs ?? []).some((id) => phase.checks.some((h) => h.id === id)));
+      if (independent) {
+        overlapping.push(runPhase(phase));
+        continue;
+      }
+      await runPhase(phase);
+      await Promise.all(overlapping);
+      overlapping = [];
+    }
+    await Promise.all(overlapping);
   };
 
   await Promise.race([runAll(), deadlineReached]);

@@ -63,6 +63,8 @@ export interface Environment {
   sandbox: string | null;
 }
 
+export type NixConfigView = { command: string; values: Record<string, unknown> } | { command: string; error: string };
+
 /** nix.conf as discovered, with everything the checks reason about derived once. */
 export interface DoctorConfig {
   files: ConfFileRecord[];
@@ -75,8 +77,11 @@ export interface DoctorConfig {
   trustedKeys: TrustedKeys;
   requireSigs: boolean;
   netrc: { path: string; entries: NetrcEntry[]; problem?: string; mode?: number };
-  /** Settings and names from `nix show-config --json`, when Nix is installed. */
-  nixConfig?: { command: string; values: Record<string, unknown> } | { command: string; error: string };
+  /**
+   * Settings and names from `nix config show --json` / `nix show-config --json`, undefined without
+   * Nix. A promise: Nix starts while the checks already run, and only the config check waits for it.
+   */
+  nixConfig: Promise<NixConfigView | undefined>;
 }
 
 export interface Io {

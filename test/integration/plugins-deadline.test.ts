@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
@@ -63,5 +65,19 @@ describe('the hard deadline', () => {
     expect(r.durationMs).toBeLessThan(3000);
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect(spawnSync('pgrep', ['-f', `sleep ${marker}`]).status).toBe(1); // no such process left
+  });
+
+  it('does not wait past the deadline for a `nix` that hangs, and says the cross-check failed', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'nixcache-hung-nix-'));
+    writeFileSync(join(bin, 'nix'), '#!/bin/sh\nexec sleep 120\n', { mode: 0o755 });
+    const { env } = nixConf('substituters = http://127.0.0.1:9\n');
+    const r = await runCli(['doctor', '--json', '--deadline', '3', '--only', 'config,connect'], {
+      env: { ...env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    const report = parseReport(r.stdout);
+    expect(report.environment.nixVersion).toBeNull();
+    expect(checkOf(report, 'config').data).toMatchObject({ nixCrossCheck: 'nix failed' });
+    expect(checkOf(report, 'connect', 'http://127.0.0.1:9').status).toBe('fail');
+    expect(r.durationMs).toBeLessThan(4000); // the --deadline contract: deadline + 1 s
   });
 });
