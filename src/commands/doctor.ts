@@ -5,9 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { CHECKS } from '../../checks/index.js';
 import { type Report, runDoctor } from '../doctor.js';
 import { renderJson } from '../report/json.js';
-import { renderMarkdown } from '../report/markdown.js';
 import { redactPatterns } from '../report/redact.js';
-import { renderTable } from '../report/table.js';
 import type { Check } from '../runner/types.js';
 import { SCHEMA_VERSION, VERSION } from '../version.js';
 
@@ -71,14 +69,16 @@ export async function doctorCommand(opts: Record<string, unknown>, UsageError: U
   if (json) process.stdout.write(renderJson(report));
   if (typeof reportOpt === 'string') {
     try {
-      writeFileSync(reportOpt, renderMarkdown(report));
+      writeFileSync(reportOpt, (await import('../report/markdown.js')).renderMarkdown(report));
       if (!json) process.stderr.write(`nixcache: report written to ${reportOpt}\n`);
     } catch (e) {
       process.stderr.write(`nixcache: could not write the report to ${reportOpt}: ${(e as Error).message.split('\n')[0]}\n`);
     }
   }
-  if (reportOpt === true) process.stdout.write(renderMarkdown(report));
-  else if (!json) process.stdout.write(renderTable(report, { color, verbose, width: process.stdout.columns }));
+  // Renderers load on demand: a --json run never compiles cli-table3.
+  if (reportOpt === true) process.stdout.write((await import('../report/markdown.js')).renderMarkdown(report));
+  else if (!json)
+    process.stdout.write((await import('../report/table.js')).renderTable(report, { color, verbose, width: process.stdout.columns }));
 
   const failed = report.summary.fail > 0 || (strict && report.summary.warn > 0);
   return failed ? 1 : 0;

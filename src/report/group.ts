@@ -1,5 +1,6 @@
 import type { CacheEntry, Report } from '../doctor.js';
 import type { CheckResult } from '../runner/types.js';
+import type { Evidence } from '../system/evidence.js';
 
 export interface Section {
   title: string;
@@ -35,4 +36,24 @@ export function summaryLine(report: Report): string {
   const { pass, warn, fail, skip } = report.summary;
   const caches = report.caches.length;
   return `${caches} cache${caches === 1 ? '' : 's'}, ${report.checks.length} checks: ${pass} pass, ${warn} warn, ${fail} fail, ${skip} skip (${(report.durationMs / 1000).toFixed(2)} s)`;
+}
+
+/** One evidence entry as a line of text, for the -v table and the report. */
+export function evidenceLine(e: Evidence): string {
+  switch (e.kind) {
+    case 'exec':
+      return `$ ${e.argv.join(' ')} → ${e.error ?? `exit ${e.exitCode}`} (${e.durationMs} ms)`;
+    case 'http':
+      return `GET ${e.url} → ${e.status ?? e.error} (${e.bytes} B, ${e.durationMs} ms)`;
+    case 'dns':
+      return `resolve ${e.host} → ${e.error ?? e.addresses.join(', ')} (${e.durationMs} ms)`;
+    case 'tcp':
+      return `tcp ${e.address}:${e.port} → ${e.result} (${e.durationMs} ms)`;
+    case 'tls':
+      return `tls ${e.host}:${e.port} → ${e.error ?? e.result} (${e.durationMs} ms)`;
+    case 'ping':
+      return `ping ${e.host} → ${e.error ?? (e.alive ? `alive, ${e.rttMs} ms` : 'no reply')} (${e.durationMs} ms)`;
+    case 'file':
+      return `${e.op} ${e.path} → ${e.result}`;
+  }
 }

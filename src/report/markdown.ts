@@ -1,7 +1,6 @@
 import type { Report } from '../doctor.js';
 import type { CheckResult } from '../runner/types.js';
-import { describeCache, sections, summaryLine } from './group.js';
-import { evidenceLine } from './table.js';
+import { describeCache, evidenceLine, sections, summaryLine } from './group.js';
 
 const ICON = { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail', skip: '⏭️ skip' } as const;
 

@@ -1,8 +1,7 @@
 import Table from 'cli-table3';
 import type { Report } from '../doctor.js';
 import type { Status } from '../runner/types.js';
-import type { Evidence } from '../system/evidence.js';
-import { describeCache, sections, summaryLine } from './group.js';
+import { describeCache, evidenceLine, sections, summaryLine } from './group.js';
 
 const MARK: Record<Status, string> = { pass: '✔ pass', warn: '▲ warn', fail: '✘ fail', skip: '– skip' };
 const COLOUR: Record<Status, number> = { pass: 32, warn: 33, fail: 31, skip: 90 };
@@ -51,25 +50,6 @@ export function renderTable(report: Report, opts: TableOptions): string {
   out.push(worst, '');
   const text = out.join('\n');
   return opts.color ? text : stripAnsi(text);
-}
-
-export function evidenceLine(e: Evidence): string {
-  switch (e.kind) {
-    case 'exec':
-      return `$ ${e.argv.join(' ')} → ${e.error ?? `exit ${e.exitCode}`} (${e.durationMs} ms)`;
-    case 'http':
-      return `GET ${e.url} → ${e.status ?? e.error} (${e.bytes} B, ${e.durationMs} ms)`;
-    case 'dns':
-      return `resolve ${e.host} → ${e.error ?? e.addresses.join(', ')} (${e.durationMs} ms)`;
-    case 'tcp':
-      return `tcp ${e.address}:${e.port} → ${e.result} (${e.durationMs} ms)`;
-    case 'tls':
-      return `tls ${e.host}:${e.port} → ${e.error ?? e.result} (${e.durationMs} ms)`;
-    case 'ping':
-      return `ping ${e.host} → ${e.error ?? (e.alive ? `alive, ${e.rttMs} ms` : 'no reply')} (${e.durationMs} ms)`;
-    case 'file':
-      return `${e.op} ${e.path} → ${e.result}`;
-  }
 }
 
 /** Wraps every line at WIDTH on spaces, keeping its indent; a word longer than a line is split. */
