@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { build } from 'esbuild';
+import { bundleForNode } from '../../scripts/bundle.mjs';
 import type { WorldServer } from './world.js';
 
 const SERVE = new URL('./serve-cache.mjs', import.meta.url).pathname;
@@ -87,15 +87,6 @@ let bundled: Promise<string> | undefined;
 /** world.ts as one ES module file next to the built CLI (same depth as test/helpers, so fixture paths hold). */
 function bundleWorld(): Promise<string> {
   const outfile = new URL('../../dist/test-world/world.mjs', import.meta.url).pathname;
-  bundled ??= build({
-    entryPoints: [new URL('./world.ts', import.meta.url).pathname],
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20.18',
-    packages: 'external',
-    outfile,
-    logLevel: 'warning',
-  }).then(() => outfile);
+  bundled ??= bundleForNode(new URL('./world.ts', import.meta.url).pathname, outfile);
   return bundled;
 }
