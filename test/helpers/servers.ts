@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { join, normalize } from 'node:path';
 
@@ -21,38 +22,44 @@ export interface CacheServerOptions {
   /** Require HTTP basic auth with these credentials. */
   auth?: { user: string; password: string };
   host?: string;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
 }
 
 /** Serves a binary cache directory made by `nix copy` over real HTTP on loopback, like nix-serve does. */
 export async function serveCache(dir: string, opts: CacheServerOptions = {}): Promise<Running> {
-  return listen(async (req, res, requests) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0] as string);
-    requests.push(path);
-    if (opts.auth) {
-      const expected = `Basic ${Buffer.from(`${opts.auth.user}:${opts.auth.password}`).toString('base64')}`;
-      if (req.headers.authorization !== expected) {
-        res.writeHead(401, { 'www-authenticate': 'Basic realm="cache"' }).end('Unauthorized\n');
+  return listen(
+    async (req, res, requests) => {
+      const path = decodeURIComponent((req.url ?? '/').split('?')[0] as string);
+      requests.push(path);
+      if (opts.auth) {
+        const expected = `Basic ${Buffer.from(`${opts.auth.user}:${opts.auth.password}`).toString('base64')}`;
+        if (req.headers.authorization !== expected) {
+          res.writeHead(401, { 'www-authenticate': 'Basic realm="cache"' }).end('Unauthorized\n');
+          return;
+        }
+      }
+      if (path === '/nix-cache-info' && opts.cacheInfo !== undefined) {
+        res.writeHead(200, { 'content-type': 'text/x-nix-cache-info' }).end(opts.cacheInfo);
         return;
       }
-    }
-    if (path === '/nix-cache-info' && opts.cacheInfo !== undefined) {
-      res.writeHead(200, { 'content-type': 'text/x-nix-cache-info' }).end(opts.cacheInfo);
-      return;
-    }
-    const file = normalize(join(dir, path));
-    if (!file.startsWith(dir)) return void res.writeHead(403).end();
-    try {
-      const body = await readFile(file);
-      const type = path.endsWith('.narinfo')
-        ? 'text/x-nix-narinfo'
-        : path === '/nix-cache-info'
-          ? 'text/x-nix-cache-info'
-          : 'application/octet-stream';
-      res.writeHead(200, { 'content-type': type, 'content-length': body.length }).end(body);
-    } catch {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('404 not found\n');
-    }
-  }, opts.host);
+      const file = normalize(join(dir, path));
+      if (!file.startsWith(dir)) return void res.writeHead(403).end();
+      try {
+        const body = await readFile(file);
+        const type = path.endsWith('.narinfo')
+          ? 'text/x-nix-narinfo'
+          : path === '/nix-cache-info'
+            ? 'text/x-nix-cache-info'
+            : 'application/octet-stream';
+        res.writeHead(200, { 'content-type': type, 'content-length': body.length }).end(body);
+      } catch {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('404 not found\n');
+      }
+    },
+    opts.host,
+    opts.tls,
+  );
 }
 
 export type Fault = 'hang' | 'drip' | 'status-500' | 'html' | 'redirect-loop' | 'huge' | 'reset';
@@ -146,15 +153,19 @@ export async function silentTcp(host = '127.0.0.1'): Promise<Running> {
 async function listen(
   handler: (req: IncomingMessage, res: ServerResponse, requests: string[]) => void | Promise<void>,
   host = '127.0.0.1',
+  tls?: { key: string; cert: string },
 ): Promise<Running> {
   const requests: string[] = [];
-  const server: Server = createServer((req, res) => {
+  const respond = (req: IncomingMessage, res: ServerResponse) => {
     void Promise.resolve(handler(req, res, requests)).catch(() => res.destroy());
-  });
+  };
+  const server: Server = tls ? createHttpsServer(tls, respond) : createServer(respond);
+  // A client that rejects the certificate is expected here, not a test failure.
+  server.on('tlsClientError', () => {});
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     requests,
     close: () =>
