@@ -58,14 +58,15 @@ export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redac
   const redactor = new Redactor();
   const resolved = new Map<string, Promise<Resolution>>();
   void loadUndici().catch(() => {}); // compiles while discovery waits for child processes
-  const ca = await sslCertFile(env);
-  const agent = createAgent(run.timeoutMs, ca);
+  // Set from ssl-cert-file once nix.conf is read; nothing makes a TLS connection before that.
+  const trust: { ca?: string } = {};
+  const agent = createAgent(run.timeoutMs, () => trust.ca);
   const discoverySignal = AbortSignal.timeout(Math.max(1000, run.deadlineMs / 2));
   setMaxListeners(0, discoverySignal);
   const io = (record: Recorder, signal: AbortSignal): Io => ({
     exec: createExec(record, signal, run.timeoutMs),
     http: createHttp(agent, record, signal, run.timeoutMs),
-    net: createNet(record, signal, run.timeoutMs, resolved, ca),
+    net: createNet(record, signal, run.timeoutMs, resolved, () => trust.ca),
     ping: createPing(record, run.timeoutMs, started + run.deadlineMs),
     fs: createFs(record),
   });
@@ -82,6 +83,7 @@ export async function runDoctor(run: DoctorRun): Promise<{ report: Report; redac
       discoverEnvironment(quiet, env),
     ]);
     const settings = new EffectiveSettings(conf.assignments);
+    trust.ca = await sslCertFile(env, settings);
     const config = await buildConfig(conf, settings, run, env, nixConfig, redactor);
     environment.trustedUser = environment.multiUser
       ? isTrustedUser(
@@ -356,8 +358,9 @@ async function isLocalTarget(scheme: string, host: string | undefined, io: Io): 
   return r.ok && r.addresses.length > 0 && r.addresses.every((a) => isLocalAddress(a));
 }
 
-async function sslCertFile(env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const file = env.NIX_SSL_CERT_FILE || env.SSL_CERT_FILE;
+/** The CA bundle Nix's curl uses: ssl-cert-file, whose default comes from NIX_SSL_CERT_FILE or SSL_CERT_FILE. */
+async function sslCertFile(env: NodeJS.ProcessEnv, settings: EffectiveSettings): Promise<string | undefined> {
+  const file = settings.get('ssl-cert-file') || env.NIX_SSL_CERT_FILE || env.SSL_CERT_FILE;
   if (!file) return undefined;
   const r = await readTextFile(file, 4 * 1024 * 1024);
   return r.ok ? r.text : undefined;

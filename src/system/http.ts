@@ -72,13 +72,14 @@ export interface LazyAgent {
   destroy(): Promise<void>;
 }
 
-export function createAgent(connectTimeoutMs: number, ca?: string): LazyAgent {
+/** CA: the trusted certificates (PEM), read when the pool is made, so config discovery can set them first. */
+export function createAgent(connectTimeoutMs: number, ca: () => string | undefined = () => undefined): LazyAgent {
   let agent: Promise<Dispatcher> | undefined;
   const dispatcher = () => {
     agent ??= loadUndici().then(
       ({ Agent }) =>
         new Agent({
-          connect: { timeout: connectTimeoutMs, ...(ca ? { ca } : {}) },
+          connect: { timeout: connectTimeoutMs, ...(ca() ? { ca: ca() } : {}) },
           headersTimeout: connectTimeoutMs,
           bodyTimeout: connectTimeoutMs,
           keepAliveTimeout: 1000,

@@ -46,7 +46,7 @@ export function createNet(
   signal: AbortSignal,
   timeoutMs: number,
   resolved: Map<string, Promise<Resolution>>,
-  ca?: string,
+  ca: () => string | undefined = () => undefined,
 ): Net {
   return {
     isLocalAddress,
@@ -69,7 +69,12 @@ export function createNet(
     async tlsHandshake(address, port, servername) {
       const started = performance.now();
       const result = await new Promise<TlsProbe>((resolve) => {
-        const socket = tlsConnect({ host: address, port, servername: isIP(servername) ? undefined : servername, ...(ca ? { ca } : {}) });
+        const socket = tlsConnect({
+          host: address,
+          port,
+          servername: isIP(servername) ? undefined : servername,
+          ...(ca() ? { ca: ca() } : {}),
+        });
         const done = (r: TlsProbe) => {
           clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);

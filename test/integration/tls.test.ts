@@ -45,13 +45,14 @@ function certificate(label: string, names: string, days: number): { key: string;
   return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8'), file: cert };
 }
 
-async function doctorOver(tls: { key: string; cert: string }, caFile?: string) {
+async function doctorOver(tls: { key: string; cert: string }, caFile?: string, how: 'env' | 'nix.conf' = 'env') {
   const server = await serveCache(join(CACHES, 'signed-lan'), { tls });
   running.push(server);
   const url = server.url.replace('127.0.0.1', 'localhost');
-  const { env } = nixConf(`substituters = ${url}\ntrusted-public-keys = ${LAN_KEY}\n`);
+  const sslLine = caFile && how === 'nix.conf' ? `ssl-cert-file = ${caFile}\n` : '';
+  const { env } = nixConf(`substituters = ${url}\ntrusted-public-keys = ${LAN_KEY}\n${sslLine}`);
   const r = await runCli(['doctor', '--json', '--only', 'connect,cache-info,signature', '--timeout', '3'], {
-    env: { ...env, ...(caFile ? { NIX_SSL_CERT_FILE: caFile } : {}) },
+    env: { ...env, ...(caFile && how === 'env' ? { NIX_SSL_CERT_FILE: caFile } : {}) },
   });
   const report = parseReport(r.stdout);
   return {
@@ -68,6 +69,11 @@ describe.skipIf(reason)('TLS like curl and Nix see it (https caches on loopback)
     expect(r.connect).toMatchObject({ status: 'pass', summary: expect.stringMatching(/TLSv1\.[23]/) });
     expect(r.info.status).toBe('pass');
     expect(r.signature.status).toBe('pass');
+  });
+
+  it('trusts the bundle named by ssl-cert-file in nix.conf, as Nix does', async () => {
+    const good = certificate('good-conf', 'DNS:localhost', 1);
+    expect((await doctorOver(good, good.file, 'nix.conf')).connect.status).toBe('pass');
   });
 
   it('fails a self-signed certificate nobody trusts, as Nix would (curl error 60)', async () => {
