@@ -22,19 +22,23 @@ export const cacheInfo: Check = {
       if (!r.ok) return fail(`'${target.url.display}' does not appear to be a binary cache: ${r.message}`);
       return judge(ctx, target, r.text, { source: file });
     }
-    if (scheme !== 'http' && scheme !== 'https')
-      return skip(`the doctor reads nix-cache-info only from http(s) and file caches, not ${scheme}`, `${scheme} store`);
+    const base = target.url.httpBase;
+    if (!base) return skip(`the doctor reads nix-cache-info only from http(s), s3 and file caches, not ${scheme}`, `${scheme} store`);
 
     const auth = credentialsFor(ctx, target);
-    const url = cacheFileUrl(target.url.base, 'nix-cache-info');
+    const url = cacheFileUrl(base, 'nix-cache-info');
     const res = await ctx.http.get(url, { maxBytes: MAX_CACHE_INFO_BYTES, maxRedirects: 5, ...(auth ? { auth } : {}) });
     if (!res.ok) return transportFailure(ctx, target, res.error);
     const { status, body, durationMs, bytes, redirects } = res.response;
     const data = { status, latencyMs: durationMs, bytes, redirects };
+    if (scheme === 's3' && (status === 401 || status === 403)) return privateBucket(target, status, data);
     if (status === 401 || status === 403) return authFailure(ctx, target, status, auth, data);
     if (status === 404) {
       return fail(`'${target.url.display}' does not appear to be a binary cache: /nix-cache-info answered 404`, {
-        fix: 'Check the URL: it must be the cache root (atticd serves each cache under /<cache-name>, e.g. http://host:8080/main).',
+        fix:
+          scheme === 's3'
+            ? `Check the bucket name and endpoint; a bucket becomes a binary cache when nix copy --to '${target.url.display}' writes nix-cache-info into it.`
+            : 'Check the URL: it must be the cache root (atticd serves each cache under /<cache-name>, e.g. http://host:8080/main).',
         data,
       });
     }
@@ -106,6 +110,23 @@ function transportFailure(ctx: CheckContext, target: CacheTarget, error: HttpFai
     default:
       return fail(`GET /nix-cache-info failed: ${error.message}`, { detail: advice, data });
   }
+}
+
+/** Nix signs S3 requests with AWS credentials; the doctor reads only what a bucket serves to anyone. */
+function privateBucket(target: CacheTarget, status: number, data: Record<string, unknown>): Finding {
+  const profile = target.url.params.profile || 'default';
+  return skip(
+    `bucket '${target.url.bucket}' answered ${status} to an anonymous read: it is private, and Nix reads it with AWS credentials (profile '${profile}'), which the doctor does not use`,
+    'private bucket',
+    {
+      detail: `Read from ${target.url.httpBase}. A 403 also comes back for keys that do not exist when the bucket does not grant s3:ListBucket.`,
+      fix: [
+        `Check the credentials the nix-daemon sees: as root, aws s3 ls s3://${target.url.bucket}/nix-cache-info --profile ${profile}${target.url.params.region ? ` --region ${target.url.params.region}` : ''}`,
+        'The daemon reads ~root/.aws/credentials (or AWS_* variables in its environment), not your user’s.',
+      ].join('\n'),
+      data,
+    },
+  );
 }
 
 function authFailure(

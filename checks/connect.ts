@@ -80,7 +80,7 @@ export const connect: Check = {
     }
     if (tcp.result !== 'open') return withAdvice(fail(`connecting to ${where} failed (${tcp.code ?? tcp.result})`, { data }));
 
-    if (scheme === 'https') {
+    if (target.url.httpBase?.startsWith('https:')) {
       const tls = await ctx.once(`tls ${tcp.address}:${path.port}`, (io) => io.net.tlsHandshake(tcp.address, path.port, path.host));
       if (!tls.ok) {
         const curl = /certificate|self-signed|expired|authority|host name/.test(tls.message)

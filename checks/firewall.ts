@@ -9,7 +9,7 @@ import {
 } from '../src/host/firewalld.js';
 import { evaluateIptables, parseIptables } from '../src/host/iptables.js';
 import { evaluateNft, parseNftJson } from '../src/host/nft.js';
-import { fail, pass, skip } from '../src/runner/finding.js';
+import { fail, pass, skip, storeKind } from '../src/runner/finding.js';
 import type { Check, Io } from '../src/runner/types.js';
 
 interface BackendVerdict extends FirewallVerdict {
@@ -28,7 +28,7 @@ export const firewall: Check = {
   async run(ctx, target) {
     if (!target) throw new Error('cache check without a cache');
     const { host, port, scheme } = target.url;
-    if (scheme !== 'http' && scheme !== 'https') return skip(`a ${scheme} store has no port to open`, `${scheme} store`);
+    if (scheme !== 'http' && scheme !== 'https') return skip(`${storeKind(scheme)} has no port to open`, `${scheme} store`);
     if (!target.local) {
       return skip(`the cache runs on another host (${host}): check its firewall there`, 'remote cache', {
         fix: `On ${host}: sudo nixcache doctor --server --port ${port}\n  or by hand: sudo iptables -L -n | grep ${port}; sudo nft list ruleset | grep ${port}; firewall-cmd --list-ports`,

@@ -1,4 +1,4 @@
-import { fail, pass, skip, warn } from '../src/runner/finding.js';
+import { fail, pass, skip, storeKind, warn } from '../src/runner/finding.js';
 import { probePath, probePing } from '../src/runner/probes.js';
 import type { Check } from '../src/runner/types.js';
 
@@ -17,7 +17,7 @@ export const ping: Check = {
   async run(ctx, target) {
     if (!target) throw new Error('cache check without a cache');
     const pinging = probePing(ctx, target);
-    if (!pinging) return skip(`nothing to ping for a ${target.url.scheme} store`, 'no host');
+    if (!pinging) return skip(`nothing to ping for ${storeKind(target.url.scheme)}`, 'no host');
     // The TCP probe runs at the same time, so a dead host costs one timeout, not two.
     const [{ ping: result, address, resolution }, path] = await Promise.all([pinging, probePath(ctx, target)]);
     if (!resolution.ok) return skip(`cannot ping: ${resolution.message}`, 'host name does not resolve');

@@ -19,8 +19,13 @@ export const signature: Check = {
   timeoutMs: (o) => o.timeoutMs * 3 + 2000,
   async run(ctx, target) {
     if (!target) throw new Error('cache check without a cache');
-    if (!['http', 'https', 'file'].includes(target.url.scheme))
-      return skip(`the doctor fetches narinfos only from http(s) and file caches, not ${target.url.scheme}`, `${target.url.scheme} store`);
+    if (target.url.scheme !== 'file' && !target.url.httpBase)
+      return skip(
+        `the doctor fetches narinfos only from http(s), s3 and file caches, not ${target.url.scheme}`,
+        `${target.url.scheme} store`,
+      );
+    if (ctx.result('cache-info', target)?.reason === 'private bucket')
+      return skip('the bucket is private: narinfos cannot be read without the AWS credentials Nix uses', 'private bucket');
     const candidates = await sampleCandidates(ctx);
     if (candidates.length === 0)
       return skip(`no store paths on this machine to look up (${ctx.env.storeDir} is empty)`, 'no sample', {
@@ -200,7 +205,10 @@ async function checkNarFile(ctx: CheckContext, target: CacheTarget, info: NarInf
   const expected = parseHash(info.fileHash);
   if (!expected.ok || expected.value.algo !== 'sha256') return 'unchecked';
   const auth = credentialsFor(ctx, target);
-  const r = await ctx.http.get(cacheFileUrl(target.url.base, info.url), { maxBytes: MAX_NAR_CHECK_BYTES, ...(auth ? { auth } : {}) });
+  const r = await ctx.http.get(cacheFileUrl(target.url.httpBase ?? target.url.base, info.url), {
+    maxBytes: MAX_NAR_CHECK_BYTES,
+    ...(auth ? { auth } : {}),
+  });
   if (!r.ok || r.response.status !== 200) return 'unchecked';
   const bytes = r.response.raw;
   if (bytes.length !== info.fileSize) return 'differs';

@@ -11,6 +11,14 @@ export interface StoreUrl {
   host?: string;
   port?: number;
   credentials?: { user: string; password: string };
+  /**
+   * Where the cache's files can be read over HTTP(S): the base of an http(s) cache; for s3:// the
+   * bucket's address (path-style under `endpoint=` for S3-compatible servers such as MinIO, else
+   * AWS's virtual-hosted `https://BUCKET.s3.REGION.amazonaws.com`). host and port are this address's.
+   */
+  httpBase?: string;
+  /** The bucket of an s3:// store. */
+  bucket?: string;
   /** `?priority=N` when present and a valid integer. */
   priority?: number;
   /** `?priority=` present but not an integer: Nix would refuse the store. */
@@ -59,7 +67,11 @@ export function parseStoreUrl(raw: string): StoreUrl {
       // Not a valid URL: leave host/port unset; the connect check reports it.
     }
   }
-  if (isHttpScheme(scheme)) result.base = result.base.replace(/\/+$/, '');
+  if (isHttpScheme(scheme)) {
+    result.base = result.base.replace(/\/+$/, '');
+    result.httpBase = result.base;
+  }
+  if (scheme === 's3') s3Address(result, uri.slice('s3://'.length).split('/')[0] ?? '', params);
 
   if ('priority' in params) {
     const p = params.priority as string;
@@ -68,6 +80,26 @@ export function parseStoreUrl(raw: string): StoreUrl {
   }
   result.display = redactUrl(raw);
   return result;
+}
+
+function s3Address(result: StoreUrl, bucket: string, params: Record<string, string>): void {
+  result.bucket = bucket;
+  delete result.host;
+  delete result.port;
+  if (!bucket) return;
+  const endpoint = params.endpoint?.replace(/\/+$/, '');
+  const base = endpoint
+    ? `${/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `${params.scheme || 'https'}://${endpoint}`}/${encodeURIComponent(bucket)}`
+    : `https://${bucket}.s3.${params.region || 'us-east-1'}.amazonaws.com`;
+  try {
+    const u = new URL(base);
+    if (!isHttpScheme(u.protocol.slice(0, -1))) return;
+    result.httpBase = base;
+    result.host = u.hostname.replace(/^\[|\]$/g, '');
+    result.port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
+  } catch {
+    // An endpoint that is not a URL: nothing to read; the connect check says so.
+  }
 }
 
 /** Replaces a URL's password (and secret-looking query values) with `***`. */

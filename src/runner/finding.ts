@@ -11,3 +11,8 @@ export const skip = (summary: string, reason: string, extras: Extras = {}): Find
 export function confFix(confLine: string, nixos: string, file = '/etc/nix/nix.conf'): string {
   return `Add to ${file}: ${confLine}\nNixOS: ${nixos}`;
 }
+
+/** 'a file store', 'an s3 store': store types are read as letters (s3, ssh, http) or as words (file, daemon). */
+export function storeKind(scheme: string): string {
+  return `${/^(s3|ssh|http|https|ssh-ng|unix)$/.test(scheme) ? 'an' : 'a'} ${scheme} store`;
+}

@@ -14,9 +14,17 @@ export interface PathProbe {
 const RANK: Record<string, number> = { open: 0, refused: 1, unreachable: 2, error: 3, timeout: 4, cancelled: 5 };
 
 /** Resolves the cache's host and opens TCP to every address at once; shared by every check of the run. */
+/** Stores reached over the network at their URL's host: an s3:// "host" is a bucket name. */
+export const NETWORK_SCHEMES: ReadonlySet<string> = new Set(['http', 'https', 'ssh', 'ssh-ng']);
+
+/** Whether the doctor reaches this store over the network at url.host (an s3:// store at its bucket's address). */
+export function overNetwork(target: CacheTarget): boolean {
+  return target.url.httpBase !== undefined || NETWORK_SCHEMES.has(target.url.scheme);
+}
+
 export function probePath(ctx: CheckContext, target: CacheTarget): Promise<PathProbe> | undefined {
   const { host, port } = target.url;
-  if (!host || port === undefined) return undefined;
+  if (!host || port === undefined || !overNetwork(target)) return undefined;
   return ctx.once(`tcp ${host}:${port}`, async (io) => {
     const resolution = await io.net.resolve(host);
     if (!resolution.ok) return { host, port, resolution };
@@ -32,7 +40,7 @@ export function probePing(
   target: CacheTarget,
 ): Promise<{ address?: string; ping?: PingResult; resolution: Resolution }> | undefined {
   const host = target.url.host;
-  if (!host) return undefined;
+  if (!host || !overNetwork(target)) return undefined;
   return ctx.once(`ping ${host}`, async (io) => {
     const resolution = await io.net.resolve(host);
     if (!resolution.ok || !resolution.addresses[0]) return { resolution };
@@ -45,6 +53,7 @@ export type Credentials = { user: string; password: string; source: 'url' | 'net
 
 /** What Nix hands curl: user:password from the URL, else the netrc-file entry for the host. */
 export function credentialsFor(ctx: CheckContext, target: CacheTarget): Credentials | undefined {
+  if (target.url.scheme === 's3') return undefined; // Nix signs S3 requests with AWS credentials instead
   if (target.url.credentials) return { ...target.url.credentials, source: 'url' };
   const entry = target.url.host ? netrcFor(ctx.config.netrc.entries, target.url.host) : undefined;
   if (entry?.login !== undefined || entry?.password !== undefined)

@@ -68,7 +68,10 @@ export async function lookupNarInfo(ctx: CheckContext, target: CacheTarget, path
     text = r.text;
   } else {
     const auth = credentialsFor(ctx, target);
-    const r = await ctx.http.get(cacheFileUrl(target.url.base, file), { maxBytes: MAX_NARINFO_BYTES, ...(auth ? { auth } : {}) });
+    const r = await ctx.http.get(cacheFileUrl(target.url.httpBase ?? target.url.base, file), {
+      maxBytes: MAX_NARINFO_BYTES,
+      ...(auth ? { auth } : {}),
+    });
     if (!r.ok) return { kind: 'error', path, message: r.error.message };
     // Nix treats 404 and 403 (S3's answer for a missing key) as "not in this cache".
     if (r.response.status === 404 || r.response.status === 403) return { kind: 'miss', path };

@@ -28,7 +28,7 @@ describe('parseStoreUrl', () => {
 
   it.each([
     ['file:///srv/cache', 'file', undefined],
-    ['s3://bucket?region=eu-west-1', 's3', 'bucket'],
+    ['s3://bucket?region=eu-west-1', 's3', 'bucket.s3.eu-west-1.amazonaws.com'],
     ['ssh://builder', 'ssh', 'builder'],
     ['daemon', 'daemon', undefined],
     ['http://[::1]:5000', 'http', '::1'],
@@ -40,5 +40,21 @@ describe('parseStoreUrl', () => {
 
   it('redacts token-like query values', () => {
     expect(redactUrl('s3://b?profile=x&secret-key=/k&token=abc')).toBe('s3://b?profile=x&secret-key=***&token=***');
+  });
+});
+
+describe('s3:// stores', () => {
+  it.each([
+    ['s3://nix-cache', 'https://nix-cache.s3.us-east-1.amazonaws.com', 'nix-cache.s3.us-east-1.amazonaws.com', 443],
+    ['s3://nix-cache?region=eu-west-1', 'https://nix-cache.s3.eu-west-1.amazonaws.com', 'nix-cache.s3.eu-west-1.amazonaws.com', 443],
+    ['s3://nix-cache?endpoint=http://minio.lan:9000', 'http://minio.lan:9000/nix-cache', 'minio.lan', 9000],
+    ['s3://nix-cache?endpoint=minio.lan:9000&scheme=http', 'http://minio.lan:9000/nix-cache', 'minio.lan', 9000],
+    ['s3://nix-cache?endpoint=minio.lan', 'https://minio.lan/nix-cache', 'minio.lan', 443],
+  ])('%s is read at %s', (raw, httpBase, host, port) => {
+    expect(parseStoreUrl(raw)).toMatchObject({ scheme: 's3', bucket: 'nix-cache', httpBase, host, port });
+  });
+  it('has no address without a bucket or with an endpoint that is not a URL', () => {
+    expect(parseStoreUrl('s3://').httpBase).toBeUndefined();
+    expect(parseStoreUrl('s3://b?endpoint=ftp://x').httpBase).toBeUndefined();
   });
 });
