@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { FirewallVerdict } from '../src/host/firewall.js';
 import {
   evaluateFirewalld,
@@ -13,7 +14,8 @@ import { fail, pass, skip, storeKind } from '../src/runner/finding.js';
 import type { Check, Io } from '../src/runner/types.js';
 
 interface BackendVerdict extends FirewallVerdict {
-  backend: 'iptables' | 'nftables' | 'firewalld';
+  backend: 'iptables' | 'ip6tables' | 'nftables' | 'firewalld';
+  family?: 'ipv4' | 'ipv6';
 }
 
 /** Server step 3: `iptables -L -n | grep 5000`, done properly — would another host's new connection to the port get in? */
@@ -36,10 +38,21 @@ export const firewall: Check = {
     }
     if (!ctx.env.root) return skip('reading the firewall needs root; run with sudo', 'needs root');
     const state = await ctx.once('firewall', (io) => readFirewall(io));
-    const verdicts = evaluate(state, port as number);
+    const families = familiesFor(host);
+    const verdicts = evaluate(state, port as number, families);
+    const what = (v: BackendVerdict) =>
+      families.length > 1 || v.family === 'ipv6' ? `new ${v.family === 'ipv6' ? 'IPv6' : 'IPv4'} connections` : 'new connections';
     const data = {
       port,
-      backends: verdicts.map((v) => ({ backend: v.backend, verdict: v.verdict, rule: v.rule, chain: v.chain, conditions: v.conditions })),
+      families,
+      backends: verdicts.map((v) => ({
+        backend: v.backend,
+        family: v.family ?? null,
+        verdict: v.verdict,
+        rule: v.rule,
+        chain: v.chain,
+        conditions: v.conditions,
+      })),
       notes: state.notes,
     };
     if (verdicts.length === 0)
@@ -53,7 +66,7 @@ export const firewall: Check = {
       : undefined;
     if (refusing) {
       return fail(
-        `${refusing.backend} ${refusing.verdict === 'reject' ? 'rejects' : 'drops'} new connections to TCP port ${port}: decided in ${refusing.chain} by '${refusing.rule}'`,
+        `${refusing.backend} ${refusing.verdict === 'reject' ? 'rejects' : 'drops'} ${what(refusing)} to TCP port ${port}: decided in ${refusing.chain} by '${refusing.rule}'`,
         {
           ...(detail ? { detail } : {}),
           fix: fixFor(refusing, port as number, state),
@@ -62,7 +75,9 @@ export const firewall: Check = {
       );
     }
     const conditions = [...new Set(verdicts.flatMap((v) => v.conditions))];
-    const accepted = verdicts.map((v) => `${v.backend} (${v.rule})`).join(', ');
+    const accepted = verdicts
+      .map((v) => `${v.backend}${v.backend === 'nftables' && families.length > 1 && v.family === 'ipv6' ? ' for IPv6' : ''} (${v.rule})`)
+      .join(', ');
     return pass(`TCP port ${port} is open to other hosts${conditions.length ? ` ${conditions.join(', ')}` : ''}: accepted by ${accepted}`, {
       ...(detail ? { detail } : {}),
       data,
@@ -72,6 +87,7 @@ export const firewall: Check = {
 
 interface FirewallState {
   iptables?: string;
+  ip6tables?: string;
   nft?: string;
   firewalld?: { zones: FirewalldZone[]; defaultZone: string; servicePorts: Record<string, PortRange[]> };
   notes: string[];
@@ -79,8 +95,9 @@ interface FirewallState {
 
 async function readFirewall(io: Io): Promise<FirewallState> {
   const state: FirewallState = { notes: [] };
-  const [ipt, nft, fwdProcess] = await Promise.all([
+  const [ipt, ip6t, nft, fwdProcess] = await Promise.all([
     io.exec('iptables', ['-S']),
+    io.exec('ip6tables', ['-S']),
     io.exec('nft', ['-j', 'list', 'ruleset']),
     // firewall-cmd is a Python program that takes a quarter of a second even to say firewalld is not
     // running: ask it only when a firewalld process exists.
@@ -88,6 +105,7 @@ async function readFirewall(io: Io): Promise<FirewallState> {
   ]);
   if (ipt.exitCode === 0) state.iptables = ipt.stdout;
   else state.notes.push(ipt.missing ? 'iptables is not installed' : `iptables -S failed: ${ipt.stderr.trim().split('\n')[0]}`);
+  if (ip6t.exitCode === 0) state.ip6tables = ip6t.stdout;
   if (nft.exitCode === 0) state.nft = nft.stdout;
   else state.notes.push(nft.missing ? 'nft is not installed' : `nft -j list ruleset failed: ${nft.stderr.trim().split('\n')[0]}`);
   if (fwdProcess) {
@@ -125,7 +143,17 @@ async function readFirewalld(io: Io): Promise<NonNullable<FirewallState['firewal
   return { zones, defaultZone, servicePorts };
 }
 
-function evaluate(state: FirewallState, port: number): BackendVerdict[] {
+/**
+ * Which address families to judge for a cache at HOST: an address literal decides its own family; a
+ * name may be reached either way. (The --server target, 127.0.0.1, stands for IPv4 clients.)
+ */
+function familiesFor(host: string | undefined): ('ipv4' | 'ipv6')[] {
+  if (host && isIP(host) === 4) return ['ipv4'];
+  if (host && isIP(host) === 6) return ['ipv6'];
+  return ['ipv4', 'ipv6'];
+}
+
+function evaluate(state: FirewallState, port: number, families: ('ipv4' | 'ipv6')[]): BackendVerdict[] {
   const out: BackendVerdict[] = [];
   if (state.firewalld) {
     const { zones, servicePorts, defaultZone } = state.firewalld;
@@ -133,22 +161,26 @@ function evaluate(state: FirewallState, port: number): BackendVerdict[] {
     // firewalld writes the rules below; judging them again would only repeat its answer.
     return out;
   }
-  let iptablesSeen = false;
-  if (state.iptables) {
-    const t = parseIptables(state.iptables);
-    if (t.ok) {
-      out.push({ backend: 'iptables', ...evaluateIptables(t.value, port) });
-      iptablesSeen = true;
+  const seen = { ip: false, ip6: false };
+  for (const family of families) {
+    const text = family === 'ipv4' ? state.iptables : state.ip6tables;
+    const t = text ? parseIptables(text) : undefined;
+    if (t?.ok) {
+      out.push({ backend: family === 'ipv4' ? 'iptables' : 'ip6tables', family, ...evaluateIptables(t.value, port) });
+      seen[family === 'ipv4' ? 'ip' : 'ip6'] = true;
     }
   }
-  if (state.nft) {
-    const rs = parseNftJson(state.nft);
-    if (rs.ok) {
-      // iptables-nft keeps its rules in nft tables `ip filter`/`ip6 filter`, already judged above as iptables.
-      if (iptablesSeen)
-        rs.value.chains = rs.value.chains.filter((c) => !(c.table === 'filter' && (c.family === 'ip' || c.family === 'ip6')));
-      const v = evaluateNft(rs.value, port);
-      if (v) out.push({ backend: 'nftables', ...v });
+  const rs = state.nft ? parseNftJson(state.nft) : undefined;
+  if (rs?.ok) {
+    // iptables-nft keeps its rules in nft tables `ip filter` / `ip6 filter`, already judged above.
+    rs.value.chains = rs.value.chains.filter(
+      (c) => !(c.table === 'filter' && ((c.family === 'ip' && seen.ip) || (c.family === 'ip6' && seen.ip6))),
+    );
+    const judged = families.map((family) => ({ family, v: evaluateNft(rs.value, port, family) }));
+    for (const { family, v } of judged) {
+      // An inet table judges both families alike: say it once unless the answers differ.
+      if (v && !(family === 'ipv6' && judged[0]?.v && judged[0].v.verdict === v.verdict && judged[0].v.rule === v.rule))
+        out.push({ backend: 'nftables', family, ...v });
     }
   }
   return out;
@@ -160,9 +192,10 @@ function fixFor(v: BackendVerdict, port: number, state: FirewallState): string {
     const zone = v.chain.replace(/^firewalld zone /, '').split(',')[0];
     return `firewall-cmd --zone=${zone} --add-port=${port}/tcp --permanent && firewall-cmd --reload\n${nixos}`;
   }
-  if (v.backend === 'iptables') {
-    const nixosChain = state.iptables?.includes('-N nixos-fw-accept');
-    return `${nixos}\nOne-off, until the next reboot or firewall reload: ${nixosChain ? `iptables -I nixos-fw -p tcp --dport ${port} -j nixos-fw-accept` : `iptables -I INPUT -p tcp --dport ${port} -j ACCEPT`}`;
+  if (v.backend === 'iptables' || v.backend === 'ip6tables') {
+    const tool = v.backend;
+    const nixosChain = (tool === 'iptables' ? state.iptables : state.ip6tables)?.includes('-N nixos-fw-accept');
+    return `${nixos}\nOne-off, until the next reboot or firewall reload: ${nixosChain ? `${tool} -I nixos-fw -p tcp --dport ${port} -j nixos-fw-accept` : `${tool} -I INPUT -p tcp --dport ${port} -j ACCEPT`}`;
   }
   const nixosTable = v.chain.startsWith('inet nixos-fw');
   return `${nixos}\nOne-off: ${nixosTable ? `nixos-firewall-tool open tcp ${port}  (or nft add rule inet nixos-fw input-allow tcp dport ${port} accept)` : `nft insert rule ${v.chain.split(' ').slice(0, 3).join(' ')} tcp dport ${port} accept`}`;

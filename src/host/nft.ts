@@ -215,8 +215,10 @@ function describeMatch(m: { op?: string; left: Json; right: Json }): string {
  * Evaluates every base chain on the input hook, lowest priority first, as the kernel does: a
  * drop or reject anywhere is final, an accept only ends that chain.
  */
-export function evaluateNft(rs: NftRuleset, port: number): FirewallVerdict | undefined {
-  const base = rs.chains.filter((c) => c.hook === 'input' && (c.type ?? 'filter') === 'filter' && ['inet', 'ip', 'ip6'].includes(c.family));
+export function evaluateNft(rs: NftRuleset, port: number, family: 'ipv4' | 'ipv6' = 'ipv4'): FirewallVerdict | undefined {
+  // An IPv4 packet meets the input chains of `inet` and `ip` tables; an IPv6 one those of `inet` and `ip6`.
+  const families = ['inet', family === 'ipv4' ? 'ip' : 'ip6'];
+  const base = rs.chains.filter((c) => c.hook === 'input' && (c.type ?? 'filter') === 'filter' && families.includes(c.family));
   if (base.length === 0) return undefined;
   base.sort((a, b) => (a.prio ?? 0) - (b.prio ?? 0));
   const notes = { unmodelled: [] as string[], conditions: [] as string[] };

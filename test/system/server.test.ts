@@ -119,6 +119,34 @@ describe.skipIf(reason)('listening address', () => {
   });
 });
 
+describe.skipIf(reason)('IPv6: a cache at [::1] is judged by ip6tables, not iptables', () => {
+  async function v6Doctor(tool: 'iptables' | 'ip6tables') {
+    ns?.destroy();
+    ns = new Netns();
+    const port = await ns.serveCache(join(CACHES, 'signed-lan'), '::1');
+    ns.run(tool, ['-A', 'INPUT', '-p', 'tcp', '--dport', String(port), '-j', 'DROP']);
+    const url = `http://[::1]:${port}`;
+    const { env } = nixConf(`substituters = ${url}\n`);
+    const r = await runCli(['doctor', '--json', '--only', 'firewall,connect', '--timeout', '2'], { env, wrap: ns.wrap });
+    const report = parseReport(r.stdout);
+    return { firewall: checkOf(report, 'firewall', url), connect: checkOf(report, 'connect', url), port };
+  }
+
+  it('fails on an ip6tables DROP, naming ip6tables and IPv6, and connect agrees', async () => {
+    const { firewall, connect, port } = await v6Doctor('ip6tables');
+    expect(firewall).toMatchObject({ status: 'fail', summary: expect.stringMatching(/^ip6tables drops new IPv6 connections/) });
+    expect(firewall.fix).toContain(`ip6tables -I INPUT -p tcp --dport ${port} -j ACCEPT`);
+    expect(connect).toMatchObject({ status: 'fail', summary: expect.stringMatching(/timed out/) });
+  });
+
+  it('does not blame an IPv4-only rule for an IPv6 cache', async () => {
+    const { firewall, connect } = await v6Doctor('iptables');
+    expect(firewall.status).toBe('pass');
+    expect(firewall.summary).toContain('ip6tables');
+    expect(connect.status).toBe('pass');
+  });
+});
+
 describe('signing key', () => {
   const secret = readFileSync(join(KEYS, 'lan.sec'), 'utf8').trim();
   const pub = readFileSync(join(KEYS, 'lan.pub'), 'utf8').trim();

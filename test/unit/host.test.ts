@@ -79,6 +79,18 @@ describe('nftables evaluation (nft -j list ruleset of the NixOS ruleset)', () =>
   it('accepts port 22 through ct state new → jump input-allow', () => {
     expect(evaluateNft(rs(), 22)).toMatchObject({ verdict: 'accept', chain: 'inet nixos-fw input-allow' });
   });
+  it('judges an IPv4 packet by inet and ip tables only, an IPv6 one by inet and ip6', () => {
+    const v6only = JSON.stringify({
+      nftables: [
+        { table: { family: 'ip6', name: 'f6', handle: 1 } },
+        { chain: { family: 'ip6', table: 'f6', name: 'input', handle: 1, type: 'filter', hook: 'input', prio: 0, policy: 'drop' } },
+      ],
+    });
+    const r = parseNftJson(v6only);
+    if (!r.ok) throw new Error(r.error.message);
+    expect(evaluateNft(r.value, 5000, 'ipv4')).toBeUndefined();
+    expect(evaluateNft(r.value, 5000, 'ipv6')).toMatchObject({ verdict: 'drop', chain: 'ip6 f6 input' });
+  });
   it('rejects JSON that is not an nft ruleset with a typed error', () => {
     expect(parseNftJson('{"nope": 1}').ok).toBe(false);
     expect(parseNftJson('not json').ok).toBe(false);
