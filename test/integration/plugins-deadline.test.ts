@@ -25,6 +25,20 @@ describe('--plugin modules run under the check contract', () => {
     expect(failing.stdout).toMatch(/nix-collect-garbage -d/);
   });
 
+  it('turns a check that throws or returns garbage into a fail, keeps the JSON valid, and shows the stack only with -v', async () => {
+    const { env } = nixConf('substituters = http://127.0.0.1:9\n');
+    const args = ['doctor', '--json', '--only', 'config,throws,returns-garbage', '--plugin', join(PLUGINS, 'broken.mjs')];
+    const quiet = parseReport((await runCli(args, { env })).stdout);
+    expect(checkOf(quiet, 'throws')).toMatchObject({ status: 'fail', summary: 'the check crashed: boom', detail: null });
+    expect(checkOf(quiet, 'returns-garbage', 'http://127.0.0.1:9')).toMatchObject({
+      status: 'fail',
+      summary: expect.stringMatching(/not a finding/),
+    });
+    expect(checkOf(quiet, 'config').status).toBe('pass');
+    const verbose = parseReport((await runCli([...args, '-v'], { env })).stdout);
+    expect(checkOf(verbose, 'throws').detail).toMatch(/Error: boom[\s\S]*at .*broken\.mjs/);
+  });
+
   it('rejects a module that exports no check with one line and exit 2', async () => {
     const r = await runCli(['doctor', '--plugin', join(PLUGINS, 'bad.mjs')]);
     expect(r.exitCode).toBe(2);
