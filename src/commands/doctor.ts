@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CHECKS } from '../../checks/index.js';
 import { type Report, runDoctor } from '../doctor.js';
@@ -16,6 +16,7 @@ export async function doctorCommand(opts: Record<string, unknown>, UsageError: U
   const reportOpt = opts.report as string | boolean | undefined;
   if (json && reportOpt === true)
     throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
+  if (typeof reportOpt === 'string') requireWritable(reportOpt, UsageError);
   const conf = opts.conf as string | undefined;
   if (conf) requireReadable(conf, '--conf', UsageError);
   const secretKeyFile = opts.secretKeyFile as string | undefined;
@@ -89,6 +90,20 @@ function requireExists(file: string, flag: string, UsageError: UsageErrorClass):
     statSync(file);
   } catch {
     throw new UsageError(`${flag} ${file}: no such file`);
+  }
+}
+
+/** --report FILE: checked before the run, so a typo in the path does not cost a whole run. */
+function requireWritable(file: string, UsageError: UsageErrorClass): void {
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`--report ${file}: is a directory; give a file name`);
+  const target = existsSync(file) ? file : dirname(resolve(file));
+  try {
+    if (!existsSync(file) && !statSync(target).isDirectory()) throw new Error('not a directory');
+    accessSync(target, constants.W_OK);
+  } catch {
+    throw new UsageError(
+      `--report ${file}: cannot write it (${target === file ? 'not writable' : `${target} is not an existing, writable directory`})`,
+    );
   }
 }
 

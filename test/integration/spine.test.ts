@@ -173,6 +173,8 @@ describe('outputs', () => {
     [['doctor', '--only', 'nope'], /unknown check id 'nope'/],
     [['doctor', '--conf', '/no/such/nix.conf'], /--conf \/no\/such\/nix.conf: no such file/],
     [['doctor', '--port', '70000'], /--port must be a port number/],
+    [['doctor', '--report', '/no/such/dir/report.md'], /--report \/no\/such\/dir\/report.md: cannot write it/],
+    [['doctor', '--report', '/tmp'], /--report \/tmp: is a directory/],
   ])('exits 2 with one line for %j', async (args, message) => {
     const r = await runCli(args);
     expect(r.exitCode).toBe(2);
