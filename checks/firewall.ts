@@ -11,7 +11,7 @@ import {
 import { evaluateIptables, parseIptables } from '../src/host/iptables.js';
 import { evaluateNft, parseNftJson } from '../src/host/nft.js';
 import { fail, pass, skip, storeKind } from '../src/runner/finding.js';
-import type { Check, Io } from '../src/runner/types.js';
+import type { CacheTarget, Check, Io } from '../src/runner/types.js';
 
 interface BackendVerdict extends FirewallVerdict {
   backend: 'iptables' | 'ip6tables' | 'nftables' | 'firewalld';
@@ -25,7 +25,7 @@ export const firewall: Check = {
   scope: 'cache',
   prepare(ctx) {
     if (ctx.env.root && ctx.caches.some((c) => c.local && (c.url.scheme === 'http' || c.url.scheme === 'https')))
-      void ctx.once('firewall', (io) => readFirewall(io));
+      void ctx.once('firewall', (io) => readFirewall(io, needsIpv6(ctx.caches)));
   },
   async run(ctx, target) {
     if (!target) throw new Error('cache check without a cache');
@@ -37,7 +37,7 @@ export const firewall: Check = {
       });
     }
     if (!ctx.env.root) return skip('reading the firewall needs root; run with sudo', 'needs root');
-    const state = await ctx.once('firewall', (io) => readFirewall(io));
+    const state = await ctx.once('firewall', (io) => readFirewall(io, needsIpv6(ctx.caches)));
     const families = familiesFor(host);
     const verdicts = evaluate(state, port as number, families);
     const what = (v: BackendVerdict) =>
@@ -93,11 +93,16 @@ interface FirewallState {
   notes: string[];
 }
 
-async function readFirewall(io: Io): Promise<FirewallState> {
+/** ip6tables is read only when some local cache may be reached over IPv6. */
+function needsIpv6(caches: readonly CacheTarget[]): boolean {
+  return caches.some((c) => c.local && familiesFor(c.url.host).includes('ipv6'));
+}
+
+async function readFirewall(io: Io, ipv6: boolean): Promise<FirewallState> {
   const state: FirewallState = { notes: [] };
   const [ipt, ip6t, nft, fwdProcess] = await Promise.all([
     io.exec('iptables', ['-S']),
-    io.exec('ip6tables', ['-S']),
+    ipv6 ? io.exec('ip6tables', ['-S']) : Promise.resolve(undefined),
     io.exec('nft', ['-j', 'list', 'ruleset']),
     // firewall-cmd is a Python program that takes a quarter of a second even to say firewalld is not
     // running: ask it only when a firewalld process exists.
@@ -105,7 +110,7 @@ async function readFirewall(io: Io): Promise<FirewallState> {
   ]);
   if (ipt.exitCode === 0) state.iptables = ipt.stdout;
   else state.notes.push(ipt.missing ? 'iptables is not installed' : `iptables -S failed: ${ipt.stderr.trim().split('\n')[0]}`);
-  if (ip6t.exitCode === 0) state.ip6tables = ip6t.stdout;
+  if (ip6t?.exitCode === 0) state.ip6tables = ip6t.stdout;
   if (nft.exitCode === 0) state.nft = nft.stdout;
   else state.notes.push(nft.missing ? 'nft is not installed' : `nft -j list ruleset failed: ${nft.stderr.trim().split('\n')[0]}`);
   if (fwdProcess) {
