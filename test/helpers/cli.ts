@@ -51,13 +51,13 @@ export const AS_NOBODY = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--cle
 
 export async function runCli(
   args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; wrap?: string[] } = {},
+  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; wrap?: string[]; nodeArgs?: string[] } = {},
 ): Promise<CliRun> {
   const started = performance.now();
   // WRAP runs the CLI through another program, e.g. setpriv to become another user.
   const [file, ...pre] = [...(opts.wrap ?? []), process.execPath];
   const cli = opts.wrap?.includes('setpriv') ? worldReadableCli() : CLI;
-  const r = await execa(file as string, [...pre, cli, ...args], {
+  const r = await execa(file as string, [...pre, ...(opts.nodeArgs ?? []), cli, ...args], {
     reject: false,
     stdin: 'ignore',
     timeout: opts.timeoutMs ?? 60_000,
