@@ -237,17 +237,15 @@ async function groupNames(io: Io): Promise<string[]> {
 async function readNixConfig(io: Io, env: NodeJS.ProcessEnv): Promise<NixConfigView | undefined> {
   const features = ['--extra-experimental-features', 'nix-command'];
   const passEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  // `show-config` is what Nix < 2.20 knows and later Nix keeps as an alias of `config show`: one Nix
+  // start-up on every version, a second only where the alias is gone.
   const commands = [
-    ['config', 'show', '--json'],
     ['show-config', '--json'],
+    ['config', 'show', '--json'],
   ];
-  // Both at once: the first is Nix ≥ 2.20's name, the second older Nix's; waiting for one to fail
-  // before trying the other would cost a Nix start-up.
-  const results = await Promise.all(
-    commands.map((argv) => io.exec('nix', [...features, ...argv], { timeoutMs: 5000, env: passEnv, quiet: true })),
-  );
-  for (const [i, r] of results.entries()) {
-    const command = `nix ${commands[i]?.join(' ')}`;
+  for (const argv of commands) {
+    const command = `nix ${argv.join(' ')}`;
+    const r = await io.exec('nix', [...features, ...argv], { timeoutMs: 5000, env: passEnv, quiet: true });
     if (r.missing) return undefined;
     if (r.exitCode === 0) {
       try {
