@@ -71,9 +71,14 @@ function run(file: string, args: string[], timeoutMs: number, signal: AbortSigna
     child.on('error', (e: NodeJS.ErrnoException) => {
       spawnError = e.code ?? 'EUNKNOWN';
     });
-    child.on('close', (exitCode) => {
+    let done = false;
+    const finish = (exitCode: number | null) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
+      child.stdout.destroy();
+      child.stderr.destroy();
       resolve({
         exitCode: spawnError ? null : exitCode,
         stdout: Buffer.concat(out).toString('utf8'),
@@ -82,7 +87,11 @@ function run(file: string, args: string[], timeoutMs: number, signal: AbortSigna
         timedOut,
         cancelled,
       });
-    });
+    };
+    child.on('close', (exitCode) => finish(exitCode));
+    // A program that leaves a background child holding its output open must not hold us: once it
+    // has exited, what it wrote arrives within moments.
+    child.on('exit', (exitCode) => setTimeout(() => finish(exitCode), 200).unref());
   });
 }
 

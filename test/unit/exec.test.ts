@@ -48,6 +48,12 @@ describe('exec adapter', () => {
     expect(evidence[0]).toMatchObject({ output: '(output not kept)' });
   });
 
+  it('returns when the program exits even if a background child keeps its output open', async () => {
+    const { run } = exec();
+    const r = await run('sh', ['-c', 'sleep 30 & echo started'], { timeoutMs: 20_000 });
+    expect(r).toMatchObject({ exitCode: 0, stdout: 'started\n', timedOut: false });
+  }, 5000);
+
   it('stops a program whose output passes 8 MB', async () => {
     const { run } = exec();
     const r = await run('sh', ['-c', 'yes 0123456789abcdef | head -c 20000000']);
