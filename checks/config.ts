@@ -1,5 +1,5 @@
 import { formatOrigin } from '../src/nix/config.js';
-import { canonicalSetting } from '../src/nix/settings.js';
+import { isKnownSetting } from '../src/nix/settings.js';
 import { fail, pass, warn } from '../src/runner/finding.js';
 import type { Check, CheckContext, NixConfigView } from '../src/runner/types.js';
 
@@ -29,9 +29,7 @@ export const config: Check = {
     const nix = await conf.nixConfig;
     // A setting the installed Nix knows (a newer Nix than the doctor's list) is not unknown.
     const nixKnows = new Set(nix && 'values' in nix ? Object.keys(nix.values) : []);
-    const unknownSettings = conf.settings.unknown.filter(
-      (u) => !nixKnows.has(canonicalSetting(u.name).name) && !nixKnows.has(u.name.replace(/^extra-/, '')),
-    );
+    const unknownSettings = conf.settings.unknown.filter((u) => !isKnownSetting(u.name, nixKnows));
     const unknown = unknownSettings.map((u) => {
       const where = formatOrigin(u.origin);
       if (u.suggestion) fixes.push(`Rename '${u.name}' to '${u.suggestion}' at ${where}.`);

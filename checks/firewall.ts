@@ -8,10 +8,11 @@ import {
   parseServicePorts,
   parseZoneListAll,
 } from '../src/host/firewalld.js';
-import { evaluateIptables, parseIptables } from '../src/host/iptables.js';
-import { evaluateNft, parseNftJson } from '../src/host/nft.js';
+import { evaluateIptables, type IptTable, parseIptables } from '../src/host/iptables.js';
+import { evaluateNft, type NftRuleset, parseNftJson } from '../src/host/nft.js';
+import { isHttpScheme } from '../src/nix/store-url.js';
 import { fail, pass, skip, storeKind } from '../src/runner/finding.js';
-import type { CacheTarget, Check, Io } from '../src/runner/types.js';
+import type { CacheTarget, Check, CheckContext, Io } from '../src/runner/types.js';
 
 interface BackendVerdict extends FirewallVerdict {
   backend: 'iptables' | 'ip6tables' | 'nftables' | 'firewalld';
@@ -24,20 +25,19 @@ export const firewall: Check = {
   title: 'Firewall admits the port',
   scope: 'cache',
   prepare(ctx) {
-    if (ctx.env.root && ctx.caches.some((c) => c.local && (c.url.scheme === 'http' || c.url.scheme === 'https')))
-      void ctx.once('firewall', (io) => readFirewall(io, needsIpv6(ctx.caches)));
+    if (ctx.env.root && ctx.caches.some((c) => c.local && isHttpScheme(c.url.scheme))) void firewallState(ctx);
   },
   async run(ctx, target) {
     if (!target) throw new Error('cache check without a cache');
     const { host, port, scheme } = target.url;
-    if (scheme !== 'http' && scheme !== 'https') return skip(`${storeKind(scheme)} has no port to open`, `${scheme} store`);
+    if (!isHttpScheme(scheme)) return skip(`${storeKind(scheme)} has no port to open`, `${scheme} store`);
     if (!target.local) {
       return skip(`the cache runs on another host (${host}): check its firewall there`, 'remote cache', {
         fix: `On ${host}: sudo nixcache doctor --server --port ${port}\n  or by hand: sudo iptables -L -n | grep ${port}; sudo nft list ruleset | grep ${port}; firewall-cmd --list-ports`,
       });
     }
     if (!ctx.env.root) return skip('reading the firewall needs root; run with sudo', 'needs root');
-    const state = await ctx.once('firewall', (io) => readFirewall(io, needsIpv6(ctx.caches)));
+    const state = await firewallState(ctx);
     const families = familiesFor(host);
     const verdicts = evaluate(state, port as number, families);
     const what = (v: BackendVerdict) =>
@@ -85,12 +85,17 @@ export const firewall: Check = {
   },
 };
 
+/** The rules as read and parsed once per run; a ruleset that does not parse is left out. */
 interface FirewallState {
-  iptables?: string;
-  ip6tables?: string;
-  nft?: string;
+  iptables?: IptTable;
+  ip6tables?: IptTable;
+  nft?: NftRuleset;
   firewalld?: { zones: FirewalldZone[]; defaultZone: string; servicePorts: Record<string, PortRange[]> };
   notes: string[];
+}
+
+function firewallState(ctx: CheckContext): Promise<FirewallState> {
+  return ctx.once('firewall', (io) => readFirewall(io, needsIpv6(ctx.caches)));
 }
 
 /** ip6tables is read only when some local cache may be reached over IPv6. */
@@ -108,10 +113,11 @@ async function readFirewall(io: Io, ipv6: boolean): Promise<FirewallState> {
     // running: ask it only when a firewalld process exists.
     firewalldProcess(io),
   ]);
-  if (ipt.exitCode === 0) state.iptables = ipt.stdout;
+  const parsed = <T>(r: { ok: true; value: T } | { ok: false }) => (r.ok ? r.value : undefined);
+  if (ipt.exitCode === 0) state.iptables = parsed(parseIptables(ipt.stdout));
   else state.notes.push(ipt.missing ? 'iptables is not installed' : `iptables -S failed: ${ipt.stderr.trim().split('\n')[0]}`);
-  if (ip6t?.exitCode === 0) state.ip6tables = ip6t.stdout;
-  if (nft.exitCode === 0) state.nft = nft.stdout;
+  if (ip6t?.exitCode === 0) state.ip6tables = parsed(parseIptables(ip6t.stdout));
+  if (nft.exitCode === 0) state.nft = parsed(parseNftJson(nft.stdout));
   else state.notes.push(nft.missing ? 'nft is not installed' : `nft -j list ruleset failed: ${nft.stderr.trim().split('\n')[0]}`);
   if (fwdProcess) {
     const fwd = await io.exec('firewall-cmd', ['--state']);
@@ -168,20 +174,21 @@ function evaluate(state: FirewallState, port: number, families: ('ipv4' | 'ipv6'
   }
   const seen = { ip: false, ip6: false };
   for (const family of families) {
-    const text = family === 'ipv4' ? state.iptables : state.ip6tables;
-    const t = text ? parseIptables(text) : undefined;
-    if (t?.ok) {
-      out.push({ backend: family === 'ipv4' ? 'iptables' : 'ip6tables', family, ...evaluateIptables(t.value, port) });
+    const table = family === 'ipv4' ? state.iptables : state.ip6tables;
+    if (table) {
+      out.push({ backend: family === 'ipv4' ? 'iptables' : 'ip6tables', family, ...evaluateIptables(table, port) });
       seen[family === 'ipv4' ? 'ip' : 'ip6'] = true;
     }
   }
-  const rs = state.nft ? parseNftJson(state.nft) : undefined;
-  if (rs?.ok) {
+  if (state.nft) {
     // iptables-nft keeps its rules in nft tables `ip filter` / `ip6 filter`, already judged above.
-    rs.value.chains = rs.value.chains.filter(
-      (c) => !(c.table === 'filter' && ((c.family === 'ip' && seen.ip) || (c.family === 'ip6' && seen.ip6))),
-    );
-    const judged = families.map((family) => ({ family, v: evaluateNft(rs.value, port, family) }));
+    const rs = {
+      ...state.nft,
+      chains: state.nft.chains.filter(
+        (c) => !(c.table === 'filter' && ((c.family === 'ip' && seen.ip) || (c.family === 'ip6' && seen.ip6))),
+      ),
+    };
+    const judged = families.map((family) => ({ family, v: evaluateNft(rs, port, family) }));
     for (const { family, v } of judged) {
       // An inet table judges both families alike: say it once unless the answers differ.
       if (v && !(family === 'ipv6' && judged[0]?.v && judged[0].v.verdict === v.verdict && judged[0].v.rule === v.rule))
@@ -199,7 +206,7 @@ function fixFor(v: BackendVerdict, port: number, state: FirewallState): string {
   }
   if (v.backend === 'iptables' || v.backend === 'ip6tables') {
     const tool = v.backend;
-    const nixosChain = (tool === 'iptables' ? state.iptables : state.ip6tables)?.includes('-N nixos-fw-accept');
+    const nixosChain = (tool === 'iptables' ? state.iptables : state.ip6tables)?.chains.has('nixos-fw-accept');
     return `${nixos}\nOne-off, until the next reboot or firewall reload: ${nixosChain ? `${tool} -I nixos-fw -p tcp --dport ${port} -j nixos-fw-accept` : `${tool} -I INPUT -p tcp --dport ${port} -j ACCEPT`}`;
   }
   const nixosTable = v.chain.startsWith('inet nixos-fw');

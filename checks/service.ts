@@ -1,5 +1,6 @@
 import { reachOf } from '../src/host/sockets.js';
 import { execStartArgv } from '../src/host/systemd.js';
+import { isHttpScheme } from '../src/nix/store-url.js';
 import { fail, pass, skip, storeKind, warn } from '../src/runner/finding.js';
 import { KNOWN_SERVERS, listeners, systemdState } from '../src/runner/server.js';
 import type { Check } from '../src/runner/types.js';
@@ -17,7 +18,7 @@ export const service: Check = {
   async run(ctx, target) {
     if (!target) throw new Error('cache check without a cache');
     const { host, port, scheme } = target.url;
-    if (scheme !== 'http' && scheme !== 'https') return skip(`${storeKind(scheme)} has no cache server to check`, `${scheme} store`);
+    if (!isHttpScheme(scheme)) return skip(`${storeKind(scheme)} has no cache server to check`, `${scheme} store`);
     if (!target.local) {
       return skip(`the cache runs on another host (${host}): check its service there`, 'remote cache', {
         fix: `On ${host}: nixcache doctor --server --port ${port}\n  or by hand: systemctl status nix-serve; journalctl -u nix-serve -n 20; ss -ltnp | grep ${port}`,

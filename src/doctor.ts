@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
-import { execStartArgv, listenFromArgv, parseSystemctlShow } from './host/systemd.js';
+import { execStartArgv, listenFromArgv } from './host/systemd.js';
 import { EffectiveSettings } from './nix/config.js';
 import { parseNetrc } from './nix/netrc.js';
 import { effectiveOrder, type PrioritySource, resolvePriority } from './nix/priority.js';
@@ -11,7 +11,7 @@ import { parseStoreUrl } from './nix/store-url.js';
 import { isTrustedUser } from './nix/trust.js';
 import { Redactor } from './report/redact.js';
 import { runChecks } from './runner/run.js';
-import { KNOWN_SERVERS } from './runner/server.js';
+import { KNOWN_SERVERS, readSystemdUnits } from './runner/server.js';
 import type { CacheTarget, Check, CheckResult, DoctorConfig, DoctorOptions, Environment, Io, NixConfigView } from './runner/types.js';
 import { loadNixConf } from './system/config.js';
 import type { Recorder } from './system/evidence.js';
@@ -330,18 +330,11 @@ async function planTargets(run: DoctorRun, config: DoctorConfig, io: Io): Promis
 async function detectServer(run: DoctorRun, config: DoctorConfig, io: Io): Promise<{ port: number } | undefined> {
   let fromService: number | undefined;
   let active = false;
-  if (existsSync('/run/systemd/system')) {
-    const r = await io.exec(
-      'systemctl',
-      ['show', ...KNOWN_SERVERS.map((k) => k.unit), '--property=Id,ActiveState,ExecStart', '--no-pager'],
-      { timeoutMs: 3000 },
-    );
-    const units = r.exitCode === 0 ? parseSystemctlShow(r.stdout) : undefined;
-    for (const unit of units?.ok ? units.value : []) {
-      if (unit.ActiveState !== 'active') continue;
-      active = true;
-      fromService ??= listenFromArgv(execStartArgv(unit.ExecStart))?.port ?? KNOWN_SERVERS.find((k) => k.unit === unit.Id)?.defaultPort;
-    }
+  const sd = await readSystemdUnits(io);
+  for (const unit of sd.available ? sd.units : []) {
+    if (unit.ActiveState !== 'active') continue;
+    active = true;
+    fromService ??= listenFromArgv(execStartArgv(unit.ExecStart))?.port ?? KNOWN_SERVERS.find((k) => k.unit === unit.Id)?.defaultPort;
   }
   if (!run.server && !active && !config.settings.isSet('secret-key-files') && !run.secretKeyFile) return undefined;
   return { port: run.port ?? fromService ?? 5000 };

@@ -34,10 +34,12 @@ export class EffectiveSettings {
   private readonly items = new Map<string, Item[]>();
   readonly unknown: UnknownSetting[] = [];
 
-  constructor(assignments: readonly Assignment[], extraKnown: ReadonlySet<string> = new Set()) {
+  /** Settings not in the doctor's list of Nix's settings are kept aside in `unknown` (the config check
+   * drops those the installed Nix knows). */
+  constructor(assignments: readonly Assignment[]) {
     for (const a of assignments) {
-      if (!isKnownSetting(a.name, extraKnown)) {
-        const suggestion = suggestSetting(a.name, extraKnown);
+      if (!isKnownSetting(a.name)) {
+        const suggestion = suggestSetting(a.name);
         this.unknown.push(suggestion ? { name: a.name, origin: a.origin, suggestion } : { name: a.name, origin: a.origin });
         continue;
       }

@@ -13,7 +13,6 @@ export interface PathProbe {
 
 const RANK: Record<string, number> = { open: 0, refused: 1, unreachable: 2, error: 3, timeout: 4, cancelled: 5 };
 
-/** Resolves the cache's host and opens TCP to every address at once; shared by every check of the run. */
 /** Stores reached over the network at their URL's host: an s3:// "host" is a bucket name. */
 export const NETWORK_SCHEMES: ReadonlySet<string> = new Set(['http', 'https', 'ssh', 'ssh-ng']);
 
@@ -22,6 +21,7 @@ export function overNetwork(target: CacheTarget): boolean {
   return target.url.httpBase !== undefined || NETWORK_SCHEMES.has(target.url.scheme);
 }
 
+/** Resolves the cache's host and opens TCP to every address at once; shared by every check of the run. */
 export function probePath(ctx: CheckContext, target: CacheTarget): Promise<PathProbe> | undefined {
   const { host, port } = target.url;
   if (!host || port === undefined || !overNetwork(target)) return undefined;

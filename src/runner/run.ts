@@ -124,14 +124,14 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
     plan.onProgress?.({ check: slot.check, ...(slot.target ? { target: slot.target } : {}), done: true });
   };
 
+  const early = <T>(k: string, fn: (io: Io) => Promise<T>) => {
+    const p = once(() => {})(k, fn);
+    p.catch(() => {}); // a failed read is reported by run(), which awaits the same promise
+    return p;
+  };
   for (const check of new Set(order.map((s) => s.check))) {
     if (!check.prepare) continue;
     try {
-      const early = <T>(k: string, fn: (io: Io) => Promise<T>) => {
-        const p = once(() => {})(k, fn);
-        p.catch(() => {}); // a failed read is reported by run(), which awaits the same promise
-        return p;
-      };
       check.prepare({ ...plan.context(() => {}, deadline.signal), once: early, result: resultOf });
     } catch {
       // run() meets the same problem and reports it.

@@ -1,6 +1,6 @@
 import { type Listener, parseProcNetTcp, parseSs } from '../host/sockets.js';
 import { parseSystemctlShow, type UnitProperties } from '../host/systemd.js';
-import type { CheckContext } from './types.js';
+import type { CheckContext, Io } from './types.js';
 
 export interface KnownServer {
   unit: string;
@@ -41,18 +41,21 @@ const PROPERTIES =
 
 export type SystemdState = { available: true; units: UnitProperties[] } | { available: false; reason: string };
 
-/** What systemd says about the known units; once per run. Without systemd as init, says why. */
+/** What systemd says about the known units. Without systemd as init, says why. */
+export async function readSystemdUnits(io: Io): Promise<SystemdState> {
+  if (!(await io.fs.exists('/run/systemd/system')))
+    return { available: false, reason: 'systemd is not running on this machine (PID 1 is not systemd), so unit states cannot be read' };
+  const r = await io.exec('systemctl', ['show', ...KNOWN_SERVERS.map((s) => s.unit), `--property=${PROPERTIES}`, '--no-pager']);
+  if (r.missing) return { available: false, reason: "'systemctl' is not installed" };
+  if (r.exitCode !== 0) return { available: false, reason: `systemctl show failed: ${r.stderr.trim().split('\n')[0] ?? r.exitCode}` };
+  const parsed = parseSystemctlShow(r.stdout);
+  if (!parsed.ok) return { available: false, reason: `systemctl show printed something unexpected: ${parsed.error.message}` };
+  return { available: true, units: parsed.value.filter((u) => u.LoadState === 'loaded') };
+}
+
+/** readSystemdUnits once per run, shared by the checks that need it (and its evidence with them). */
 export function systemdState(ctx: CheckContext): Promise<SystemdState> {
-  return ctx.once('systemd', async (io): Promise<SystemdState> => {
-    if (!(await io.fs.exists('/run/systemd/system')))
-      return { available: false, reason: 'systemd is not running on this machine (PID 1 is not systemd), so unit states cannot be read' };
-    const r = await io.exec('systemctl', ['show', ...KNOWN_SERVERS.map((s) => s.unit), `--property=${PROPERTIES}`, '--no-pager']);
-    if (r.missing) return { available: false, reason: "'systemctl' is not installed" };
-    if (r.exitCode !== 0) return { available: false, reason: `systemctl show failed: ${r.stderr.trim().split('\n')[0] ?? r.exitCode}` };
-    const parsed = parseSystemctlShow(r.stdout);
-    if (!parsed.ok) return { available: false, reason: `systemctl show printed something unexpected: ${parsed.error.message}` };
-    return { available: true, units: parsed.value.filter((u) => u.LoadState === 'loaded') };
-  });
+  return ctx.once('systemd', readSystemdUnits);
 }
 
 /** TCP listening sockets: `ss -ltnpH`, or /proc/net/tcp{,6} where ss is missing; once per run. */

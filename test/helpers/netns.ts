@@ -30,45 +30,30 @@ export class Netns {
 
   /** Starts a cache server inside the namespace on HOST (its loopback) and returns its port. */
   async serveCache(dir: string, host = '127.0.0.1', port = 0): Promise<number> {
-    const child = spawn('ip', ['netns', 'exec', this.name, process.execPath, SERVE, dir, host, String(port)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    this.children.push(child);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('cache server did not start within 10 s')), 10_000);
-      child.stdout?.on('data', (d: Buffer) => {
-        const m = /listening (\d+)/.exec(d.toString());
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`cache server exited with ${code}`)));
-    });
-  }
-
-  /** Adds ADDRESS (e.g. 127.0.0.5) to the namespace's loopback, so servers can have their own hosts. */
-  addLoopback(address: string): void {
-    this.run('ip', ['addr', 'add', `${address}/8`, 'dev', 'lo']);
+    const line = await this.startNode([SERVE, dir, host, String(port)], 'cache server', 10_000);
+    return Number(/listening (\d+)/.exec(line)?.[1]);
   }
 
   /** Starts the servers of SPEC inside the namespace (test/helpers/world.ts) and returns their URLs by name. */
   async startWorld(spec: WorldServer[]): Promise<Record<string, string>> {
-    const script = await bundleWorld();
-    const child = spawn('ip', ['netns', 'exec', this.name, process.execPath, script, JSON.stringify(spec)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const line = await this.startNode([await bundleWorld(), JSON.stringify(spec)], 'server world', 15_000);
+    return JSON.parse(line) as Record<string, string>;
+  }
+
+  /** Runs a Node script inside the namespace, kept until destroy(), and returns the first line it prints. */
+  private startNode(args: string[], what: string, timeoutMs: number): Promise<string> {
+    const child = spawn('ip', ['netns', 'exec', this.name, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.children.push(child);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the server world did not start within 15 s')), 15_000);
+      const timer = setTimeout(() => reject(new Error(`the ${what} did not start within ${timeoutMs / 1000} s`)), timeoutMs);
       let out = '';
       child.stdout?.on('data', (d: Buffer) => {
         out += d.toString();
         if (!out.includes('\n')) return;
         clearTimeout(timer);
-        resolve(JSON.parse(out.split('\n')[0] as string));
+        resolve(out.split('\n')[0] as string);
       });
-      child.once('exit', (code) => reject(new Error(`the server world exited with ${code}`)));
+      child.once('exit', (code) => reject(new Error(`the ${what} exited with ${code}`)));
     });
   }
 
