@@ -1,15 +1,16 @@
+import type { Facts, NixConfigView } from '../src/facts/types.js';
 import { formatOrigin } from '../src/nix/config.js';
 import { isKnownSetting } from '../src/nix/settings.js';
+import type { HostCheck } from '../src/runner/check.js';
 import { fail, pass, warn } from '../src/runner/finding.js';
-import type { Check, CheckContext, NixConfigView } from '../src/runner/types.js';
 
 /** Step 1: which nix.conf files Nix reads, and whether it can read them at all. */
-export const config: Check = {
+export const config: HostCheck = {
   id: 'config',
   title: 'nix.conf files and settings',
   scope: 'host',
-  async run(ctx) {
-    const { config: conf } = ctx;
+  async run(facts) {
+    const conf = facts.config;
     const read = conf.files.filter((f) => f.status === 'read');
     const problems: string[] = [];
     const fixes: string[] = [];
@@ -26,7 +27,7 @@ export const config: Check = {
       if (p.code === 'include-loop') fixes.push(`Remove the include that leads back to its own file (${where}).`);
       if (p.code !== 'unreadable') fatal = true;
     }
-    const nix = await conf.nixConfig;
+    const nix = await facts.nixView();
     // A setting the installed Nix knows (a newer Nix than the doctor's list) is not unknown.
     const nixKnows = new Set(nix && 'values' in nix ? Object.keys(nix.values) : []);
     const unknownSettings = conf.settings.unknown.filter((u) => !isKnownSetting(u.name, nixKnows));
@@ -42,7 +43,7 @@ export const config: Check = {
       problems.push('substitute = false: Nix never downloads from any substituter.');
       fixes.push('Remove substitute = false (NixOS: nix.settings.substitute = true;).');
     }
-    const crossCheck = compareWithNix(ctx, nix);
+    const crossCheck = compareWithNix(facts, nix);
     if (crossCheck.mismatch.length > 0) problems.push(...crossCheck.mismatch);
 
     const data = {
@@ -77,17 +78,17 @@ export const config: Check = {
 };
 
 /** Nix's own effective values, when `nix` runs here, against what the doctor derived. */
-function compareWithNix(ctx: CheckContext, nix: NixConfigView | undefined): { status: string; mismatch: string[]; notes: string[] } {
-  if (ctx.options.conf) return { status: 'not compared (--conf)', mismatch: [], notes: [] };
+function compareWithNix(facts: Facts, nix: NixConfigView | undefined): { status: string; mismatch: string[]; notes: string[] } {
+  if (facts.run.confFile) return { status: 'not compared (--conf)', mismatch: [], notes: [] };
   if (!nix) return { status: 'nix not installed', mismatch: [], notes: [] };
   if ('error' in nix) return { status: 'nix failed', mismatch: [], notes: [`\`${nix.command}\` failed: ${nix.error}`] };
   const mismatch: string[] = [];
   for (const name of ['substituters', 'trusted-public-keys', 'require-sigs', 'trusted-substituters']) {
-    const theirs = nix.values[name] as { value?: unknown } | undefined;
-    if (!theirs || !('value' in theirs)) continue;
+    const theirs = nix.values[name];
+    if (!theirs || typeof theirs !== 'object' || !('value' in theirs)) continue;
     const nixValue = Array.isArray(theirs.value) ? theirs.value.map(String) : [String(theirs.value)];
-    const ours = ctx.config.settings.list(name).map((i) => i.value);
-    const mine = name === 'require-sigs' ? [String(ctx.config.settings.get(name) !== 'false')] : ours;
+    const ours = facts.config.settings.list(name).map((i) => i.value);
+    const mine = name === 'require-sigs' ? [String(facts.config.settings.get(name) !== 'false')] : ours;
     if (mine.join(' ') !== nixValue.join(' ')) {
       mismatch.push(`${name}: Nix (\`${nix.command}\`) says '${nixValue.join(' ')}', the files say '${mine.join(' ')}'`);
     }

@@ -1,34 +1,32 @@
+import type { CacheTarget } from '../src/discover/types.js';
+import type { Facts } from '../src/facts/types.js';
+import { openPortFix } from '../src/host/firewall-judge.js';
+import { deadCacheAdvice } from '../src/nix/advice.js';
+import { hostPort } from '../src/nix/store-url.js';
+import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip } from '../src/runner/finding.js';
-import { deadCacheAdvice, hostPort, probePath } from '../src/runner/probes.js';
-import type { CacheTarget, Check, CheckContext, Finding } from '../src/runner/types.js';
-
-const SERVER_FIREWALL_FIX = (port: number) =>
-  [
-    `On the cache server, open TCP port ${port}:`,
-    `  NixOS: networking.firewall.allowedTCPPorts = [ ${port} ];  (or services.nix-serve.openFirewall = true;)`,
-    `  iptables: iptables -I INPUT -p tcp --dport ${port} -j ACCEPT   (inspect: iptables -L -n | grep ${port})`,
-    `  firewalld: firewall-cmd --add-port=${port}/tcp --permanent && firewall-cmd --reload   (inspect: firewall-cmd --list-ports)`,
-  ].join('\n');
+import { pingOutcome } from './ping.js';
 
 /** Step 4: is the port open? Refused, dropped, unreachable and TLS failures each get their own answer. */
-export const connect: Check = {
+export const connect: CacheCheck = {
   id: 'connect',
   title: 'TCP/TLS connection',
   scope: 'cache',
-  async run(ctx, target) {
-    if (!target) throw new Error('cache check without a cache');
-    const scheme = target.url.scheme;
-    if (scheme === 'file') return connectFile(ctx, target);
-    const probing = probePath(ctx, target);
+  uses: ['ping'],
+  reads: ['path'],
+  async run(facts, cache, results) {
+    const scheme = cache.url.scheme;
+    if (scheme === 'file') return connectFile(facts, cache);
+    const probing = facts.path(cache);
     if (!probing) return skip(`the doctor does not connect to ${scheme} stores`, `${scheme} store`);
     const path = await probing;
-    const where = hostPort(target);
-    const advice = deadCacheAdvice(ctx, target);
-    const withAdvice = (f: Finding): Finding =>
-      advice && f.status === 'fail' ? { ...f, detail: [f.detail, advice].filter(Boolean).join('\n') } : f;
+    const where = hostPort(cache.url);
+    const advice = cache.role === 'substituter' ? deadCacheAdvice(facts.config.settings, cache.url.display) : undefined;
+    const withAdvice = (f: Finding): Finding => (advice ? { ...f, detail: [f.detail, advice].filter(Boolean).join('\n') } : f);
+    const seconds = (facts.run.timeoutMs / 1000).toFixed(1);
 
     if (!path.resolution.ok) {
-      const resolvers = await nameservers(ctx);
+      const resolvers = (await facts.nameservers()).join(', ');
       return withAdvice(
         fail(`cannot resolve host name '${path.host}': ${path.resolution.message} — Nix reports "Couldn't resolve host name (6)"`, {
           detail: resolvers ? `Resolvers in /etc/resolv.conf: ${resolvers}` : undefined,
@@ -62,13 +60,12 @@ export const connect: Check = {
       );
     }
     if (tcp.result === 'timeout') {
-      const pinged = ctx.result('ping', target);
-      const pingAlive = pinged?.data.alive === true;
-      const rtt = typeof pinged?.data.rttMs === 'number' ? ` in ${(pinged.data.rttMs as number).toFixed(1)} ms` : '';
-      const summary = pingAlive
-        ? `port ${path.port} timed out after ${(ctx.timeoutMs / 1000).toFixed(1)} s while ping answers${rtt} — a firewall drops it`
-        : `connecting to ${where} timed out after ${(ctx.timeoutMs / 1000).toFixed(1)} s${pinged?.status === 'fail' ? ' and ping gets no reply either: the host is down or everything is filtered' : ''} — Nix reports "Timeout was reached (28)"`;
-      return withAdvice(fail(summary, { fix: SERVER_FIREWALL_FIX(path.port), data: { ...data, pingAlive } }));
+      const pinged = pingOutcome(results, cache);
+      const rtt = pinged.rttMs !== undefined ? ` in ${pinged.rttMs.toFixed(1)} ms` : '';
+      const summary = pinged.alive
+        ? `port ${path.port} timed out after ${seconds} s while ping answers${rtt} — a firewall drops it`
+        : `connecting to ${where} timed out after ${seconds} s${pinged.failed ? ' and ping gets no reply either: the host is down or everything is filtered' : ''} — Nix reports "Timeout was reached (28)"`;
+      return withAdvice(fail(summary, { fix: openPortFix(path.port), data: { ...data, pingAlive: pinged.alive } }));
     }
     if (tcp.result === 'unreachable') {
       return withAdvice(
@@ -80,8 +77,8 @@ export const connect: Check = {
     }
     if (tcp.result !== 'open') return withAdvice(fail(`connecting to ${where} failed (${tcp.code ?? tcp.result})`, { data }));
 
-    if (target.url.httpBase?.startsWith('https:')) {
-      const tls = await ctx.once(`tls ${tcp.address}:${path.port}`, (io) => io.net.tlsHandshake(tcp.address, path.port, path.host));
+    if (cache.url.httpBase?.startsWith('https:')) {
+      const tls = await facts.tls(tcp.address, path.port, path.host);
       if (!tls.ok) {
         const curl = /certificate|self-signed|expired|authority|host name/.test(tls.message)
           ? 'SSL peer certificate or SSH remote key was not OK (60)'
@@ -100,19 +97,12 @@ export const connect: Check = {
   },
 };
 
-async function connectFile(ctx: CheckContext, target: CacheTarget): Promise<Finding> {
-  const dir = target.url.base.replace(/^file:\/\//, '');
-  const st = await ctx.fs.stat(dir);
+async function connectFile(facts: Facts, cache: CacheTarget): Promise<Finding> {
+  const dir = cache.url.base.replace(/^file:\/\//, '');
+  const st = await facts.stat(dir);
   if (!st?.isDirectory)
     return fail(`the cache directory ${dir} does not exist`, {
       fix: `Create it with nix copy --to file://${dir} …, or fix the path in substituters.`,
     });
   return pass(`the cache directory ${dir} exists`, { data: { path: dir } });
-}
-
-async function nameservers(ctx: CheckContext): Promise<string | undefined> {
-  const r = await ctx.fs.readText('/etc/resolv.conf', 64 * 1024);
-  if (!r.ok) return undefined;
-  const list = [...r.text.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1]);
-  return list.length ? list.join(', ') : undefined;
 }

@@ -1,4 +1,4 @@
-import type { Check } from '../src/runner/types.js';
+import type { Check } from '../src/runner/check.js';
 import { cacheInfo } from './cache-info.js';
 import { config } from './config.js';
 import { connect } from './connect.js';

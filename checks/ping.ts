@@ -1,25 +1,19 @@
+import type { CacheTarget } from '../src/discover/types.js';
+import type { CacheCheck, Results } from '../src/runner/check.js';
 import { fail, pass, skip, storeKind, warn } from '../src/runner/finding.js';
-import { probePath, probePing } from '../src/runner/probes.js';
-import type { Check } from '../src/runner/types.js';
 
 /** Step 3: is the host up? ICMP, judged together with TCP so a filtered ping is not a false alarm. */
-export const ping: Check = {
+export const ping: CacheCheck = {
   id: 'ping',
   title: 'Host answers ping',
   scope: 'cache',
-  prepare(ctx) {
-    // Ping and the TCP probe of every cache start with the run: they overlap the local checks.
-    for (const target of ctx.caches) {
-      void probePing(ctx, target);
-      void probePath(ctx, target);
-    }
-  },
-  async run(ctx, target) {
-    if (!target) throw new Error('cache check without a cache');
-    const pinging = probePing(ctx, target);
-    if (!pinging) return skip(`nothing to ping for ${storeKind(target.url.scheme)}`, 'no host');
+  // Ping and the TCP probe of every cache start with the run: they overlap the local checks.
+  reads: ['ping', 'path'],
+  async run(facts, cache) {
+    const pinging = facts.ping(cache);
+    if (!pinging) return skip(`nothing to ping for ${storeKind(cache.url.scheme)}`, 'no host');
     // The TCP probe runs at the same time, so a dead host costs one timeout, not two.
-    const [{ ping: result, address, resolution }, path] = await Promise.all([pinging, probePath(ctx, target)]);
+    const [{ ping: result, address, resolution }, path] = await Promise.all([pinging, facts.path(cache)]);
     if (!resolution.ok) return skip(`cannot ping: ${resolution.message}`, 'host name does not resolve');
     if (!result || result.unavailable)
       return skip(`ping could not run: ${result?.unavailable ?? 'no address'}`, result?.unavailable ?? 'no address');
@@ -39,8 +33,20 @@ export const ping: Check = {
       `${address} answers neither ping nor TCP port ${path?.port ?? '?'}: the host is down, the address is wrong, or a firewall drops everything`,
       {
         data,
-        fix: `Check that the cache host is up and that ${target.url.host} is its address (ip addr on the host).`,
+        fix: `Check that the cache host is up and that ${cache.url.host} is its address (ip addr on the host).`,
       },
     );
   },
 };
+
+/** What the ping check saw of CACHE's host, for checks that declare `uses: ['ping']`. */
+export function pingOutcome(results: Results, cache: CacheTarget): { ran: boolean; failed: boolean; alive: boolean; rttMs?: number } {
+  const r = results.get(ping.id, cache);
+  const rtt = r?.data.rttMs;
+  return {
+    ran: r !== undefined,
+    failed: r?.status === 'fail',
+    alive: r?.data.alive === true,
+    ...(typeof rtt === 'number' ? { rttMs: rtt } : {}),
+  };
+}

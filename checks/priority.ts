@@ -1,41 +1,37 @@
-import { cacheEntries } from '../src/doctor.js';
+import type { CacheTarget } from '../src/discover/types.js';
+import type { Facts } from '../src/facts/types.js';
 import { isLanHostName, isPrivateAddress } from '../src/nix/address.js';
+import { effectiveOrder, resolvePriority } from '../src/nix/priority.js';
+import { advertisedPriority } from '../src/report/model.js';
+import type { HostCheck } from '../src/runner/check.js';
 import { pass, warn } from '../src/runner/finding.js';
-import type { CacheTarget, Check, CheckContext } from '../src/runner/types.js';
 
 type Place = 'local' | 'lan' | 'remote';
 
 /** Step 7: the order Nix will actually try the caches in, and what is wrong with it. */
-export const priority: Check = {
+export const priority: HostCheck = {
   id: 'priority',
   title: 'Substituter priorities',
   scope: 'host',
-  async run(ctx) {
-    const targets = ctx.caches.filter((t) => t.role === 'substituter');
+  uses: ['cache-info', 'connect'],
+  async run(facts, results) {
+    const targets = facts.caches.filter((t) => t.role === 'substituter');
     if (targets.length === 0) return pass('no substituters to order', { data: { order: [] } });
-    const entries = cacheEntries(
-      targets,
-      targets.flatMap((t) => ['cache-info', 'connect'].map((id) => ctx.result(id, t)).filter((r) => r !== undefined)),
-    );
-    const rows = await Promise.all(
-      targets.map(async (t, i) => {
-        const e = entries[i]!;
-        const connect = ctx.result('connect', t)?.status;
-        const info = ctx.result('cache-info', t)?.status;
+    const unordered = await Promise.all(
+      targets.map(async (t) => {
+        const connect = results.get('connect', t)?.status;
+        const info = results.get('cache-info', t);
         const working =
-          connect === 'fail' || info === 'fail' ? false : connect === 'pass' && (info === 'pass' || info === 'warn') ? true : null;
-        return {
-          target: t,
-          url: e.url,
-          priority: e.priority,
-          source: e.prioritySource,
-          order: e.order ?? 0,
-          place: await placeOf(ctx, t),
-          working,
-        };
+          connect === 'fail' || info?.status === 'fail'
+            ? false
+            : connect === 'pass' && (info?.status === 'pass' || info?.status === 'warn')
+              ? true
+              : null;
+        const { priority, source } = resolvePriority(t.url.priority, advertisedPriority(info));
+        return { target: t, url: t.url.display, priority, source, place: await placeOf(facts, t), working };
       }),
     );
-    rows.sort((a, b) => a.order - b.order);
+    const rows = effectiveOrder(unordered).map((r, i) => ({ ...r, order: i + 1 }));
     const order = rows.map((r) => ({
       order: r.order,
       url: r.url,
@@ -96,7 +92,7 @@ export const priority: Check = {
       fix: fixLine(
         rows.map((r) => r.target),
         suggested,
-        ctx.config.systemFile,
+        facts.config.systemFile,
       ),
       data,
     });
@@ -118,11 +114,11 @@ function fixLine(targets: CacheTarget[], suggested: Map<string, number>, file: s
   ].join('\n');
 }
 
-async function placeOf(ctx: CheckContext, t: CacheTarget): Promise<Place> {
+async function placeOf(facts: Facts, t: CacheTarget): Promise<Place> {
   if (t.local) return 'local';
   const host = t.url.host;
   if (!host) return t.url.scheme === 's3' ? 'remote' : 'local';
-  const r = await ctx.net.resolve(host);
+  const r = await facts.resolve(host);
   if (r.ok && r.addresses.length > 0) return r.addresses.every(isPrivateAddress) ? 'lan' : 'remote';
   return isLanHostName(host) ? 'lan' : 'remote';
 }

@@ -1,30 +1,25 @@
 import { reachOf } from '../src/host/sockets.js';
 import { execStartArgv } from '../src/host/systemd.js';
+import { KNOWN_SERVERS } from '../src/nix/servers.js';
 import { isHttpScheme } from '../src/nix/store-url.js';
+import type { CacheCheck } from '../src/runner/check.js';
 import { fail, pass, skip, storeKind, warn } from '../src/runner/finding.js';
-import { KNOWN_SERVERS, listeners, systemdState } from '../src/runner/server.js';
-import type { Check } from '../src/runner/types.js';
 
 /** Server step 1: `systemctl status nix-serve` — is the cache server running, and listening where others reach it? */
-export const service: Check = {
+export const service: CacheCheck = {
   id: 'service',
   title: 'Cache server service',
   scope: 'cache',
-  prepare(ctx) {
-    if (!ctx.caches.some((c) => c.local)) return;
-    void systemdState(ctx);
-    void listeners(ctx);
-  },
-  async run(ctx, target) {
-    if (!target) throw new Error('cache check without a cache');
-    const { host, port, scheme } = target.url;
+  reads: ['systemd', 'listeners'],
+  async run(facts, cache) {
+    const { host, port, scheme } = cache.url;
     if (!isHttpScheme(scheme)) return skip(`${storeKind(scheme)} has no cache server to check`, `${scheme} store`);
-    if (!target.local) {
+    if (!cache.local) {
       return skip(`the cache runs on another host (${host}): check its service there`, 'remote cache', {
         fix: `On ${host}: nixcache doctor --server --port ${port}\n  or by hand: systemctl status nix-serve; journalctl -u nix-serve -n 20; ss -ltnp | grep ${port}`,
       });
     }
-    const [sd, ls] = await Promise.all([systemdState(ctx), listeners(ctx)]);
+    const [sd, ls] = await Promise.all([facts.systemd(), facts.listeners()]);
     const unit = sd.available
       ? (sd.units.find((u) => u.ActiveState === 'active') ?? sd.units.find((u) => u.ActiveState === 'failed') ?? sd.units[0])
       : undefined;
@@ -53,11 +48,7 @@ export const service: Check = {
       listenersFrom: 'list' in ls ? ls.source : ls.error,
     };
 
-    let journal: string | undefined;
-    if (unit && unit.ActiveState === 'failed') {
-      const j = await ctx.exec('journalctl', ['-u', unit.Id as string, '-n', '20', '--no-pager']);
-      journal = j.exitCode === 0 ? j.stdout.trim() : undefined;
-    }
+    const journal = unit?.Id && unit.ActiveState === 'failed' ? await facts.journal(unit.Id) : undefined;
     if (!('list' in ls)) return skip(`cannot see which sockets listen: ${ls.error}`, 'no socket list', { detail: unitText, data });
     if (onPort.length === 0) {
       const failed = unit?.ActiveState === 'failed';

@@ -1,22 +1,17 @@
-import { formatOrigin, type Item } from '../src/nix/config.js';
+import { formatOrigin } from '../src/nix/config.js';
+import { clientSide, daemonSide, daemonTrustedUsers } from '../src/nix/trust.js';
+import type { HostCheck } from '../src/runner/check.js';
 import { fail, pass, warn } from '../src/runner/finding.js';
-import type { Check } from '../src/runner/types.js';
-
-const clientSide = (i: Item) => i.origin.level === 'user' || i.origin.level === 'env';
-const daemonSide = (i: Item) => i.origin.level === 'system' || i.origin.level === 'default';
 
 /** Step 2: will the nix-daemon honour these substituters and keys for this user? */
-export const trust: Check = {
+export const trust: HostCheck = {
   id: 'trust',
   title: 'Daemon trusts this user’s settings',
   scope: 'host',
-  async run(ctx) {
-    const { env, config } = ctx;
+  async run(facts) {
+    const { env, config } = facts;
     const s = config.settings;
-    const trustedUsers = s
-      .list('trusted-users')
-      .filter(daemonSide)
-      .map((i) => i.value);
+    const trustedUsers = daemonTrustedUsers(s);
     const data: Record<string, unknown> = {
       user: env.user,
       groups: env.groups,
@@ -64,11 +59,11 @@ export const trust: Check = {
     const urls = ignored.map((i) => i.value);
     const keys = ignoredKeys.map((i) => i.value);
     const fix = [
-      urls.length ? `Either let users add these caches — in ${ctx.config.systemFile}: trusted-substituters = ${urls.join(' ')}` : '',
+      urls.length ? `Either let users add these caches — in ${config.systemFile}: trusted-substituters = ${urls.join(' ')}` : '',
       urls.length ? `  NixOS: nix.settings.trusted-substituters = [ ${urls.map((u) => `"${u}"`).join(' ')} ];` : '',
-      keys.length ? `Put the keys in the system config — ${ctx.config.systemFile}: extra-trusted-public-keys = ${keys.join(' ')}` : '',
+      keys.length ? `Put the keys in the system config — ${config.systemFile}: extra-trusted-public-keys = ${keys.join(' ')}` : '',
       keys.length ? `  NixOS: nix.settings.trusted-public-keys = [ ${keys.map((k) => `"${k}"`).join(' ')} ];` : '',
-      `Or make ${env.user} trusted — ${ctx.config.systemFile}: trusted-users = root ${env.user}  (NixOS: nix.settings.trusted-users = [ "root" "${env.user}" ];) — which is root-equivalent.`,
+      `Or make ${env.user} trusted — ${config.systemFile}: trusted-users = root ${env.user}  (NixOS: nix.settings.trusted-users = [ "root" "${env.user}" ];) — which is root-equivalent.`,
       'Then restart the daemon: systemctl restart nix-daemon.',
     ]
       .filter(Boolean)

@@ -1,8 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { doctorFlags, UsageError } from './commands/flags.js';
 import { VERSION } from './version.js';
-
-/** Usage errors: one line on stderr, exit 2, never a stack. */
-class UsageError extends Error {}
 
 const positive = (what: string) => (value: string) => {
   const n = Number(value);
@@ -54,8 +52,9 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'show evidence in the table and stack traces of crashed checks')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .action(async (opts: Record<string, unknown>) => {
+      const flags = doctorFlags(opts);
       const { doctorCommand } = await import('./commands/doctor.js');
-      process.exitCode = await doctorCommand(opts, UsageError);
+      process.exitCode = await doctorCommand(flags);
     });
   return program;
 }

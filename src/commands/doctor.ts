@@ -1,198 +1,155 @@
-import { accessSync, constants, existsSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { setMaxListeners } from 'node:events';
 import { CHECKS } from '../../checks/index.js';
-import { type Report, runDoctor } from '../doctor.js';
+import { discover } from '../discover/index.js';
+import type { Discovery } from '../discover/types.js';
+import { createFacts } from '../facts/index.js';
+import { readNixView } from '../facts/nix.js';
+import type { FactKind } from '../facts/types.js';
 import { renderJson } from '../report/json.js';
-import { redactPatterns } from '../report/redact.js';
-import type { Check } from '../runner/types.js';
-import { SCHEMA_VERSION, VERSION } from '../version.js';
+import { buildReport, crashReport, type Report } from '../report/model.js';
+import { Redactor, redactPatterns } from '../report/redact.js';
+import type { Check } from '../runner/check.js';
+import { loadPlugins } from '../runner/plugins.js';
+import { runChecks } from '../runner/run.js';
+import type { Recorder } from '../system/evidence.js';
+import { createExec } from '../system/exec.js';
+import { createFs } from '../system/fs.js';
+import { createAgent, createHttp, loadUndici } from '../system/http.js';
+import type { Io } from '../system/io.js';
+import { createNet } from '../system/net.js';
+import { createPing } from '../system/ping.js';
+import { startSpinner, terminal, unreadableFileProblem, unwritableFileProblem, writeTextFile } from '../system/terminal.js';
+import { type DoctorFlags, UsageError } from './flags.js';
 
-type UsageErrorClass = new (message: string) => Error;
+/** `nixcache doctor`: flags → discover → facts → checks → one report → a renderer. Returns the exit code. */
+export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
+  const fileProblems = [
+    flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path)] : undefined,
+    flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
+    flags.secretKeyFile ? ['--secret-key-file', flags.secretKeyFile, unreadableFileProblem(flags.secretKeyFile, false)] : undefined,
+  ];
+  for (const p of fileProblems) if (p?.[2]) throw new UsageError(`${p[0]} ${p[1]}: ${p[2]}`);
 
-export async function doctorCommand(opts: Record<string, unknown>, UsageError: UsageErrorClass): Promise<number> {
-  const json = Boolean(opts.json);
-  const reportOpt = opts.report as string | boolean | undefined;
-  if (json && reportOpt === true)
-    throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
-  if (typeof reportOpt === 'string') requireWritable(reportOpt, UsageError);
-  const conf = opts.conf as string | undefined;
-  if (conf) requireReadable(conf, '--conf', UsageError);
-  const secretKeyFile = opts.secretKeyFile as string | undefined;
-  if (secretKeyFile) requireExists(secretKeyFile, '--secret-key-file', UsageError);
-
-  const plugins = await loadPlugins((opts.plugin as string[]) ?? [], UsageError);
+  const plugins = await loadPlugins(flags.plugins, CHECKS, (message) => new UsageError(message));
   const registry = [...CHECKS, ...plugins];
   const known = registry.map((c) => c.id);
-  const only = (opts.only as string[] | undefined) ?? [];
-  const skip = (opts.skip as string[] | undefined) ?? [];
-  for (const id of [...only, ...skip]) {
+  for (const id of [...flags.only, ...flags.skip]) {
     if (!known.includes(id)) throw new UsageError(`unknown check id '${id}' (known: ${known.join(', ')})`);
   }
-  const checks = registry.filter((c) => (only.length === 0 || only.includes(c.id)) && !skip.includes(c.id));
+  const checks = registry.filter((c) => (flags.only.length === 0 || flags.only.includes(c.id)) && !flags.skip.includes(c.id));
 
-  const env = process.env;
-  const color = opts.color !== false && !env.NO_COLOR && (env.FORCE_COLOR ? env.FORCE_COLOR !== '0' : Boolean(process.stdout.isTTY));
-  const spinner =
-    process.stderr.isTTY && !env.CI
-      ? (await import('ora')).default({ stream: process.stderr, color: 'cyan', isEnabled: true }).start('nixcache doctor')
-      : undefined;
-  const verbose = Boolean(opts.verbose);
-  const strict = Boolean(opts.strict);
-
+  const color = flags.color && !env.NO_COLOR && (env.FORCE_COLOR ? env.FORCE_COLOR !== '0' : terminal.stdoutIsTTY);
+  const spinner = await startSpinner('nixcache doctor', env);
   let report: Report;
   try {
-    ({ report } = await runDoctor({
-      checks,
-      timeoutMs: Math.round((opts.timeout as number) * 1000),
-      deadlineMs: Math.round((opts.deadline as number) * 1000),
-      strict,
-      verbose,
-      server: Boolean(opts.server),
-      ...(opts.port !== undefined ? { port: opts.port as number } : {}),
-      ...(secretKeyFile ? { secretKeyFile: resolve(secretKeyFile) } : {}),
-      ...(opts.sample ? { sample: opts.sample as string } : {}),
-      trustedKeys: (opts.trustedKey as string[]) ?? [],
-      caches: (opts.cache as string[]) ?? [],
-      ...(conf ? { conf } : {}),
-      onProgress: (text) => {
-        if (spinner) spinner.text = redactPatterns(text);
-      },
-    }));
+    report = await runDoctor(flags, checks, env, (text) => spinner?.update(redactPatterns(text)));
   } catch (e) {
-    // The doctor itself failed (not one check): still one valid document, and a one-line reason.
-    report = crashReport(e, verbose);
+    report = crashReport(e, flags.verbose, { user: env.USER });
   } finally {
     spinner?.stop();
   }
 
-  if (json) process.stdout.write(renderJson(report));
-  if (typeof reportOpt === 'string') {
-    try {
-      writeFileSync(reportOpt, (await import('../report/markdown.js')).renderMarkdown(report));
-      if (!json) process.stderr.write(`nixcache: report written to ${reportOpt}\n`);
-    } catch (e) {
-      process.stderr.write(`nixcache: could not write the report to ${reportOpt}: ${(e as Error).message.split('\n')[0]}\n`);
-    }
+  if (flags.json) terminal.stdout(renderJson(report));
+  if (flags.report?.to === 'file') {
+    const written = writeTextFile(flags.report.path, (await import('../report/markdown.js')).renderMarkdown(report));
+    if (!written.ok) terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
+    else if (!flags.json) terminal.stderr(`nixcache: report written to ${flags.report.path}\n`);
   }
   // Renderers load on demand: a --json run never compiles cli-table3.
-  if (reportOpt === true) process.stdout.write((await import('../report/markdown.js')).renderMarkdown(report));
-  else if (!json)
-    process.stdout.write((await import('../report/table.js')).renderTable(report, { color, verbose, width: process.stdout.columns }));
+  if (flags.report?.to === 'stdout') terminal.stdout((await import('../report/markdown.js')).renderMarkdown(report));
+  else if (!flags.json)
+    terminal.stdout((await import('../report/table.js')).renderTable(report, { color, verbose: flags.verbose, width: terminal.columns }));
 
-  const failed = report.summary.fail > 0 || (strict && report.summary.warn > 0);
+  const failed = report.summary.fail > 0 || (flags.strict && report.summary.warn > 0);
   return failed ? 1 : 0;
 }
 
-function requireExists(file: string, flag: string, UsageError: UsageErrorClass): void {
+/** One run: discovery, then the checks over the facts, then the report, all within the deadline. */
+export async function runDoctor(
+  flags: DoctorFlags,
+  checks: readonly Check[],
+  env: Readonly<NodeJS.ProcessEnv>,
+  onProgress?: (text: string) => void,
+): Promise<Report> {
+  const started = performance.now();
+  const ending = new AbortController();
+  const deadline = ending.signal;
+  const timer = setTimeout(() => ending.abort(), flags.deadlineMs);
+  // Every command, request and probe of every cache listens to the deadline: no listener limit.
+  setMaxListeners(0, deadline);
+  void loadUndici().catch(() => {}); // compiles while discovery waits for child processes
+  const discoverySignal = AbortSignal.any([deadline, AbortSignal.timeout(Math.max(1000, flags.deadlineMs / 2))]);
+  setMaxListeners(0, discoverySignal);
+  const quietAgent = createAgent(flags.timeoutMs);
+  const adapters = (record: Recorder, signal: AbortSignal, agent = quietAgent, ca?: string): Io => ({
+    exec: createExec(record, signal, flags.timeoutMs),
+    http: createHttp(agent, record, signal, flags.timeoutMs),
+    net: createNet(record, signal, flags.timeoutMs, ca),
+    ping: createPing(record, flags.timeoutMs, started + flags.deadlineMs),
+    fs: createFs(record),
+  });
+  const quiet = adapters(() => {}, discoverySignal);
+
+  onProgress?.('reading nix.conf');
+  // Nix's own view needs nothing discovery finds: it starts first and runs beside everything else.
+  const passEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  const nixView = readNixView(quiet, passEnv);
+  nixView.catch(() => {});
+  const discovery: Discovery = await discover(quiet, env, {
+    conf: flags.conf,
+    caches: flags.caches,
+    trustedKeys: flags.trustedKeys,
+    server: flags.server,
+    port: flags.port,
+    secretKeyFile: flags.secretKeyFile,
+    sample: flags.sample,
+    timeoutMs: flags.timeoutMs,
+  });
+  const redactor = new Redactor();
+  for (const s of discovery.secrets) redactor.add(s);
+
+  // The connection pool trusts what Nix's curl trusts (ssl-cert-file), known only now.
+  const agent = createAgent(flags.timeoutMs, discovery.caBundle);
   try {
-    statSync(file);
-  } catch {
-    throw new UsageError(`${flag} ${file}: no such file`);
-  }
-}
-
-/** --report FILE: checked before the run, so a typo in the path does not cost a whole run. */
-function requireWritable(file: string, UsageError: UsageErrorClass): void {
-  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`--report ${file}: is a directory; give a file name`);
-  const target = existsSync(file) ? file : dirname(resolve(file));
-  try {
-    if (!existsSync(file) && !statSync(target).isDirectory()) throw new Error('not a directory');
-    accessSync(target, constants.W_OK);
-  } catch {
-    throw new UsageError(
-      `--report ${file}: cannot write it (${target === file ? 'not writable' : `${target} is not an existing, writable directory`})`,
-    );
-  }
-}
-
-function requireReadable(file: string, flag: string, UsageError: UsageErrorClass): void {
-  requireExists(file, flag, UsageError);
-  try {
-    accessSync(file, constants.R_OK);
-    if (statSync(file).isDirectory()) throw new Error('directory');
-  } catch {
-    throw new UsageError(`${flag} ${file}: cannot read it`);
-  }
-}
-
-/** Loads `--plugin` modules: each exports a Check, an array of them, or `checks`. */
-async function loadPlugins(specs: string[], UsageError: UsageErrorClass): Promise<Check[]> {
-  const out: Check[] = [];
-  const builtin = new Set(CHECKS.map((c) => c.id));
-  for (const spec of specs) {
-    let url: string;
-    try {
-      const local = spec.startsWith('.') || isAbsolute(spec) || /\.[cm]?js$/.test(spec);
-      url = local ? pathToFileURL(resolve(spec)).href : pathToFileURL(createRequire(`${process.cwd()}/`).resolve(spec)).href;
-      if (local && !existsSync(resolve(spec))) throw new Error('missing');
-    } catch {
-      throw new UsageError(`--plugin ${spec}: cannot find that module`);
-    }
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(url)) as Record<string, unknown>;
-    } catch (e) {
-      throw new UsageError(`--plugin ${spec}: loading it failed: ${String((e as Error).message).split('\n')[0]}`);
-    }
-    const exported = mod.checks ?? mod.default ?? mod.check;
-    const list = Array.isArray(exported) ? exported : [exported];
-    for (const c of list as Partial<Check>[]) {
-      if (
-        !c ||
-        typeof c.id !== 'string' ||
-        !/^[a-z0-9]+(-[a-z0-9]+)*$/.test(c.id) ||
-        typeof c.run !== 'function' ||
-        (c.scope !== 'host' && c.scope !== 'cache')
-      ) {
-        throw new UsageError(`--plugin ${spec}: does not export a check ({ id: 'kebab-case', title, scope: 'host' | 'cache', run })`);
-      }
-      if (builtin.has(c.id) || out.some((o) => o.id === c.id))
-        throw new UsageError(`--plugin ${spec}: check id '${c.id}' is already taken`);
-      out.push({ ...c, title: typeof c.title === 'string' ? c.title : c.id } as Check);
-    }
-  }
-  return out;
-}
-
-function crashReport(e: unknown, verbose: boolean): Report {
-  const message = redactPatterns(String((e as Error)?.message ?? e).split('\n')[0] ?? 'unknown error');
-  return {
-    schemaVersion: SCHEMA_VERSION,
-    tool: { name: 'nixcache', version: VERSION },
-    generatedAt: new Date().toISOString(),
-    durationMs: 0,
-    environment: {
-      os: process.platform,
-      arch: process.arch,
-      nixVersion: null,
-      user: process.env.USER ?? 'unknown',
-      uid: -1,
-      groups: [],
-      root: false,
-      multiUser: false,
-      trustedUser: null,
-      storeDir: '/nix/store',
-      sandbox: null,
-    },
-    config: { files: [], substituters: [], trustedPublicKeys: [], requireSigs: true },
-    caches: [],
-    checks: [
-      {
-        id: 'doctor',
-        title: 'nixcache doctor',
-        cache: null,
-        status: 'fail',
-        summary: `the doctor could not run: ${message}`,
-        detail: verbose ? redactPatterns(String((e as Error)?.stack ?? '')) : null,
-        fix: null,
-        reason: null,
-        data: {},
-        evidence: [],
-        durationMs: 0,
+    const facts = createFacts({
+      discovery,
+      io: (record) => adapters(record, deadline, agent, discovery.caBundle),
+      nixView,
+      secret: (s) => redactor.add(s),
+      deadline,
+    });
+    facts.prefetch(new Set<FactKind>(checks.flatMap((c) => c.reads ?? [])));
+    const results = await runChecks({
+      checks,
+      caches: discovery.targets,
+      facts: (record) => facts.view(record),
+      checkTimeoutMs: (check) => check.timeoutMs?.(flags.timeoutMs) ?? flags.timeoutMs * 2 + 1000,
+      deadline,
+      verbose: flags.verbose,
+      onProgress: ({ check, cache, done }) => {
+        if (!done) onProgress?.(`${check.title}${cache ? ` — ${cache.url.display}` : ''}`);
       },
-    ],
-    summary: { pass: 0, warn: 0, fail: 1, skip: 0 },
-  };
+    });
+    // Never past the deadline for it: a hung `nix` leaves the sandbox unknown, not the run late.
+    const left = Math.max(0, flags.deadlineMs - (performance.now() - started));
+    const nix = await within(nixView, left, undefined);
+    const fromNix = nix && 'values' in nix ? nix.values.sandbox : undefined;
+    const nixSandbox = fromNix && typeof fromNix === 'object' && 'value' in fromNix ? fromNix.value : undefined;
+    const sandbox = discovery.config.settings.get('sandbox') ?? (nixSandbox === undefined ? null : String(nixSandbox));
+    return buildReport({ discovery, results, sandbox, durationMs: performance.now() - started, redactor });
+  } finally {
+    // Whatever is still gathering (a fact no check waited for) stops now.
+    clearTimeout(timer);
+    ending.abort();
+    agent.destroy().catch(() => {});
+    quietAgent.destroy().catch(() => {});
+  }
+}
+
+function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,5 @@
 import { err, ok, type Result } from './result.js';
+import type { StoreUrl } from './store-url.js';
 
 export interface NetrcEntry {
   /** undefined for the `default` entry. */
@@ -52,4 +53,16 @@ export function parseNetrc(text: string): Result<NetrcEntry[]> {
 /** The entry curl would use for HOST: the first matching machine, else `default`. */
 export function netrcFor(entries: readonly NetrcEntry[], host: string): NetrcEntry | undefined {
   return entries.find((e) => e.machine === host) ?? entries.find((e) => e.machine === undefined);
+}
+
+export type Credentials = { user: string; password: string; source: 'url' | 'netrc' };
+
+/** What Nix hands curl for a cache: user:password from the URL, else the netrc-file entry for its host. */
+export function credentialsFor(url: StoreUrl, netrc: readonly NetrcEntry[]): Credentials | undefined {
+  if (url.scheme === 's3') return undefined; // Nix signs S3 requests with AWS credentials instead
+  if (url.credentials) return { ...url.credentials, source: 'url' };
+  const entry = url.host ? netrcFor(netrc, url.host) : undefined;
+  if (entry?.login !== undefined || entry?.password !== undefined)
+    return { user: entry.login ?? '', password: entry.password ?? '', source: 'netrc' };
+  return undefined;
 }

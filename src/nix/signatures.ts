@@ -46,3 +46,41 @@ export function classifySignatures(info: NarInfo, trusted: readonly PublicKey[])
   if (tried.length > 0) return { kind: 'mismatch', keys: [...new Set(tried)], signedBy };
   return { kind: 'untrusted', signedBy };
 }
+
+/**
+ * Key regenerated, or narinfo altered? OTHERS are the verdicts on other narinfos signed by the same
+ * key names: if any verifies, the key is the one we trust and this file was changed; if none does,
+ * the key changed. NARFILE says whether the NAR file still matches its FileHash.
+ */
+export function explainMismatch(
+  others: readonly SignatureVerdict['kind'][],
+  narFile: 'matches' | 'differs' | 'unchecked',
+  keyNames: readonly string[],
+): { summary: string; detail: string; data: { otherSamples: number; otherValid: number; narFile: string } } {
+  const data = { otherSamples: others.length, otherValid: others.filter((v) => v === 'valid').length, narFile };
+  const fileNote =
+    narFile === 'matches'
+      ? ' The NAR file it points to matches its FileHash.'
+      : narFile === 'differs'
+        ? ' The NAR file it points to does not match its FileHash either.'
+        : '';
+  if (data.otherValid > 0) {
+    return {
+      summary: `this narinfo was altered after signing (${data.otherValid} of ${others.length} other narinfos signed by the same key verify)`,
+      detail: `The key you trust is the one the cache signs with, so the fields of this narinfo (NarHash, NarSize, References or StorePath) no longer match what was signed.${fileNote}`,
+      data,
+    };
+  }
+  if (others.length > 0) {
+    return {
+      summary: `the key was probably regenerated on the server under the same name (none of ${others.length + 1} narinfos verify)`,
+      detail: `Every narinfo looked at is signed by '${keyNames.join(', ')}' with material that does not match the public key you trust.${fileNote}`,
+      data,
+    };
+  }
+  return {
+    summary: 'either the key was regenerated on the server under the same name, or this narinfo was altered after signing',
+    detail: `Only one narinfo could be looked at, so the two cannot be told apart here; pass another path with --sample.${fileNote}`,
+    data,
+  };
+}

@@ -124,3 +124,17 @@ function safeDecode(s: string): string {
     return s;
   }
 }
+
+/** `host:port`, with an IPv6 literal in brackets. */
+export function hostPort(url: StoreUrl): string {
+  const { host, port } = url;
+  return host?.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Stores reached over the network at their URL's host: an s3:// "host" is a bucket name. */
+const NETWORK_SCHEMES: ReadonlySet<string> = new Set(['http', 'https', 'ssh', 'ssh-ng']);
+
+/** Whether the doctor reaches this store over the network at url.host (an s3:// store at its bucket's address). */
+export function overNetwork(url: StoreUrl): boolean {
+  return url.httpBase !== undefined || NETWORK_SCHEMES.has(url.scheme);
+}

@@ -1,6 +1,5 @@
-import type { CacheEntry, Report } from '../doctor.js';
-import type { CheckResult } from '../runner/types.js';
 import type { Evidence } from '../system/evidence.js';
+import type { CacheEntry, CheckResult, Report } from './model.js';
 
 export interface Section {
   title: string;

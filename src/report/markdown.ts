@@ -1,6 +1,5 @@
-import type { Report } from '../doctor.js';
-import type { CheckResult } from '../runner/types.js';
 import { describeCache, evidenceLine, sections, summaryLine } from './group.js';
+import type { CheckResult, Report } from './model.js';
 
 const ICON = { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail', skip: '⏭️ skip' } as const;
 

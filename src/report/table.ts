@@ -1,7 +1,6 @@
 import Table from 'cli-table3';
-import type { Report } from '../doctor.js';
-import type { Status } from '../runner/types.js';
 import { describeCache, evidenceLine, sections, summaryLine } from './group.js';
+import type { Report, Status } from './model.js';
 
 const MARK: Record<Status, string> = { pass: '✔ pass', warn: '▲ warn', fail: '✘ fail', skip: '– skip' };
 const COLOUR: Record<Status, number> = { pass: 32, warn: 33, fail: 31, skip: 90 };

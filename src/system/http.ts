@@ -72,14 +72,14 @@ export interface LazyAgent {
   destroy(): Promise<void>;
 }
 
-/** CA: the trusted certificates (PEM), read when the pool is made, so config discovery can set them first. */
-export function createAgent(connectTimeoutMs: number, ca: () => string | undefined = () => undefined): LazyAgent {
+/** CA: the trusted certificates (PEM) of ssl-cert-file, known once discovery has read nix.conf. */
+export function createAgent(connectTimeoutMs: number, ca?: string): LazyAgent {
   let agent: Promise<Dispatcher> | undefined;
   const dispatcher = () => {
     agent ??= loadUndici().then(
       ({ Agent }) =>
         new Agent({
-          connect: { timeout: connectTimeoutMs, ...(ca() ? { ca: ca() } : {}) },
+          connect: { timeout: connectTimeoutMs, ...(ca ? { ca } : {}) },
           headersTimeout: connectTimeoutMs,
           bodyTimeout: connectTimeoutMs,
           keepAliveTimeout: 1000,

@@ -37,27 +37,13 @@ export function isLocalAddress(address: string): boolean {
   return false;
 }
 
-/**
- * Network probes bounded by TIMEOUTMS and the run's SIGNAL. Name resolution goes through
- * RESOLVED, one promise per host for the whole run, so ping, connect and HTTP share one look-up.
- */
-export function createNet(
-  record: Recorder,
-  signal: AbortSignal,
-  timeoutMs: number,
-  resolved: Map<string, Promise<Resolution>>,
-  ca: () => string | undefined = () => undefined,
-): Net {
+/** Network probes bounded by TIMEOUTMS and the run's SIGNAL; CA is the trusted certificates (PEM) for TLS. */
+export function createNet(record: Recorder, signal: AbortSignal, timeoutMs: number, ca?: string): Net {
   return {
     isLocalAddress,
     async resolve(host) {
       if (isIP(host)) return { ok: true, addresses: [host], durationMs: 0 };
-      let pending = resolved.get(host);
-      if (!pending) {
-        pending = resolveOnce(host, timeoutMs);
-        resolved.set(host, pending);
-      }
-      const r = await pending;
+      const r = await resolveOnce(host, timeoutMs);
       record({ kind: 'dns', host, addresses: r.ok ? r.addresses : [], durationMs: r.durationMs, ...(r.ok ? {} : { error: r.message }) });
       return r;
     },
@@ -73,7 +59,7 @@ export function createNet(
           host: address,
           port,
           servername: isIP(servername) ? undefined : servername,
-          ...(ca() ? { ca: ca() } : {}),
+          ...(ca ? { ca } : {}),
         });
         const done = (r: TlsProbe) => {
           clearTimeout(timer);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { execa } from 'execa';
 import { expect } from 'vitest';
-import type { Report } from '../../src/doctor.js';
+import type { Report } from '../../src/report/model.js';
 
 export const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 const schema = JSON.parse(readFileSync(new URL('../../schema/doctor.schema.json', import.meta.url), 'utf8'));

@@ -1,12 +1,13 @@
 // A real --plugin module, as a user would write one: a host check that reads the Nix store's
-// free space through the doctor's own adapters, and a cache check that uses another check's result.
+// free space through the doctor's facts (the command's evidence is recorded like any other), and
+// a cache check that reads another check's result, declared in `needs`.
 export const checks = [
   {
     id: 'store-free-space',
     title: 'Free space under the Nix store',
     scope: 'host',
-    async run(ctx) {
-      const r = await ctx.exec('df', ['-Pk', ctx.env.storeDir]);
+    async run(facts) {
+      const r = await facts.command('df', ['-Pk', facts.env.storeDir]);
       if (r.missing) return { status: 'skip', summary: "'df' is not installed", reason: 'no df' };
       const line = r.stdout.trim().split('\n').pop() ?? '';
       const availableKb = Number(line.split(/\s+/)[3]);
@@ -22,8 +23,8 @@ export const checks = [
     title: 'nix-cache-info answers quickly',
     scope: 'cache',
     needs: ['cache-info'],
-    async run(ctx, target) {
-      const info = ctx.result('cache-info', target);
+    async run(_facts, cache, results) {
+      const info = results.get('cache-info', cache);
       return { status: 'pass', summary: `cache-info was ${info?.status} in ${info?.durationMs} ms`, data: { seen: info?.status ?? null } };
     },
   },

@@ -3,8 +3,8 @@ export default {
   id: 'hangs-forever',
   title: 'A check that runs a hanging program',
   scope: 'host',
-  async run(ctx) {
-    await ctx.exec('sleep', [process.env.NIXCACHE_TEST_SLEEP ?? '987.654'], { timeoutMs: 600_000 });
+  async run(facts) {
+    await facts.command('sleep', [process.env.NIXCACHE_TEST_SLEEP ?? '987.654'], { timeoutMs: 600_000 });
     return { status: 'pass', summary: 'the program ended' };
   },
 };

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Report } from '../../src/doctor.js';
+import type { Report } from '../../src/report/model.js';
 import { AS_NOBODY, checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
 import { CACHES, type Running, serveCache } from '../helpers/servers.js';
 import { missing } from '../helpers/system.js';

@@ -1,0 +1,125 @@
+import type { CacheTarget, HostPaths } from '../discover/types.js';
+import { narFileCheckable } from '../nix/nar.js';
+import { type NarInfo, parseNarInfo } from '../nix/narinfo.js';
+import { type Credentials, credentialsFor, type NetrcEntry } from '../nix/netrc.js';
+import { parseBaseName, parseStorePath } from '../nix/store-path.js';
+import { cacheFileUrl } from '../nix/store-url.js';
+import type { Io } from '../system/io.js';
+import type { CacheInfoFact, NarFileFact, NarInfoLookup } from './types.js';
+
+const MAX_CACHE_INFO_BYTES = 64 * 1024;
+const MAX_NARINFO_BYTES = 256 * 1024;
+/** NAR files up to this size are downloaded whole to compare with FileHash. */
+export const MAX_NAR_DOWNLOAD_BYTES = 4 * 1024 * 1024;
+export const MAX_CANDIDATES = 24;
+
+const fileDir = (cache: CacheTarget) => cache.url.base.replace(/^file:\/\//, '');
+
+/** `GET /nix-cache-info` (or the file of a file:// cache), with the credentials Nix would send. */
+export async function readCacheInfo(io: Io, cache: CacheTarget, netrc: readonly NetrcEntry[]): Promise<CacheInfoFact> {
+  if (cache.url.scheme === 'file') {
+    const path = `${fileDir(cache)}/nix-cache-info`;
+    return { kind: 'file', path, read: await io.fs.readText(path, MAX_CACHE_INFO_BYTES) };
+  }
+  const base = cache.url.httpBase;
+  if (!base) return { kind: 'unsupported' };
+  const auth = credentialsFor(cache.url, netrc);
+  const result = await io.http.get(cacheFileUrl(base, 'nix-cache-info'), {
+    maxBytes: MAX_CACHE_INFO_BYTES,
+    maxRedirects: 5,
+    ...(auth ? { auth } : {}),
+  });
+  return { kind: 'http', ...(auth ? { auth } : {}), result };
+}
+
+/** Whether an s3:// cache refused an anonymous read of nix-cache-info: Nix reads it with AWS credentials. */
+export function isPrivateBucket(cache: CacheTarget, fact: CacheInfoFact): boolean {
+  return (
+    cache.url.scheme === 's3' &&
+    fact.kind === 'http' &&
+    fact.result.ok &&
+    (fact.result.response.status === 401 || fact.result.response.status === 403)
+  );
+}
+
+/** Fetches `<hash>.narinfo` for one store path. */
+export async function lookupNarInfo(
+  io: Io,
+  cache: CacheTarget,
+  path: string,
+  storeDir: string,
+  netrc: readonly NetrcEntry[],
+): Promise<NarInfoLookup> {
+  const parsed = parseStorePath(path, storeDir);
+  if (!parsed.ok) return { kind: 'error', path, message: parsed.error.message };
+  const file = `${parsed.value.hashPart}.narinfo`;
+  let text: string;
+  if (cache.url.scheme === 'file') {
+    const r = await io.fs.readText(`${fileDir(cache)}/${file}`, MAX_NARINFO_BYTES);
+    if (!r.ok) return r.code === 'ENOENT' ? { kind: 'miss', path } : { kind: 'error', path, message: r.message };
+    text = r.text;
+  } else {
+    const auth = credentialsFor(cache.url, netrc);
+    const r = await io.http.get(cacheFileUrl(cache.url.httpBase ?? cache.url.base, file), {
+      maxBytes: MAX_NARINFO_BYTES,
+      ...(auth ? { auth } : {}),
+    });
+    if (!r.ok) return { kind: 'error', path, message: r.error.message };
+    // Nix treats 404 and 403 (S3's answer for a missing key) as "not in this cache".
+    if (r.response.status === 404 || r.response.status === 403) return { kind: 'miss', path };
+    if (r.response.status !== 200) return { kind: 'error', path, message: `HTTP ${r.response.status}` };
+    text = r.response.body;
+  }
+  const info = parseNarInfo(text, storeDir);
+  if (!info.ok) return { kind: 'corrupt', path, message: `${info.error.message}${info.error.line ? ` (line ${info.error.line})` : ''}` };
+  return { kind: 'hit', path, info: info.value, text };
+}
+
+/** Downloads the NAR file INFO points to when it is small, to compare with its FileHash. */
+export async function downloadNarFile(io: Io, cache: CacheTarget, info: NarInfo, netrc: readonly NetrcEntry[]): Promise<NarFileFact> {
+  if (cache.url.scheme === 'file') return { kind: 'not-downloaded', why: 'a file cache' };
+  if (!narFileCheckable(info)) return { kind: 'not-downloaded', why: 'no sha256 FileHash and FileSize to check it with' };
+  if ((info.fileSize ?? 0) > MAX_NAR_DOWNLOAD_BYTES) return { kind: 'not-downloaded', why: 'too large' };
+  const auth: Credentials | undefined = credentialsFor(cache.url, netrc);
+  const r = await io.http.get(cacheFileUrl(cache.url.httpBase ?? cache.url.base, info.url), {
+    maxBytes: MAX_NAR_DOWNLOAD_BYTES,
+    ...(auth ? { auth } : {}),
+  });
+  if (!r.ok) return { kind: 'not-downloaded', why: r.error.message };
+  if (r.response.status !== 200) return { kind: 'not-downloaded', why: `HTTP ${r.response.status}` };
+  return { kind: 'downloaded', bytes: r.response.raw };
+}
+
+/**
+ * Store paths likely to be in a cache, most likely first: the NixOS system closure, the default
+ * profiles, then whatever else is in the store.
+ */
+export async function storeCandidates(io: Io, storeDir: string, host: HostPaths): Promise<string[]> {
+  const found: string[] = [];
+  const add = (p: string | null | undefined) => {
+    if (!p) return;
+    const parsed = parseStorePath(p, storeDir);
+    if (parsed.ok && !found.includes(`${storeDir}/${parsed.value.baseName}`)) found.push(`${storeDir}/${parsed.value.baseName}`);
+  };
+  for (const link of ['/run/current-system', '/nix/var/nix/profiles/default', `${host.home}/.nix-profile`]) {
+    let target = await io.fs.readlink(link);
+    for (let hops = 0; target && !target.startsWith(storeDir) && hops < 4; hops++)
+      target = await io.fs.readlink(target.startsWith('/') ? target : `${link.replace(/[^/]+$/, '')}${target}`);
+    add(target);
+  }
+  // One pass, bounded work: a real store holds 10⁵ entries, and sorting them all would cost seconds.
+  // Names that look like packages come before fixed-output sources, which caches often lack.
+  const packages: string[] = [];
+  const sources: string[] = [];
+  for (const e of (await io.fs.readdir(storeDir)) ?? []) {
+    if (packages.length >= MAX_CANDIDATES) break;
+    if (e.endsWith('.drv') || e.endsWith('.lock') || e.endsWith('.chroot') || e.endsWith('.links')) continue;
+    const bucket = e.endsWith('-source') ? sources : packages;
+    if (bucket.length < MAX_CANDIDATES && parseBaseName(e).ok) bucket.push(e);
+  }
+  for (const n of [...packages, ...sources]) {
+    if (found.length >= MAX_CANDIDATES) break;
+    add(`${storeDir}/${n}`);
+  }
+  return found.slice(0, MAX_CANDIDATES);
+}

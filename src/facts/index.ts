@@ -1,0 +1,167 @@
+import type { CacheTarget, Discovery } from '../discover/types.js';
+import { familiesFor } from '../host/firewall-judge.js';
+import { isHttpScheme, overNetwork } from '../nix/store-url.js';
+import type { Evidence, Recorder } from '../system/evidence.js';
+import type { Io } from '../system/io.js';
+import type { Resolution } from '../system/net.js';
+import { downloadNarFile, lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
+import { FactTable, recorderOnce } from './gather.js';
+import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
+import { probePath, probePing, readNameservers } from './network.js';
+import type { FactKind, Facts, NarInfoLookup, NixConfigView } from './types.js';
+
+export interface FactsDeps {
+  discovery: Discovery;
+  /** Adapters that record into RECORD, bounded by the run's deadline. */
+  io(record: Recorder): Io;
+  /** Nix's view, started before discovery (it needs nothing discovery finds). */
+  nixView: Promise<NixConfigView | undefined>;
+  /** Registers a value that must never appear in any output. */
+  secret(value: string): void;
+  /** Aborted at the run's deadline: loops over many look-ups stop there. */
+  deadline: AbortSignal;
+}
+
+export interface RunFacts {
+  /** The facts as one check sees them: the evidence of every fact it reads is recorded into RECORD. */
+  view(record: Recorder): Facts;
+  /** Starts the facts the selected checks read, so that they overlap the checks before them. */
+  prefetch(kinds: ReadonlySet<FactKind>): void;
+}
+
+/** Narinfo look-ups in flight at once per cache while searching for a sample. */
+const SAMPLE_CONCURRENCY = 6;
+
+export function createFacts(deps: FactsDeps): RunFacts {
+  const { discovery, io } = deps;
+  const { env, config, targets, run, host } = discovery;
+  const netrc = config.netrc.entries;
+
+  const resolutions = new FactTable<string, Resolution>();
+  for (const [name, r] of discovery.resolutions) resolutions.seed(name, r, [dnsEvidence(name, r)]);
+  const paths = new FactTable<string, Awaited<ReturnType<typeof probePath>>>();
+  const pings = new FactTable<string, Awaited<ReturnType<typeof probePing>>>();
+  const tls = new FactTable<string, Awaited<ReturnType<Io['net']['tlsHandshake']>>>();
+  const cacheInfos = new FactTable<CacheTarget, Awaited<ReturnType<typeof readCacheInfo>>>();
+  const narinfos = new FactTable<string, NarInfoLookup>();
+  const narFiles = new FactTable<string, Awaited<ReturnType<typeof downloadNarFile>>>();
+  const single = {
+    nameservers: new FactTable<'', string[]>(),
+    candidates: new FactTable<'', string[]>(),
+    firewall: new FactTable<'', Awaited<ReturnType<typeof readFirewall>>>(),
+    systemd: new FactTable<'', Awaited<ReturnType<typeof readSystemdUnits>>>(),
+    listeners: new FactTable<'', Awaited<ReturnType<typeof readListeners>>>(),
+  };
+  const unitFiles = new FactTable<string, string | undefined>();
+  const journals = new FactTable<string, string | undefined>();
+  const secretKeys = new FactTable<string, Awaited<ReturnType<typeof readSecretKey>>>();
+
+  const resolve = (name: string) => resolutions.get(name, (r) => io(r).net.resolve(name));
+  const path = (cache: CacheTarget) => {
+    const { host: name, port } = cache.url;
+    if (!name || port === undefined || !overNetwork(cache.url)) return undefined;
+    return paths.get(`${name}:${port}`, async (r) => probePath(io(r), name, port, await recorderOnce(r)(resolve(name))));
+  };
+  const ping = (cache: CacheTarget) => {
+    const name = cache.url.host;
+    if (!name || !overNetwork(cache.url)) return undefined;
+    return pings.get(name, async (r) => probePing(io(r), name, await recorderOnce(r)(resolve(name))));
+  };
+  const firewall = () =>
+    single.firewall.get('', (r) =>
+      // ip6tables is read only when some local cache may be reached over IPv6.
+      readFirewall(
+        io(r),
+        targets.some((c) => c.local && familiesFor(c.url.host).includes('ipv6')),
+        host,
+      ),
+    );
+  const systemd = () => single.systemd.get('', (r) => readSystemdUnits(io(r)));
+  const listeners = () => single.listeners.get('', (r) => readListeners(io(r)));
+  const narinfo = (cache: CacheTarget, storePath: string) =>
+    narinfos.get(`${cache.index}\u0000${storePath}`, (r) => lookupNarInfo(io(r), cache, storePath, env.storeDir, netrc));
+  const candidates = () => single.candidates.get('', (r) => storeCandidates(io(r), env.storeDir, host));
+  const nixView = deps.nixView;
+
+  return {
+    prefetch(kinds) {
+      const network = targets.filter((c) => overNetwork(c.url));
+      if (kinds.has('path')) for (const c of network) path(c);
+      if (kinds.has('ping')) for (const c of network) ping(c);
+      const localHttp = targets.some((c) => c.local && isHttpScheme(c.url.scheme));
+      if (kinds.has('firewall') && env.root && localHttp) firewall();
+      if (kinds.has('systemd') && targets.some((c) => c.local)) systemd();
+      if (kinds.has('listeners') && targets.some((c) => c.local)) listeners();
+    },
+    view(record) {
+      const use = recorderOnce(record);
+      const facts: Facts = {
+        env,
+        config,
+        caches: targets,
+        run,
+        nixView: () => nixView,
+        resolve: (name) => use(resolve(name)),
+        path: (cache) => {
+          const fact = path(cache);
+          return fact && use(fact);
+        },
+        ping: (cache) => {
+          const fact = ping(cache);
+          return fact && use(fact);
+        },
+        tls: (address, port, servername) =>
+          use(tls.get(`${address}\u0000${port}\u0000${servername}`, (r) => io(r).net.tlsHandshake(address, port, servername))),
+        nameservers: () => use(single.nameservers.get('', (r) => readNameservers(io(r)))),
+        stat: (p) => io(record).fs.stat(p),
+        cacheInfo: (cache) => use(cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc))),
+        sampleCandidates: async () => (run.sample ? [run.sample] : use(candidates())),
+        storeCandidates: () => use(candidates()),
+        narinfo: (cache, storePath) => use(narinfo(cache, storePath)),
+        async findNarInfos(cache, list, want) {
+          const tried: NarInfoLookup[] = [];
+          let next = 0;
+          const hits = () => tried.filter((t) => t.kind === 'hit' || t.kind === 'corrupt');
+          const worker = async () => {
+            while (next < list.length && hits().length < want && !deps.deadline.aborted) {
+              const storePath = list[next++] as string;
+              tried.push(await facts.narinfo(cache, storePath));
+              // Three transport errors in a row: the cache is failing, not missing paths.
+              if (tried.length >= 3 && tried.slice(-3).every((t) => t.kind === 'error')) return;
+            }
+          };
+          await Promise.all(Array.from({ length: Math.min(SAMPLE_CONCURRENCY, list.length) }, worker));
+          const order = (p: string) => list.indexOf(p);
+          return { hits: hits().sort((a, b) => order(a.path) - order(b.path)), tried };
+        },
+        narFile: (cache, info) => use(narFiles.get(`${cache.index}\u0000${info.url}`, (r) => downloadNarFile(io(r), cache, info, netrc))),
+        firewall: () => use(firewall()),
+        systemd: () => use(systemd()),
+        unitFile: (unit) =>
+          use(
+            unitFiles.get(unit, async (r) => {
+              const cat = await io(r).exec('systemctl', ['cat', unit, '--no-pager']);
+              return cat.exitCode === 0 ? cat.stdout : undefined;
+            }),
+          ),
+        journal: (unit) =>
+          use(
+            journals.get(unit, async (r) => {
+              const j = await io(r).exec('journalctl', ['-u', unit, '-n', '20', '--no-pager']);
+              return j.exitCode === 0 ? j.stdout.trim() : undefined;
+            }),
+          ),
+        listeners: () => use(listeners()),
+        secretKey: (p) => use(secretKeys.get(p, (r) => readSecretKey(io(r), p, deps.secret))),
+        command: (file, args, options) =>
+          io(record).exec(file, [...args], options?.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        readFile: (p, maxBytes) => io(record).fs.readText(p, maxBytes),
+      };
+      return facts;
+    },
+  };
+}
+
+function dnsEvidence(host: string, r: Resolution): Evidence {
+  return { kind: 'dns', host, addresses: r.ok ? r.addresses : [], durationMs: r.durationMs, ...(r.ok ? {} : { error: r.message }) };
+}

@@ -1,0 +1,152 @@
+import type { CacheTarget, Discovery, Environment } from '../discover/types.js';
+import { effectiveOrder, type PrioritySource, resolvePriority } from '../nix/priority.js';
+import type { Evidence } from '../system/evidence.js';
+import { SCHEMA_VERSION, VERSION } from '../version.js';
+import { type Redactor, redactPatterns } from './redact.js';
+
+/**
+ * The report model: built once per run (also when the run itself crashes), shared by every
+ * renderer and the JSON contract. Nothing here decides a verdict.
+ */
+export type Status = 'pass' | 'warn' | 'fail' | 'skip';
+export const STATUSES: readonly Status[] = ['pass', 'warn', 'fail', 'skip'];
+
+/** A finding as it appears in the output: the check's words plus what the runner adds. */
+export interface CheckResult {
+  id: string;
+  title: string;
+  cache: string | null;
+  status: Status;
+  summary: string;
+  detail: string | null;
+  fix: string | null;
+  reason: string | null;
+  data: Record<string, unknown>;
+  evidence: Evidence[];
+  durationMs: number;
+}
+
+export interface CacheEntry {
+  url: string;
+  role: CacheTarget['role'];
+  local: boolean;
+  priority: number;
+  prioritySource: PrioritySource;
+  /** 1-based position in the order Nix tries substituters; null for caches Nix is not configured to use. */
+  order: number | null;
+}
+
+export interface ReportEnvironment extends Environment {
+  /** `sandbox` as Nix applies it: from nix.conf, else from Nix's own view; null when neither says. */
+  sandbox: string | null;
+}
+
+export interface Report {
+  schemaVersion: number;
+  tool: { name: string; version: string };
+  generatedAt: string;
+  durationMs: number;
+  environment: ReportEnvironment;
+  config: { files: string[]; substituters: string[]; trustedPublicKeys: string[]; requireSigs: boolean };
+  caches: CacheEntry[];
+  checks: CheckResult[];
+  summary: Record<Status, number>;
+}
+
+/** The priority a cache advertised in nix-cache-info, from the cache-info check's result. */
+export function advertisedPriority(cacheInfo: CheckResult | undefined): number | undefined {
+  return typeof cacheInfo?.data.priority === 'number' ? cacheInfo.data.priority : undefined;
+}
+
+/** The JSON `caches` list: priority from the URL, else from nix-cache-info, else Nix's default 0. */
+export function cacheEntries(targets: readonly CacheTarget[], results: readonly CheckResult[]): CacheEntry[] {
+  const entries = targets.map((t) => {
+    const info = results.find((r) => r.id === 'cache-info' && r.cache === t.url.display);
+    const { priority, source } = resolvePriority(t.url.priority, advertisedPriority(info));
+    const entry: CacheEntry = { url: t.url.display, role: t.role, local: t.local, priority, prioritySource: source, order: null };
+    return { target: t, priority, entry };
+  });
+  effectiveOrder(entries.filter((e) => e.target.role === 'substituter')).forEach((e, i) => {
+    e.entry.order = i + 1;
+  });
+  return entries.map((e) => e.entry);
+}
+
+export function summarise(results: readonly CheckResult[]): Record<Status, number> {
+  const summary: Record<Status, number> = { pass: 0, warn: 0, fail: 0, skip: 0 };
+  for (const r of results) summary[r.status]++;
+  return summary;
+}
+
+/** The report of a finished run, redacted before any renderer sees it. */
+export function buildReport(input: {
+  discovery: Discovery;
+  results: readonly CheckResult[];
+  sandbox: string | null;
+  durationMs: number;
+  redactor: Redactor;
+}): Report {
+  const { discovery, results } = input;
+  const { config } = discovery;
+  const report: Report = {
+    schemaVersion: SCHEMA_VERSION,
+    tool: { name: 'nixcache', version: VERSION },
+    generatedAt: new Date().toISOString(),
+    durationMs: Math.round(input.durationMs),
+    environment: { ...discovery.env, groups: [...discovery.env.groups], sandbox: input.sandbox },
+    config: {
+      files: config.files.filter((f) => f.status === 'read').map((f) => f.path),
+      substituters: [...config.substituters],
+      trustedPublicKeys: config.trustedKeys.keys.map((k) => k.text).concat(config.trustedKeys.invalid.map((k) => k.text)),
+      requireSigs: config.requireSigs,
+    },
+    caches: cacheEntries(discovery.targets, results),
+    checks: [...results],
+    summary: summarise(results),
+  };
+  return input.redactor.deep(report);
+}
+
+/** The doctor itself failed (not one check): still one valid document, with a one-line reason. */
+export function crashReport(e: unknown, verbose: boolean, env: { user?: string | undefined }): Report {
+  const error = e instanceof Error ? e : new Error(String(e));
+  const message = redactPatterns(error.message.split('\n')[0] ?? 'unknown error');
+  const results: CheckResult[] = [
+    {
+      id: 'doctor',
+      title: 'nixcache doctor',
+      cache: null,
+      status: 'fail',
+      summary: `the doctor could not run: ${message}`,
+      detail: verbose ? redactPatterns(error.stack ?? '') : null,
+      fix: null,
+      reason: null,
+      data: {},
+      evidence: [],
+      durationMs: 0,
+    },
+  ];
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    tool: { name: 'nixcache', version: VERSION },
+    generatedAt: new Date().toISOString(),
+    durationMs: 0,
+    environment: {
+      os: process.platform,
+      arch: process.arch,
+      nixVersion: null,
+      user: env.user ?? 'unknown',
+      uid: -1,
+      groups: [],
+      root: false,
+      multiUser: false,
+      trustedUser: null,
+      storeDir: '/nix/store',
+      sandbox: null,
+    },
+    config: { files: [], substituters: [], trustedPublicKeys: [], requireSigs: true },
+    caches: [],
+    checks: results,
+    summary: summarise(results),
+  };
+}
