@@ -1,0 +1,272 @@
+import { describe, expect, it } from 'vitest';
+import { config } from '../../../checks/config.js';
+import type { Facts, NixConfigView } from '../../../src/facts/types.js';
+import { NIXOS_CACHE, NIXOS_CACHE_KEY } from '../../../src/nix/settings.js';
+import type { ConfFileRecord, ConfProblem } from '../../../src/system/config.js';
+import { fakeFacts, fakeResults, type World } from '../../helpers/facts.js';
+
+/** The config check (step 1) over scripted nix.conf files and Nix's own view of them. */
+
+const SYSTEM = '/etc/nix/nix.conf';
+const USER = '/home/alice/.config/nix/nix.conf';
+const SHOW = 'nix show-config --json';
+const CLEAN = `substituters = ${NIXOS_CACHE}\ntrusted-public-keys = ${NIXOS_CACHE_KEY}\n`;
+
+const run = (facts: Facts) => config.run(facts, fakeResults());
+
+/** Facts whose discovery recorded PROBLEMS (fakeFacts itself never records any). */
+function withProblems(world: World, problems: ConfProblem[], files?: ConfFileRecord[]): Facts {
+  const f = fakeFacts(world);
+  return { ...f.facts, config: { ...f.facts.config, problems, files: files ?? f.facts.config.files } };
+}
+
+/** What `nix show-config --json` prints for CLEAN. */
+const agreeing: NixConfigView = {
+  command: SHOW,
+  values: {
+    substituters: { value: [NIXOS_CACHE] },
+    'trusted-public-keys': { value: [NIXOS_CACHE_KEY] },
+    'require-sigs': { value: true },
+    'trusted-substituters': { value: [] },
+  },
+};
+
+describe('config check: a configuration without problems', () => {
+  it('passes a clean system nix.conf, naming the file read and how many settings it sets', async () => {
+    const f = await run(fakeFacts({ conf: CLEAN }).facts);
+    expect(f.status).toBe('pass');
+    expect(f.summary).toBe(`read ${SYSTEM}; 2 settings, no problems`);
+    expect(f.fix).toBeUndefined();
+    expect(f.data).toMatchObject({ files: [SYSTEM], searched: [SYSTEM], missing: [], problems: [], unknownSettings: [] });
+  });
+
+  it("passes without any nix.conf, noting that Nix's default substituter applies", async () => {
+    const f = await run(fakeFacts().facts);
+    expect(f.status).toBe('pass');
+    expect(f.summary).toBe('read no nix.conf file; 0 settings, no problems');
+    expect(f.detail).toContain("substituters is not set: Nix's default applies (https://cache.nixos.org/).");
+  });
+
+  it('does not note the default substituter when nix.conf sets substituters', async () => {
+    const f = await run(fakeFacts({ conf: CLEAN }).facts);
+    expect(f.detail ?? '').not.toContain('substituters is not set');
+  });
+
+  it('lists the files discovery found missing in its data', async () => {
+    const facts = withProblems(
+      { conf: CLEAN },
+      [],
+      [
+        { path: SYSTEM, level: 'system', status: 'read' },
+        { path: USER, level: 'user', status: 'missing', message: `'${USER}' does not exist` },
+      ],
+    );
+    const f = await run(facts);
+    expect(f.status).toBe('pass');
+    expect(f.data).toMatchObject({ files: [SYSTEM], missing: [USER] });
+  });
+});
+
+describe('config check: problems that make Nix refuse the configuration', () => {
+  it("fails on an illegal line, naming it at file:line without the message's trailing file name, and says how to write a setting", async () => {
+    const facts = withProblems({ conf: CLEAN }, [
+      { file: SYSTEM, line: 3, code: 'illegal-line', message: `illegal configuration line 'substituters https://x' in '${SYSTEM}'` },
+    ]);
+    const f = await run(facts);
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe(`Nix refuses this configuration: illegal configuration line 'substituters https://x' at ${SYSTEM}:3`);
+    expect(f.fix).toContain(
+      `Fix or delete line 3 of ${SYSTEM}: every setting is 'name = value' (spaces around '='), comments start with '#'.`,
+    );
+    expect(f.detail).toContain(`${SYSTEM}:3: illegal configuration line 'substituters https://x'`);
+    expect(f.data).toMatchObject({ problems: [{ file: SYSTEM, line: 3, code: 'illegal-line' }] });
+  });
+
+  it("fails on a missing include, suggesting '!include' to make it optional", async () => {
+    const message = `file '/etc/nix/extra.conf' included from '${SYSTEM}' not found`;
+    const f = await run(withProblems({ conf: CLEAN }, [{ file: SYSTEM, line: 2, code: 'include-missing', message }]));
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe(`Nix refuses this configuration: ${message} at ${SYSTEM}:2`);
+    expect(f.fix).toBe(`Create the included file, or write '!include' to make it optional (${SYSTEM}:2).`);
+  });
+
+  it('fails on an include loop, saying to remove the include that leads back', async () => {
+    const message = "'/etc/nix/a.conf' includes itself (through nix/a.conf → nix/b.conf → nix/a.conf); Nix would recurse without end";
+    const f = await run(withProblems({ conf: CLEAN }, [{ file: '/etc/nix/b.conf', line: 1, code: 'include-loop', message }]));
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe(`Nix refuses this configuration: ${message} at /etc/nix/b.conf:1`);
+    expect(f.fix).toBe('Remove the include that leads back to its own file (/etc/nix/b.conf:1).');
+  });
+
+  it('fails on includes nested too deep, without a fix line', async () => {
+    const f = await run(
+      withProblems({ conf: CLEAN }, [
+        { file: '/etc/nix/deep.conf', line: 4, code: 'too-deep', message: 'includes nested more than 16 deep' },
+      ]),
+    );
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe('Nix refuses this configuration: includes nested more than 16 deep at /etc/nix/deep.conf:4');
+    expect(f.fix).toBeUndefined();
+  });
+
+  it('names the first fatal problem, not an unreadable file before it, and counts the rest', async () => {
+    const facts = withProblems({ conf: CLEAN }, [
+      { file: USER, code: 'unreadable', message: `'${USER}' cannot be read (EACCES)` },
+      { file: SYSTEM, line: 5, code: 'illegal-line', message: `illegal configuration line 'oops' in '${SYSTEM}'` },
+      { file: SYSTEM, line: 6, code: 'include-missing', message: `file '/etc/nix/x.conf' included from '${SYSTEM}' not found` },
+    ]);
+    const f = await run(facts);
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe(`Nix refuses this configuration: illegal configuration line 'oops' at ${SYSTEM}:5 (+2 more)`);
+    expect(f.fix).toContain(`Fix or delete line 5 of ${SYSTEM}`);
+    expect(f.fix).toContain(`Create the included file, or write '!include' to make it optional (${SYSTEM}:6).`);
+    expect(f.detail).toContain(`${USER}: '${USER}' cannot be read (EACCES)`);
+  });
+
+  it('still fails on a fatal problem when there are unknown settings too', async () => {
+    const facts = withProblems({ conf: `${CLEAN}trusted-public-key = x\n` }, [
+      { file: SYSTEM, line: 9, code: 'illegal-line', message: `illegal configuration line 'x' in '${SYSTEM}'` },
+    ]);
+    const f = await run(facts);
+    expect(f.status).toBe('fail');
+    expect(f.summary).toContain('Nix refuses this configuration');
+    expect(f.fix).toContain(`Rename 'trusted-public-key' to 'trusted-public-keys' at ${SYSTEM}:3.`);
+  });
+});
+
+describe('config check: problems Nix survives', () => {
+  it('warns, not fails, when a nix.conf cannot be read (Nix skips it)', async () => {
+    const message = `'${USER}' cannot be read (EACCES)`;
+    const facts = withProblems(
+      { conf: CLEAN },
+      [{ file: USER, code: 'unreadable', message }],
+      [
+        { path: SYSTEM, level: 'system', status: 'read' },
+        { path: USER, level: 'user', status: 'unreadable', message },
+      ],
+    );
+    const f = await run(facts);
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe(`${USER}: ${message}`);
+    expect(f.fix).toBeUndefined();
+    expect(f.data).toMatchObject({ files: [SYSTEM], problems: [{ file: USER, line: null, code: 'unreadable' }] });
+  });
+
+  it('warns about a misspelt setting at file:line, suggesting the real name and the rename', async () => {
+    const f = await run(fakeFacts({ conf: `trusted-public-key = ${NIXOS_CACHE_KEY}\n` }).facts);
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe(`unknown setting 'trusted-public-key' at ${SYSTEM}:1 — did you mean 'trusted-public-keys'?`);
+    expect(f.fix).toBe(`Rename 'trusted-public-key' to 'trusted-public-keys' at ${SYSTEM}:1.`);
+    expect(f.data).toMatchObject({
+      unknownSettings: [{ name: 'trusted-public-key', at: `${SYSTEM}:1`, suggestion: 'trusted-public-keys' }],
+    });
+  });
+
+  it("keeps the 'extra-' prefix in the suggested name", async () => {
+    const f = await run(fakeFacts({ conf: `extra-trusted-public-key = ${NIXOS_CACHE_KEY}\n` }).facts);
+    expect(f.status).toBe('warn');
+    expect(f.summary).toContain("did you mean 'extra-trusted-public-keys'?");
+    expect(f.fix).toBe(`Rename 'extra-trusted-public-key' to 'extra-trusted-public-keys' at ${SYSTEM}:1.`);
+  });
+
+  it('warns about an unknown setting with nothing close, without a suggestion or fix, and counts the others', async () => {
+    const f = await run(fakeFacts({ conf: `frobnicate-widgets = 1\n${CLEAN}quuxification-level = 3\n` }).facts);
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe(`unknown setting 'frobnicate-widgets' at ${SYSTEM}:1 (+1 more)`);
+    expect(f.summary).not.toContain('did you mean');
+    expect(f.fix).toBeUndefined();
+    expect(f.detail).toContain(`${SYSTEM}:4: unknown setting 'quuxification-level'`);
+    expect(f.data).toMatchObject({ unknownSettings: [{ name: 'frobnicate-widgets', suggestion: null }, { name: 'quuxification-level' }] });
+  });
+
+  it('does not report a setting the installed Nix knows, though the doctor’s list does not', async () => {
+    const conf = `${CLEAN}external-builders = []\n`;
+    const unknownToUs = await run(fakeFacts({ conf }).facts);
+    expect(unknownToUs.status).toBe('warn');
+    expect(unknownToUs.summary).toContain("unknown setting 'external-builders'");
+
+    const nixView: NixConfigView = { command: SHOW, values: { ...agreeing.values, 'external-builders': { value: [] } } };
+    const f = await run(fakeFacts({ conf, nixView }).facts);
+    expect(f.status).toBe('pass');
+    expect(f.data).toMatchObject({ unknownSettings: [], nixCrossCheck: 'agrees' });
+    expect(f.detail ?? '').not.toContain('external-builders');
+  });
+
+  it('warns that substitute = false stops every download, and says to remove it', async () => {
+    const f = await run(fakeFacts({ conf: `${CLEAN}substitute = false\n` }).facts);
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe('substitute = false: Nix never downloads from any substituter.');
+    expect(f.fix).toBe('Remove substitute = false (NixOS: nix.settings.substitute = true;).');
+  });
+
+  it('reads the old alias build-use-substitutes = false as substitute = false', async () => {
+    const f = await run(fakeFacts({ conf: `${CLEAN}build-use-substitutes = false\n` }).facts);
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe('substitute = false: Nix never downloads from any substituter.');
+  });
+
+  it('passes substitute = true', async () => {
+    const f = await run(fakeFacts({ conf: `${CLEAN}substitute = true\n` }).facts);
+    expect(f.status).toBe('pass');
+    expect(f.summary).toBe(`read ${SYSTEM}; 3 settings, no problems`);
+  });
+});
+
+describe("config check: the files against Nix's own view", () => {
+  it('passes and records agreement when Nix reports the same substituters, keys and require-sigs', async () => {
+    const f = await run(fakeFacts({ conf: CLEAN, nixView: agreeing }).facts);
+    expect(f.status).toBe('pass');
+    expect(f.data).toMatchObject({ nixCrossCheck: 'agrees' });
+  });
+
+  it('warns when Nix reports other substituters than the files, quoting both and the command', async () => {
+    const nixView: NixConfigView = {
+      command: SHOW,
+      values: { ...agreeing.values, substituters: { value: ['https://other.example.org'] } },
+    };
+    const f = await run(fakeFacts({ conf: CLEAN, nixView }).facts);
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe(`substituters: Nix (\`${SHOW}\`) says 'https://other.example.org', the files say '${NIXOS_CACHE}'`);
+    expect(f.data).toMatchObject({ nixCrossCheck: 'differs' });
+  });
+
+  it('compares require-sigs as a boolean, warning when the files turn it off but Nix has it on', async () => {
+    const f = await run(fakeFacts({ conf: `${CLEAN}require-sigs = false\n`, nixView: agreeing }).facts);
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe(`require-sigs: Nix (\`${SHOW}\`) says 'true', the files say 'false'`);
+  });
+
+  it("reads require-sigs = yes as true, agreeing with Nix's true", async () => {
+    const f = await run(fakeFacts({ conf: `${CLEAN}require-sigs = yes\n`, nixView: agreeing }).facts);
+    expect(f.status).toBe('pass');
+    expect(f.data).toMatchObject({ nixCrossCheck: 'agrees' });
+  });
+
+  it('skips a value Nix reports without a value field', async () => {
+    const nixView: NixConfigView = { command: SHOW, values: { substituters: 'https://other.example.org' } };
+    const f = await run(fakeFacts({ conf: CLEAN, nixView }).facts);
+    expect(f.status).toBe('pass');
+    expect(f.data).toMatchObject({ nixCrossCheck: 'agrees' });
+  });
+
+  it('passes with a note quoting the error when nix show-config failed', async () => {
+    const nixView: NixConfigView = { command: SHOW, error: "error: unknown command 'show-config'" };
+    const f = await run(fakeFacts({ conf: CLEAN, nixView }).facts);
+    expect(f.status).toBe('pass');
+    expect(f.detail).toContain(`\`${SHOW}\` failed: error: unknown command 'show-config'`);
+    expect(f.data).toMatchObject({ nixCrossCheck: 'nix failed' });
+  });
+
+  it('records that Nix is not installed when there is no view of it', async () => {
+    const f = await run(fakeFacts({ conf: CLEAN }).facts);
+    expect(f.status).toBe('pass');
+    expect(f.data).toMatchObject({ nixCrossCheck: 'nix not installed' });
+  });
+
+  it('does not compare with Nix under --conf, where Nix reads other files than the doctor', async () => {
+    const nixView: NixConfigView = { command: SHOW, values: { substituters: { value: ['https://other.example.org'] } } };
+    const f = await run(fakeFacts({ conf: CLEAN, nixView, run: { confFile: '/tmp/test.conf' } }).facts);
+    expect(f.status).toBe('pass');
+    expect(f.data).toMatchObject({ nixCrossCheck: 'not compared (--conf)' });
+  });
+});
