@@ -4,7 +4,7 @@ import type { Facts } from '../src/facts/types.js';
 import { checkNarFileBytes } from '../src/nix/nar.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
 import { classifySignatures, explainMismatch, type SignatureVerdict } from '../src/nix/signatures.js';
-import { effectiveTrustedKeys } from '../src/nix/trust.js';
+import { effectiveRequireSigs, effectiveTrustedKeys } from '../src/nix/trust.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
 
@@ -49,7 +49,7 @@ export const signature: CacheCheck = {
       });
     }
     if (hit.kind !== 'hit') return fail(`looking up ${hit.path} failed`);
-    const keys = effectiveTrustedKeys(facts.config.trustedKeys.keys, facts.config.settings, facts.env);
+    const keys = effectiveTrustedKeys(facts.config, facts.env);
     const verdict = classifySignatures(hit.info, keys);
     const data = {
       sample: hit.path,
@@ -59,7 +59,7 @@ export const signature: CacheCheck = {
       ...(verdict.kind === 'valid' ? { key: verdict.key } : {}),
     };
     const finding = await judge(facts, cache, hit.info, verdict, data);
-    const { requireSigs } = facts.config;
+    const requireSigs = effectiveRequireSigs(facts.config, facts.env);
     const trustedParam = cache.url.params.trusted;
     const lenient = !requireSigs
       ? 'require-sigs = false'

@@ -1,5 +1,5 @@
 import { formatOrigin } from '../src/nix/config.js';
-import { clientSide, daemonSide, daemonTrustedUsers } from '../src/nix/trust.js';
+import { clientSide, daemonTrustedUsers } from '../src/nix/trust.js';
 import type { HostCheck } from '../src/runner/check.js';
 import { fail, pass, warn } from '../src/runner/finding.js';
 
@@ -11,7 +11,8 @@ export const trust: HostCheck = {
   async run(facts) {
     const { env, config } = facts;
     const s = config.settings;
-    const trustedUsers = daemonTrustedUsers(s);
+    const daemon = config.daemonSettings;
+    const trustedUsers = daemonTrustedUsers(daemon);
     const data: Record<string, unknown> = {
       user: env.user,
       groups: env.groups,
@@ -31,12 +32,13 @@ export const trust: HostCheck = {
 
     // The daemon uses its own substituters; a client's extra ones only when listed in trusted-substituters.
     const allowed = new Set(
-      [...s.list('substituters').filter(daemonSide), ...s.list('trusted-substituters').filter(daemonSide)].map((i) =>
+      [...daemon.list('substituters'), ...daemon.list('trusted-substituters')].map((i) =>
         i.value.replace(/\/+$/, ''),
       ),
     );
     const ignored = s.list('substituters').filter((i) => clientSide(i) && !allowed.has(i.value.replace(/\/+$/, '')));
-    const ignoredKeys = s.list('trusted-public-keys').filter(clientSide);
+    const daemonKeys = new Set(daemon.list('trusted-public-keys').map((i) => i.value));
+    const ignoredKeys = s.list('trusted-public-keys').filter((i) => clientSide(i) && !daemonKeys.has(i.value));
     data.ignoredSubstituters = ignored.map((i) => ({ url: i.value, at: formatOrigin(i.origin) }));
     data.ignoredKeys = ignoredKeys.map((i) => ({ key: i.value, at: formatOrigin(i.origin) }));
 

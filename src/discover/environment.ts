@@ -20,7 +20,7 @@ export async function readIdentity(io: Io, env: Readonly<NodeJS.ProcessEnv>): Pr
 export function environmentOf(
   { user, uid, groups }: Identity,
   env: Readonly<NodeJS.ProcessEnv>,
-  settings: EffectiveSettings,
+  daemonSettings: EffectiveSettings,
   nixVersion: string | null,
 ): Environment {
   const multiUser = env.NIX_REMOTE === 'daemon' || (env.NIX_REMOTE === undefined && daemonSocketExists());
@@ -33,7 +33,7 @@ export function environmentOf(
     groups,
     root: uid === 0,
     multiUser,
-    trustedUser: multiUser ? isTrustedUser(daemonTrustedUsers(settings), user, groups) : true,
+    trustedUser: multiUser ? isTrustedUser(daemonTrustedUsers(daemonSettings), user, groups) : true,
     storeDir: env.NIX_STORE_DIR || '/nix/store',
   };
 }

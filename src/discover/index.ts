@@ -41,7 +41,7 @@ export async function discover(io: Io, env: Readonly<NodeJS.ProcessEnv>, request
   const settings = new EffectiveSettings(conf.assignments);
   const secrets: string[] = [];
   const [config, caBundle] = await Promise.all([buildConfig(io, conf, settings, request, env, secrets), readCaBundle(io, env, settings)]);
-  const environment = environmentOf(identity, env, settings, nixVersion);
+  const environment = environmentOf(identity, env, config.daemonSettings, nixVersion);
   for (const [name, value] of Object.entries(env)) {
     if (value && /TOKEN|SECRET|PASSW|API_?KEY|ACCESS_KEY|CREDENTIAL/i.test(name) && value.length >= 6) secrets.push(value);
   }
@@ -99,6 +99,8 @@ async function buildConfig(
     systemFile:
       request.conf ?? conf.searched.find((f) => f.level === 'system')?.path ?? `${env.NIX_CONF_DIR || NIX_DEFAULT_CONF_DIR}/nix.conf`,
     settings,
+    daemonSettings: new EffectiveSettings(conf.assignments.filter((a) => a.origin.level === 'system')),
+    cliTrustedKeys: [...request.trustedKeys],
     substituters,
     trustedKeys,
     requireSigs: settings.get('require-sigs') !== 'false',

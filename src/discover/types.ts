@@ -40,7 +40,12 @@ export interface DoctorConfig {
   searched: readonly { path: string; level: string }[];
   /** The nix.conf the daemon reads (`$NIX_CONF_DIR/nix.conf`, or --conf): where the fixes say to write. */
   systemFile: string;
+  /** Every file's settings, as this user's Nix client applies them. */
   settings: EffectiveSettings;
+  /** The system nix.conf's settings alone: what the nix-daemon applies for users it does not trust. */
+  daemonSettings: EffectiveSettings;
+  /** Keys given with --trusted-key (part of trustedKeys). */
+  cliTrustedKeys: readonly string[];
   substituters: readonly string[];
   trustedKeys: TrustedKeys;
   requireSigs: boolean;

@@ -222,6 +222,8 @@ export function fakeFacts(world: World = {}): Fake {
     searched: [{ path: '/etc/nix/nix.conf', level: 'system' }],
     systemFile: '/etc/nix/nix.conf',
     settings,
+    daemonSettings: new EffectiveSettings(assignments(world.conf, '/etc/nix/nix.conf', 'system')),
+    cliTrustedKeys: world.trustedKeys ?? [],
     substituters,
     trustedKeys: parseTrustedKeys([...settings.list('trusted-public-keys').map((i) => i.value), ...(world.trustedKeys ?? [])]),
     requireSigs: settings.get('require-sigs') !== 'false',

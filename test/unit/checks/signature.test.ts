@@ -466,6 +466,30 @@ describe('signature check: keys the daemon ignores for an untrusted user of a mu
     expect(finding.status).toBe('pass');
   });
 
+  it('keeps a system key that the user nix.conf repeats, and one a plain trusted-public-keys = there would replace', async () => {
+    for (const userConf of [`extra-trusted-public-keys = ${LAN}`, `trusted-public-keys = ${OTHER}`]) {
+      const { finding } = await check({
+        conf: conf(TRUST_LAN),
+        userConf,
+        env: { multiUser: true, trustedUser: false },
+        script: { directories: STORE, http: served('signed-lan') },
+      });
+      expect(finding.status).toBe('pass');
+      expect(finding.data).toMatchObject({ verdict: 'valid', trustedKeys: ['lan-cache-1'] });
+    }
+  });
+
+  it('does not take require-sigs = false from the user nix.conf of an untrusted user: the daemon still checks', async () => {
+    const { finding } = await check({
+      conf: conf(),
+      userConf: 'require-sigs = false',
+      env: { multiUser: true, trustedUser: false },
+      script: { directories: STORE, http: served('signed-lan') },
+    });
+    expect(finding.status).toBe('fail');
+    expect(finding.summary).not.toContain('require-sigs = false');
+  });
+
   it('honours a key from the system nix.conf for an untrusted user', async () => {
     const { finding } = await check({
       conf: conf(TRUST_LAN),

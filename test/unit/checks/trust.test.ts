@@ -170,3 +170,19 @@ describe('trust check: an untrusted user of a multi-user install', () => {
     expect(r.fix).toContain('/etc/nix-custom/nix.conf: trusted-users = root alice');
   });
 });
+
+describe('trust check: a user nix.conf that replaces a list instead of extending it (the daemon keeps its own)', () => {
+  it('does not call the daemon’s own substituter ignored when the user file repeats it with plain substituters =', async () => {
+    const f = await check({ conf: SYSTEM_CONF, userConf: `substituters = ${NIXOS_CACHE} ${EXTRA}\n`, env: untrusted });
+    expect(f.status).toBe('fail');
+    expect(f.data).toMatchObject({ ignoredSubstituters: [{ url: EXTRA }], trustedUsers: ['root', '@wheel'] });
+    expect(f.summary).toContain(`ignores substituter '${EXTRA}'`);
+    expect(f.summary).not.toContain('(+1 more)');
+  });
+
+  it('does not call a key ignored when the system nix.conf trusts it too', async () => {
+    const f = await check({ conf: SYSTEM_CONF, userConf: `trusted-public-keys = ${NIXOS_CACHE_KEY}\n`, env: untrusted });
+    expect(f.status).toBe('pass');
+    expect(f.data).toMatchObject({ ignoredKeys: [] });
+  });
+});
