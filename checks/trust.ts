@@ -32,9 +32,7 @@ export const trust: HostCheck = {
 
     // The daemon uses its own substituters; a client's extra ones only when listed in trusted-substituters.
     const allowed = new Set(
-      [...daemon.list('substituters'), ...daemon.list('trusted-substituters')].map((i) =>
-        i.value.replace(/\/+$/, ''),
-      ),
+      [...daemon.list('substituters'), ...daemon.list('trusted-substituters')].map((i) => i.value.replace(/\/+$/, '')),
     );
     const ignored = s.list('substituters').filter((i) => clientSide(i) && !allowed.has(i.value.replace(/\/+$/, '')));
     const daemonKeys = new Set(daemon.list('trusted-public-keys').map((i) => i.value));
