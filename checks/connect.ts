@@ -50,9 +50,11 @@ export const connect: CacheCheck = {
           `connection to ${where} refused: the host is up but nothing listens on port ${path.port} (or a REJECT rule answers) — Nix reports "Couldn't connect to server (7)"`,
           {
             fix: [
-              `On the cache server: systemctl status nix-serve (or harmonia, atticd); start it with systemctl enable --now nix-serve.`,
-              `Check it listens on an address other machines reach: ss -ltnp | grep ${path.port} (NixOS: services.nix-serve.bindAddress = "0.0.0.0";).`,
-              `If it runs and listens there, a firewall REJECT rule answers instead: open the port (NixOS: networking.firewall.allowedTCPPorts = [ ${path.port} ];).`,
+              'On the cache server, see whether it runs (or harmonia, atticd): systemctl status nix-serve',
+              'Start it: systemctl enable --now nix-serve',
+              `See where it listens: ss -ltnp 'sport = :${path.port}'`,
+              'It must listen on an address other machines reach — NixOS: services.nix-serve.bindAddress = "0.0.0.0";',
+              `If it runs and listens there, a firewall REJECT rule answers: open the port — NixOS: networking.firewall.allowedTCPPorts = [ ${path.port} ];`,
             ].join('\n'),
             data,
           },
@@ -102,7 +104,7 @@ async function connectFile(facts: Facts, cache: CacheTarget): Promise<Finding> {
   const st = await facts.stat(dir);
   if (!st?.isDirectory)
     return fail(`the cache directory ${dir} does not exist`, {
-      fix: `Create it with nix copy --to file://${dir} …, or fix the path in substituters.`,
+      fix: `Create it: nix copy --to file://${dir} <store paths>\nOr fix the path in substituters.`,
     });
   return pass(`the cache directory ${dir} exists`, { data: { path: dir } });
 }

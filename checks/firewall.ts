@@ -14,7 +14,11 @@ export const firewall: CacheCheck = {
     if (!isHttpScheme(scheme) || port === undefined) return skip(`${storeKind(scheme)} has no port to open`, `${scheme} store`);
     if (!cache.local) {
       return skip(`the cache runs on another host (${host}): check its firewall there`, 'remote cache', {
-        fix: `On ${host}: sudo nixcache doctor --server --port ${port}\n  or by hand: ${inspectFirewallByHand(port)}`,
+        fix: [
+          `On ${host}: sudo nixcache doctor --server --port ${port}`,
+          'Or by hand:',
+          ...inspectFirewallByHand(port).map((c) => `  ${c}`),
+        ].join('\n'),
       });
     }
     if (!facts.env.root) return skip('reading the firewall needs root; run with sudo', 'needs root');

@@ -16,7 +16,13 @@ export const service: CacheCheck = {
     if (!isHttpScheme(scheme)) return skip(`${storeKind(scheme)} has no cache server to check`, `${scheme} store`);
     if (!cache.local) {
       return skip(`the cache runs on another host (${host}): check its service there`, 'remote cache', {
-        fix: `On ${host}: nixcache doctor --server --port ${port}\n  or by hand: systemctl status nix-serve; journalctl -u nix-serve -n 20; ss -ltnp | grep ${port}`,
+        fix: [
+          `On ${host}: nixcache doctor --server --port ${port}`,
+          'Or by hand:',
+          '  systemctl status nix-serve',
+          '  journalctl -u nix-serve -n 20',
+          `  ss -ltnp 'sport = :${port}'`,
+        ].join('\n'),
       });
     }
     const [sd, ls] = await Promise.all([facts.systemd(), facts.listeners()]);

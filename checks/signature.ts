@@ -104,9 +104,9 @@ async function judge(
         `signed by ${verdict.signedBy.join(', ')}, which trusted-public-keys does not name — Nix ignores this cache's paths ("not signed by any of the keys in 'trusted-public-keys'")`,
         {
           fix: [
-            GET_PUBLIC_KEY,
-            `Then add it — ${file}: extra-trusted-public-keys = ${verdict.signedBy[0]}:<public key>`,
+            `Trust the cache's public key — ${file}: extra-trusted-public-keys = ${verdict.signedBy[0]}:<public key>`,
             `NixOS: nix.settings.trusted-public-keys = [ "${verdict.signedBy[0]}:<public key>" ];`,
+            GET_PUBLIC_KEY,
             'Or on the command line for a test: nixcache doctor --trusted-key NAME:KEY',
           ].join('\n'),
           data,

@@ -73,14 +73,19 @@ export function openPortFix(port: number): string {
   return [
     `On the cache server, open TCP port ${port}:`,
     `  ${nixosOpenPort(port)}`,
-    `  iptables: iptables -I INPUT -p tcp --dport ${port} -j ACCEPT   (inspect: iptables -L -n | grep ${port})`,
-    `  firewalld: firewall-cmd --add-port=${port}/tcp --permanent && firewall-cmd --reload   (inspect: firewall-cmd --list-ports)`,
+    `  iptables: iptables -I INPUT -p tcp --dport ${port} -j ACCEPT`,
+    `  firewalld: firewall-cmd --add-port=${port}/tcp --permanent && firewall-cmd --reload`,
+    `  To see what is there now: ${inspectFirewallByHand(port).join('  or  ')}`,
   ].join('\n');
 }
 
-/** How to inspect the firewall of another host by hand. */
-export function inspectFirewallByHand(port: number): string {
-  return `sudo iptables -L -n | grep ${port}; sudo nft list ruleset | grep ${port}; firewall-cmd --list-ports`;
+/** Commands that show the rules for PORT on another host (exact: port 9 does not match 90 or 5009). */
+export function inspectFirewallByHand(port: number): string[] {
+  return [
+    `sudo iptables -S | grep -E -- '--dport ${port}( |$)'`,
+    `sudo nft list ruleset | grep -E 'dport[^;]*\\b${port}\\b'`,
+    'sudo firewall-cmd --list-ports',
+  ];
 }
 
 /** The fix for the backend that refused PORT here, in the form that backend's rules are written in. */

@@ -1,5 +1,6 @@
 import type { Evidence } from '../system/evidence.js';
 import type { CacheEntry, CheckResult, Report } from './model.js';
+import { plural } from './text.js';
 
 export interface Section {
   title: string;
@@ -9,9 +10,60 @@ export interface Section {
 
 /** Host checks first, then each cache in configured order: the order people read a diagnosis in. */
 export function sections(report: Report): Section[] {
-  const host: Section = { title: 'This machine', checks: report.checks.filter((c) => c.cache === null) };
-  const caches = report.caches.map((cache) => ({ title: cache.url, cache, checks: report.checks.filter((c) => c.cache === cache.url) }));
+  const byCache = new Map<string | null, CheckResult[]>();
+  for (const c of report.checks) {
+    const list = byCache.get(c.cache);
+    if (list) list.push(c);
+    else byCache.set(c.cache, [c]);
+  }
+  const host: Section = { title: 'This machine', checks: byCache.get(null) ?? [] };
+  // Two caches with the same printed URL share their checks' section, as they always did: show it once.
+  const seen = new Set<string>();
+  const caches = report.caches.flatMap((cache) => {
+    if (seen.has(cache.url)) return [];
+    seen.add(cache.url);
+    return [{ title: cache.url, cache, checks: byCache.get(cache.url) ?? [] }];
+  });
   return [host, ...caches].filter((s) => s.checks.length > 0 || s.cache);
+}
+
+/**
+ * Skips that carry no news — a check not run because one it needs failed, a server-side check of a
+ * cache on another host — folded into one line; every other result keeps its row.
+ */
+export function collapsedSkips(checks: readonly CheckResult[]): { checks: Set<CheckResult>; line?: string } {
+  const byId = new Map(checks.map((c) => [c.id, c]));
+  const neededBy = (c: CheckResult) => /^needs (\S+)$/.exec(c.reason ?? '')?.[1];
+  /** The check that failed at the start of a chain of needs (signature needs cache-info, which needed connect). */
+  const root = (id: string): string => {
+    const seen = new Set<string>();
+    let current = id;
+    for (let next = byId.get(current); next && neededBy(next) && !seen.has(current); next = byId.get(current)) {
+      seen.add(current);
+      current = neededBy(next) ?? current;
+    }
+    return current;
+  };
+  const groups = new Map<string, string[]>();
+  const folded = new Set<CheckResult>();
+  for (const c of checks) {
+    if (c.status !== 'skip') continue;
+    const needed = neededBy(c);
+    const cause = needed ? byId.get(root(needed)) : undefined;
+    const why = needed
+      ? `${cause?.id ?? needed} ${cause?.status === 'fail' ? 'failed' : 'was not run'}`
+      : c.reason === 'remote cache'
+        ? 'the cache runs on another host (nixcache doctor --server there)'
+        : c.reason === 'not a server'
+          ? 'this machine is not a cache server (--server checks it as one)'
+          : undefined;
+    if (!why) continue;
+    folded.add(c);
+    groups.set(why, [...(groups.get(why) ?? []), c.id]);
+  }
+  if (folded.size === 0) return { checks: folded };
+  const parts = [...groups].map(([why, ids]) => `${ids.join(', ')}: ${why}`);
+  return { checks: folded, line: `${plural(folded.size, 'check')} not run — ${parts.join('; ')}` };
 }
 
 export function describeCache(cache: CacheEntry): string {
@@ -34,7 +86,7 @@ function ordinal(n: number): string {
 export function summaryLine(report: Report): string {
   const { pass, warn, fail, skip } = report.summary;
   const caches = report.caches.length;
-  return `${caches} cache${caches === 1 ? '' : 's'}, ${report.checks.length} checks: ${pass} pass, ${warn} warn, ${fail} fail, ${skip} skip (${(report.durationMs / 1000).toFixed(2)} s)`;
+  return `${plural(caches, 'cache')}, ${plural(report.checks.length, 'check')}: ${pass} pass, ${warn} warn, ${fail} fail, ${skip} skip (${(report.durationMs / 1000).toFixed(2)} s)`;
 }
 
 /** One evidence entry as a line of text, for the -v table and the report. */

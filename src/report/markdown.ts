@@ -3,12 +3,25 @@ import type { CheckResult, Report } from './model.js';
 
 const ICON = { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail', skip: '⏭️ skip' } as const;
 
-/** The support-ticket view: environment, what is wrong with fixes, then everything with evidence. */
+/** The support-ticket view: what is wrong with its fixes in the order to fix it, the environment, then everything with evidence. */
 export function renderMarkdown(report: Report): string {
   const env = report.environment;
   const out: string[] = [];
   out.push('# nixcache doctor report', '');
   out.push(`${summaryLine(report)} — generated ${report.generatedAt} by nixcache ${report.tool.version}.`, '');
+  // The ranking of the terminal's "Fix first" heads the report: what to do, in order, before the details.
+  const byKey = new Map(report.checks.map((c) => [`${c.id}\u0000${c.cache}`, c]));
+  out.push('## What is wrong, in the order to fix it', '');
+  if (report.fixFirst.length === 0) out.push('Nothing: every check passed or was skipped.', '');
+  for (const item of report.fixFirst) {
+    const c = byKey.get(`${item.id}\u0000${item.cache}`);
+    out.push(
+      `${item.rank}. **${item.status === 'fail' ? 'FAIL' : 'WARN'} \`${item.id}\`**${item.cache ? ` — ${escapeInline(item.cache)}` : ''}: ${escapeInline(item.summary)}`,
+    );
+    if (c?.fix) out.push('', indent(fence(c.fix), 3));
+    out.push('');
+  }
+
   out.push('## Environment', '', '```text');
   out.push(` - system: ${env.os} ${env.arch}`);
   out.push(` - Nix version: ${env.nixVersion ?? 'not installed (nix not found)'}`);
@@ -23,17 +36,6 @@ export function renderMarkdown(report: Report): string {
   out.push(` - trusted-public-keys: ${report.config.trustedPublicKeys.join(' ') || 'none'}`);
   out.push(` - require-sigs: ${report.config.requireSigs}`);
   out.push('```', '');
-
-  const problems = report.checks.filter((c) => c.status === 'fail' || c.status === 'warn');
-  out.push('## What is wrong', '');
-  if (problems.length === 0) out.push('Nothing: every check passed or was skipped.', '');
-  problems.forEach((c, i) => {
-    out.push(
-      `${i + 1}. **${c.status === 'fail' ? 'FAIL' : 'WARN'} \`${c.id}\`**${c.cache ? ` — ${c.cache}` : ''}: ${escapeInline(c.summary)}`,
-    );
-    if (c.fix) out.push('', indent(fence(c.fix), 3));
-    out.push('');
-  });
 
   if (report.caches.length > 0) {
     out.push('## Caches', '', '| order | cache | priority | from | on this machine |', '|---|---|---|---|---|');

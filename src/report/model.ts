@@ -41,6 +41,18 @@ export interface ReportEnvironment extends Environment {
   sandbox: string | null;
 }
 
+/** One line of the "Fix first" list: a failing or warning finding, in the order to fix them. */
+export interface FixFirstItem {
+  rank: number;
+  id: string;
+  title: string;
+  cache: string | null;
+  status: 'fail' | 'warn';
+  summary: string;
+  /** The first line of the check's fix, or null when it gave none. */
+  fix: string | null;
+}
+
 export interface Report {
   schemaVersion: number;
   tool: { name: string; version: string };
@@ -51,6 +63,8 @@ export interface Report {
   caches: CacheEntry[];
   checks: CheckResult[];
   summary: Record<Status, number>;
+  /** The failing, then warning, findings ranked by how much they keep Nix from substituting. */
+  fixFirst: FixFirstItem[];
 }
 
 /** The priority a cache advertised in nix-cache-info, from the cache-info check's result. */
@@ -70,6 +84,61 @@ export function cacheEntries(targets: readonly CacheTarget[], results: readonly 
     e.entry.order = i + 1;
   });
   return entries.map((e) => e.entry);
+}
+
+/**
+ * How much a failing check keeps Nix from substituting, most first: a configuration Nix refuses or
+ * a daemon that ignores the caches blocks everything; a cache that cannot be reached or read blocks
+ * that cache; a signature Nix rejects makes it useless; the server side and the order matter next;
+ * ping is only a symptom. Checks not listed (plugins) come after the built-in ones.
+ */
+const BLOCKING: readonly string[] = [
+  'config',
+  'trust',
+  'connect',
+  'cache-info',
+  'signature',
+  'service',
+  'firewall',
+  'signing-key',
+  'priority',
+  'ping',
+];
+
+/** The failing, then warning, findings, ranked: status, then how much the check blocks, then the cache Nix tries first. */
+export function rankFixes(results: readonly CheckResult[], caches: readonly CacheEntry[]): FixFirstItem[] {
+  const weight = (id: string) => {
+    const i = BLOCKING.indexOf(id);
+    return i < 0 ? BLOCKING.length : i;
+  };
+  const position = (cache: string | null) => {
+    if (cache === null) return 0; // the machine's own problems hold up every cache
+    const entry = caches.find((c) => c.url === cache);
+    return entry?.order ?? caches.length + 1;
+  };
+  return results
+    .map((r, index) => ({ r, index }))
+    .filter(({ r }) => r.status === 'fail' || r.status === 'warn')
+    .sort(
+      (a, b) =>
+        (a.r.status === 'fail' ? 0 : 1) - (b.r.status === 'fail' ? 0 : 1) ||
+        weight(a.r.id) - weight(b.r.id) ||
+        position(a.r.cache) - position(b.r.cache) ||
+        a.index - b.index,
+    )
+    .map(({ r }, i) => ({
+      rank: i + 1,
+      id: r.id,
+      title: r.title,
+      cache: r.cache,
+      status: r.status === 'fail' ? 'fail' : 'warn',
+      summary: r.summary,
+      fix:
+        r.fix
+          ?.split('\n')
+          .find((line) => line.trim() !== '')
+          ?.trim() ?? null,
+    }));
 }
 
 export function summarise(results: readonly CheckResult[]): Record<Status, number> {
@@ -103,7 +172,9 @@ export function buildReport(input: {
     caches: cacheEntries(discovery.targets, results),
     checks: [...results],
     summary: summarise(results),
+    fixFirst: [],
   };
+  report.fixFirst = rankFixes(report.checks, report.caches);
   return input.redactor.deep(report);
 }
 
@@ -148,5 +219,6 @@ export function crashReport(e: unknown, verbose: boolean, env: { user?: string |
     caches: [],
     checks: results,
     summary: summarise(results),
+    fixFirst: rankFixes(results, []),
   };
 }

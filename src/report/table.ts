@@ -1,82 +1,99 @@
-import Table from 'cli-table3';
-import { describeCache, evidenceLine, sections, summaryLine } from './group.js';
-import type { Report, Status } from './model.js';
+import { collapsedSkips, describeCache, evidenceLine, sections, summaryLine } from './group.js';
+import type { CheckResult, FixFirstItem, Report, Status } from './model.js';
+import { plural, truncate, wrapFixLine, wrapWords } from './text.js';
 
 const MARK: Record<Status, string> = { pass: '✔ pass', warn: '▲ warn', fail: '✘ fail', skip: '– skip' };
 const COLOUR: Record<Status, number> = { pass: 32, warn: 33, fail: 31, skip: 90 };
+/** The title column is as wide as the longest title shown, within these bounds. */
+const TITLE_WIDTH = { min: 24, max: 28 };
+/** Below this many columns the status, title and result do not fit side by side: one under the other. */
+export const NARROW = 72;
+/** The closing "Fix first" list stays within this many lines, so that it and the summary fit a 24-line screen. */
+const FIX_FIRST_LINES = 18;
 
 export interface TableOptions {
   color: boolean;
   verbose: boolean;
-  width?: number;
+  /** The terminal's width; a default when not a terminal. */
+  width?: number | undefined;
 }
 
-/** The terminal view: one table per section, every non-pass row with its fix. */
+/**
+ * The terminal view: each section (this machine, then every cache) as rows of status, check and
+ * result, each problem with its detail and fix under it; skips that carry no news folded into one
+ * line; then "Fix first", the problems in the order to fix them. Linear in the size of the report.
+ */
 export function renderTable(report: Report, opts: TableOptions): string {
   const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const bold = (s: string) => (opts.color ? `\u001b[1m${s}\u001b[22m` : s);
-  const width = Math.max(72, Math.min(opts.width ?? 110, 160));
-  const resultWidth = width - 8 - 30 - 4;
-  const out: string[] = [bold(`nixcache doctor — ${summaryLine(report)}`), ''];
+  const dim = (s: string) => paint(90, s);
+  const width = Math.max(40, Math.min(opts.width ?? 100, 200));
+  const narrow = width < NARROW;
+  const titleWidth = Math.min(TITLE_WIDTH.max, Math.max(TITLE_WIDTH.min, ...report.checks.map((c) => c.title.length)));
+  const out: string[] = [...wrapWords(`nixcache doctor — ${summaryLine(report)}`, width).map(bold), ''];
 
   for (const section of sections(report)) {
     if (section.checks.length === 0) continue; // every check of this cache was deselected (--only / --skip)
-    out.push(bold(section.title) + (section.cache ? `  ${describeCache(section.cache)}` : ''));
-    const table = new Table({
-      head: ['status', 'check', 'result'],
-      colWidths: [8, 30, resultWidth],
-      wordWrap: true,
-      wrapOnWordBoundary: true,
-      style: { head: [], border: [], compact: false },
-    });
+    out.push(...wrapWords(section.title, width).map(bold));
+    if (section.cache) out.push(...wrapWords(describeCache(section.cache), width, '  ').map(dim));
+    const folded = opts.verbose ? undefined : collapsedSkips(section.checks);
     for (const c of section.checks) {
-      const lines = [c.summary];
-      if (c.status === 'skip' && c.reason && !c.summary.includes(c.reason)) lines.push(`(${c.reason})`);
-      if (c.status !== 'pass' && c.detail) lines.push(c.detail);
-      if (c.status !== 'pass' && c.fix) lines.push(`Fix: ${c.fix}`);
-      if (opts.verbose) lines.push(...c.evidence.map((e) => `· ${evidenceLine(e)}`));
-      // Wrapped here, not by cli-table3, which cuts indented lines short with '…': a fix must print whole.
-      table.push([paint(COLOUR[c.status], MARK[c.status].split(' ')[1] as string), c.title, wrap(lines.join('\n'), resultWidth - 2)]);
+      if (folded?.checks.has(c)) continue;
+      out.push(...row(c));
     }
-    out.push(table.toString(), '');
+    if (folded?.line) out.push(...wrapWords(folded.line, width, ' – ', '   ').map(dim));
+    out.push('');
   }
-  const worst =
-    report.summary.fail > 0
-      ? paint(31, 'Problems found: fix the failing rows above, top to bottom.')
-      : report.summary.warn > 0
-        ? paint(33, 'No failures; see the warnings above.')
-        : paint(32, 'Everything checked is fine.');
-  out.push(worst, '');
-  const text = out.join('\n');
-  return opts.color ? text : stripAnsi(text);
-}
 
-/** Wraps every line at WIDTH on spaces, keeping its indent; a word longer than a line is split. */
-export function wrap(text: string, width: number): string {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const indent = /^\s*/.exec(line)?.[0] ?? '';
-    let current = '';
-    for (const word of line.trim().split(/ +/)) {
-      let w = word;
-      while (w.length > width - indent.length) {
-        if (current) out.push(current);
-        out.push(indent + w.slice(0, width - indent.length));
-        w = w.slice(width - indent.length);
-        current = '';
-      }
-      if (!current) current = indent + w;
-      else if (current.length + 1 + w.length <= width) current += ` ${w}`;
-      else {
-        out.push(current);
-        current = indent + w;
-      }
-    }
-    out.push(current);
-  }
+  if (report.fixFirst.length > 0) out.push(...fixFirst(report.fixFirst), '');
+  const { fail, warn } = report.summary;
+  const closing =
+    fail > 0
+      ? {
+          colour: 31,
+          text: `Problems found: ${plural(fail, 'failing check')}${warn ? `, ${plural(warn, 'warning')}` : ''} — start with 1. above.`,
+        }
+      : warn > 0
+        ? { colour: 33, text: `No failures; ${plural(warn, 'warning')} above.` }
+        : { colour: 32, text: 'Everything checked is fine.' };
+  out.push(...wrapWords(closing.text, width).map((l) => paint(closing.colour, l)), '');
   return out.join('\n');
-}
 
-function stripAnsi(s: string): string {
-  return s.replace(/\u001b\[[0-9;]*m/g, '');
+  function row(c: CheckResult): string[] {
+    // Laid out without colour (escape codes would count as columns), the mark painted afterwards.
+    const plain = MARK[c.status];
+    const lines = narrow
+      ? [` ${plain}  ${c.title}`, ...wrapWords(c.summary, width, '     ')]
+      : wrapWords(c.summary, width, ` ${plain}  ${c.title.padEnd(titleWidth)}  `, ' '.repeat(titleWidth + 10));
+    lines[0] = (lines[0] ?? '').replace(plain, paint(COLOUR[c.status], plain));
+    const under = narrow ? '     ' : '          ';
+    if (c.status !== 'pass' && c.detail) {
+      for (const line of c.detail.split('\n')) {
+        const indent = under + (/^\s*/.exec(line)?.[0] ?? '');
+        if (line.trim()) lines.push(...wrapWords(line.trim(), width, indent));
+      }
+    }
+    if (c.status !== 'pass' && c.fix) {
+      lines.push(`${under}${bold('Fix:')}`);
+      for (const line of c.fix.split('\n')) if (line.trim()) lines.push(...wrapFixLine(line, width, `${under}  `));
+    }
+    if (opts.verbose) for (const e of c.evidence) lines.push(...wrapWords(evidenceLine(e), width, `${under}· `, `${under}  `).map(dim));
+    return lines;
+  }
+
+  function fixFirst(items: readonly FixFirstItem[]): string[] {
+    const lines = [bold('Fix first')];
+    let shown = 0;
+    for (const item of items) {
+      const mark = item.status === 'fail' ? '✘' : '▲';
+      const head = truncate(`${mark} ${item.rank}. ${item.cache ?? 'this machine'}: ${item.title} — ${item.summary}`, width);
+      const entry = [head.replace(mark, paint(COLOUR[item.status], mark)), ...(item.fix ? wrapFixLine(item.fix, width, '     ') : [])];
+      // The first problem always; the others while the list fits the screen with its closing lines.
+      if (shown > 0 && lines.length + entry.length > FIX_FIRST_LINES - (items.length > shown + 1 ? 1 : 0)) break;
+      lines.push(...entry);
+      shown++;
+    }
+    if (items.length > shown) lines.push(dim(`  … and ${plural(items.length - shown, 'more problem')}, in the sections above.`));
+    return lines;
+  }
 }

@@ -98,7 +98,8 @@ describe('connect check: TCP', () => {
     expect(f.summary).toContain('nothing listens on port 5000');
     expect(f.summary).toContain('"Couldn\'t connect to server (7)"');
     expect(f.fix).toContain('systemctl enable --now nix-serve');
-    expect(f.fix).toContain('ss -ltnp | grep 5000');
+    // An exact port filter: `grep 5000` would also match 50000 and every line with 5000 elsewhere.
+    expect(f.fix?.split('\n')).toContain("See where it listens: ss -ltnp 'sport = :5000'");
     expect(f.fix).toContain('networking.firewall.allowedTCPPorts = [ 5000 ];');
     expect(f.data).toEqual({ host: '10.0.0.5', addresses: ['10.0.0.5'], port: 5000, tcp: 'refused', connectMs: 2 });
   });

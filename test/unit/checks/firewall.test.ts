@@ -98,8 +98,13 @@ describe('firewall check: caches and runs it does not judge', () => {
     expect(f.reason).toBe('remote cache');
     expect(f.summary).toContain('another host (cache.lan)');
     expect(f.fix).toContain('On cache.lan: sudo nixcache doctor --server --port 5000');
-    expect(f.fix).toContain('sudo iptables -L -n | grep 5000');
-    expect(f.fix).toContain('sudo nft list ruleset | grep 5000');
+    // Each command on a line of its own, with filters that match port 5000 exactly.
+    expect(f.fix?.split('\n')).toEqual(
+      expect.arrayContaining([
+        "  sudo iptables -S | grep -E -- '--dport 5000( |$)'",
+        "  sudo nft list ruleset | grep -E 'dport[^;]*\\b5000\\b'",
+      ]),
+    );
     expect(fake.calls).toEqual([]);
   });
 

@@ -75,7 +75,7 @@ describe('service check: caches it does not judge', () => {
     expect(f.summary).toContain('another host (cache.lan)');
     expect(f.fix).toContain('On cache.lan: nixcache doctor --server --port 8080');
     expect(f.fix).toContain('journalctl -u nix-serve -n 20');
-    expect(f.fix).toContain('ss -ltnp | grep 8080');
+    expect(f.fix?.split('\n')).toContain("  ss -ltnp 'sport = :8080'");
     expect(fake.calls).toEqual([]);
   });
 });

@@ -1,0 +1,97 @@
+/**
+ * Laying text out for a terminal, in time linear in its length. Prose wraps at spaces; a word longer
+ * than the line (a URL) is printed whole rather than cut. Fix lines wrap only between the pieces a
+ * person would copy separately, never inside a command or a config line.
+ */
+
+/**
+ * Wraps prose to WIDTH columns at spaces: the first line starts with FIRST, the others with REST
+ * (both count towards the width).
+ */
+export function wrapWords(text: string, width: number, first = '', rest = first): string[] {
+  const out: string[] = [];
+  let current = first;
+  let empty = true;
+  for (const word of text.split(/ +/)) {
+    if (word === '') continue;
+    if (empty) current += word;
+    else if (current.length + 1 + word.length <= width) current += ` ${word}`;
+    else {
+      out.push(current);
+      current = rest + word;
+    }
+    empty = false;
+  }
+  out.push(current);
+  return out;
+}
+
+/**
+ * What makes a piece of a fix something to paste whole (a command or a config line), not prose that
+ * may wrap: an assignment, an option, a pipe or quote, or a leading command name.
+ */
+const CODE =
+  /[=|$"`[\]<>]|--|&&|^\s*(sudo|systemctl|journalctl|ss|iptables|ip6tables|nft|firewall-cmd|nix|nix-store|nix-env|nixcache|nixos-firewall-tool|chmod|chown|aws|cat|ip|curl|machine)( |$)/;
+
+/**
+ * The pieces of one fix line a person reads or copies separately: split after `: `, at a run of two
+ * or more spaces, before ` (`, and after ` — `. A piece with a command or config in it is never
+ * split; a prose piece may wrap at its spaces.
+ */
+function fixPieces(line: string): { text: string; code: boolean }[] {
+  const pieces: string[] = [];
+  let start = 0;
+  const breaks = /(: )|( {2,})|( \()|( — )/g;
+  for (let m = breaks.exec(line); m; m = breaks.exec(line)) {
+    // The separator stays with the piece before it, except an opening parenthesis, which starts the next.
+    const end = m[3] ? m.index + 1 : m.index + m[0].length;
+    if (end > start) pieces.push(line.slice(start, end));
+    start = end;
+  }
+  if (start < line.length) pieces.push(line.slice(start));
+  return pieces.map((text) => ({ text, code: CODE.test(text) }));
+}
+
+/**
+ * Lays out one line of a fix at WIDTH columns (the first line starts with FIRST, the others with
+ * REST): pieces are packed while they fit; a command longer than the line is printed whole on a
+ * line of its own, so that it can be copied in one piece.
+ */
+export function wrapFixLine(line: string, width: number, first: string, rest = first): string[] {
+  const lead = /^\s*/.exec(line)?.[0] ?? '';
+  const out: string[] = [];
+  let prefix = first + lead;
+  let current = '';
+  const room = () => width - prefix.length - current.length;
+  const flush = () => {
+    if (current !== '') out.push((prefix + current).trimEnd());
+    prefix = rest + lead;
+    current = '';
+  };
+  for (const piece of fixPieces(line.slice(lead.length))) {
+    const text = current === '' ? piece.text.trimStart() : piece.text;
+    if (text.trimEnd().length <= room()) {
+      current += text;
+    } else if (piece.code) {
+      if (current !== '') flush();
+      current = text.trimStart();
+    } else {
+      for (const word of text.split(/(?<= )/)) {
+        if (word.trimEnd().length > room() && current !== '') flush();
+        current += current === '' ? word.trimStart() : word;
+      }
+    }
+  }
+  flush();
+  return out.length > 0 ? out : [first.trimEnd()];
+}
+
+/** Cuts TEXT to WIDTH columns with an ellipsis. */
+export function truncate(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** `1 check`, `2 checks`. */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
+}
