@@ -3,6 +3,7 @@ import { cacheInfo } from './cache-info.js';
 import { config } from './config.js';
 import { connect } from './connect.js';
 import { firewall } from './firewall.js';
+import { hitRate } from './hit-rate.js';
 import { ping } from './ping.js';
 import { priority } from './priority.js';
 import { service } from './service.js';
@@ -15,4 +16,16 @@ import { trust } from './trust.js';
  * signing-key check comes before the cache checks so that all cache checks form one phase
  * (every cache concurrently); it belongs with the server steps either way.
  */
-export const CHECKS: readonly Check[] = [config, trust, signingKey, service, firewall, ping, connect, cacheInfo, signature, priority];
+export const CHECKS: readonly Check[] = [
+  config,
+  trust,
+  signingKey,
+  service,
+  firewall,
+  ping,
+  connect,
+  cacheInfo,
+  signature,
+  priority,
+  hitRate,
+];

@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { doctorFlags, UsageError } from './commands/flags.js';
+import { doctorFlags, serveMetricsFlags, UsageError } from './commands/flags.js';
+import { parseDuration } from './host/hit-rate.js';
 import { VERSION } from './version.js';
 
 const positive = (what: string) => (value: string) => {
@@ -8,6 +9,11 @@ const positive = (what: string) => (value: string) => {
   return n;
 };
 const collect = (value: string, previous: string[]) => [...previous, value];
+const duration = (value: string) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) throw new InvalidArgumentError('--since must be a duration such as 30m, 1h, 1d or 1h30m');
+  return ms;
+};
 const ids = (value: string, previous: string[] = []) => [
   ...previous,
   ...value
@@ -49,6 +55,9 @@ export function buildProgram(): Command {
     )
     .option('--secret-key-file <file>', 'the cache’s secret signing key file to check')
     .option('--plugin <module>', 'load extra checks from a module (repeatable)', collect, [])
+    .option('--metrics <file>', 'also write the run as Prometheus metrics to FILE, replaced atomically (- for stdout)')
+    .option('--access-log <file>', 'the cache server’s access log (nginx, nix-serve) for the hit-rate check')
+    .addOption(new Option('--since <duration>', 'how far back the access log is read').default(3_600_000, '1h').argParser(duration))
     .option('-v, --verbose', 'show evidence in the table and stack traces of crashed checks')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .action(async (opts: Record<string, unknown>) => {
@@ -56,6 +65,25 @@ export function buildProgram(): Command {
       const { doctorCommand } = await import('./commands/doctor.js');
       process.exitCode = await doctorCommand(flags);
     });
+
+  // The exporter runs the doctor with the doctor's own options (not its output ones).
+  const doctor = program.commands.find((c) => c.name() === 'doctor');
+  const serve = program
+    .command('serve-metrics')
+    .description('serve the doctor’s results as Prometheus metrics (/metrics) and /health')
+    .option('--listen <host:port>', 'where to listen', '127.0.0.1:9925')
+    .addOption(
+      new Option('--min-interval <seconds>', 'a scrape sooner than this after a run gets that run’s metrics')
+        .default(60)
+        .argParser(positive('--min-interval')),
+    );
+  const output = new Set(['--json', '--report', '--strict', '--metrics', '--verbose', '--no-color']);
+  for (const option of doctor?.options ?? []) if (option.long && !output.has(option.long)) serve.addOption(option);
+  serve.action(async (opts: Record<string, unknown>) => {
+    const flags = serveMetricsFlags(opts);
+    const { serveMetricsCommand } = await import('./commands/serve-metrics.js');
+    process.exitCode = await serveMetricsCommand(flags);
+  });
   return program;
 }
 

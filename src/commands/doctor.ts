@@ -3,6 +3,7 @@ import { CHECKS } from '../../checks/index.js';
 import { discover } from '../discover/index.js';
 import type { Discovery } from '../discover/types.js';
 import { createFacts } from '../facts/index.js';
+import { DEFAULT_SINCE_MS } from '../facts/hit-rate.js';
 import { readNixView } from '../facts/nix.js';
 import type { FactKind } from '../facts/types.js';
 import { renderJson } from '../report/json.js';
@@ -19,7 +20,7 @@ import type { Io } from '../system/io.js';
 import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
 import { startSpinner, terminal, unreadableFileProblem, unwritableFileProblem, writeTextFile } from '../system/terminal.js';
-import { type DoctorFlags, UsageError } from './flags.js';
+import { type DoctorFlags, type MetricsTarget, UsageError } from './flags.js';
 
 /** `nixcache doctor`: flags → discover → facts → checks → one report → a renderer. Returns the exit code. */
 export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
@@ -27,6 +28,8 @@ export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.Pro
     flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path)] : undefined,
     flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
     flags.secretKeyFile ? ['--secret-key-file', flags.secretKeyFile, unreadableFileProblem(flags.secretKeyFile, false)] : undefined,
+    flags.metrics?.to === 'file' ? ['--metrics', flags.metrics.path, unwritableFileProblem(flags.metrics.path)] : undefined,
+    flags.accessLog ? ['--access-log', flags.accessLog, unreadableFileProblem(flags.accessLog, true)] : undefined,
   ];
   for (const p of fileProblems) if (p?.[2]) throw new UsageError(`${p[0]} ${p[1]}: ${p[2]}`);
 
@@ -57,8 +60,9 @@ export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.Pro
   }
   // Renderers load on demand: a --json run never compiles cli-table3.
   if (flags.report?.to === 'stdout') terminal.stdout((await import('../report/markdown.js')).renderMarkdown(report));
-  else if (!flags.json)
+  else if (!flags.json && flags.metrics?.to !== 'stdout')
     terminal.stdout((await import('../report/table.js')).renderTable(report, { color, verbose: flags.verbose, width: terminal.columns }));
+  if (flags.metrics) await writeMetrics(flags.metrics, report, flags.json);
 
   const failed = report.summary.fail > 0 || (flags.strict && report.summary.warn > 0);
   return failed ? 1 : 0;
@@ -117,6 +121,7 @@ export async function runDoctor(
       nixView,
       secret: (s) => redactor.add(s),
       deadline,
+      hitRate: { accessLog: flags.accessLog, sinceMs: flags.sinceMs ?? DEFAULT_SINCE_MS },
     });
     facts.prefetch(new Set<FactKind>(checks.flatMap((c) => c.reads ?? [])));
     const results = await runChecks({
@@ -152,4 +157,13 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
     timer = setTimeout(() => resolve(fallback), ms);
   });
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** `--metrics`: the report as Prometheus metrics, on stdout or replacing FILE atomically. */
+async function writeMetrics(target: MetricsTarget, report: Report, quiet: boolean): Promise<void> {
+  const text = await (await import('../report/metrics.js')).renderMetrics(report);
+  if (target.to === 'stdout') return terminal.stdout(text);
+  const written = (await import('../system/atomic.js')).writeFileAtomically(target.path, text);
+  if (!written.ok) terminal.stderr(`nixcache: could not write the metrics to ${target.path}: ${written.message}\n`);
+  else if (!quiet) terminal.stderr(`nixcache: metrics written to ${target.path}\n`);
 }

@@ -4,6 +4,9 @@ export class UsageError extends Error {}
 /** Where the Markdown report goes: stdout (`--report`) or a file (`--report FILE`). */
 export type ReportTarget = { to: 'stdout' } | { to: 'file'; path: string };
 
+/** Where `--metrics` writes: stdout (`--metrics -`) or a file, replaced atomically. */
+export type MetricsTarget = { to: 'stdout' } | { to: 'file'; path: string };
+
 /** `nixcache doctor`'s command line, parsed once. */
 export interface DoctorFlags {
   json: boolean;
@@ -26,6 +29,21 @@ export interface DoctorFlags {
   verbose: boolean;
   /** false with --no-color. */
   color: boolean;
+  /** --metrics FILE|-: the run as Prometheus metrics. */
+  metrics?: MetricsTarget;
+  /** --access-log FILE: the cache server's access log, read by the hit-rate check. */
+  accessLog?: string;
+  /** --since: how far back the access log is read, in ms (default 1 h). */
+  sinceMs?: number;
+}
+
+/** `nixcache serve-metrics`: the doctor's flags for every run, and the exporter's own. */
+export interface ServeMetricsFlags {
+  doctor: DoctorFlags;
+  host: string;
+  port: number;
+  /** A scrape within this long of the last run gets that run's metrics. */
+  minIntervalMs: number;
 }
 
 const string = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -60,7 +78,32 @@ export function doctorFlags(opts: Readonly<Record<string, unknown>>): DoctorFlag
     ...(port !== undefined ? { port } : {}),
     ...(secretKeyFile ? { secretKeyFile } : {}),
   };
+  const metrics = string(opts.metrics);
+  if (metrics) flags.metrics = metrics === '-' ? { to: 'stdout' } : { to: 'file', path: metrics };
+  const accessLog = string(opts.accessLog);
+  if (accessLog) flags.accessLog = accessLog;
+  const sinceMs = number(opts.since);
+  if (sinceMs !== undefined) flags.sinceMs = sinceMs;
+  if (flags.metrics?.to === 'stdout' && (flags.json || flags.report?.to === 'stdout'))
+    throw new UsageError(
+      `--metrics - writes to stdout, which ${flags.json ? '--json' : '--report'} already uses: give --metrics a file name`,
+    );
   if (flags.json && flags.report?.to === 'stdout')
     throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
   return flags;
+}
+
+/** Narrows `serve-metrics` options: the doctor's, and --listen HOST:PORT, --min-interval SECONDS. */
+export function serveMetricsFlags(opts: Readonly<Record<string, unknown>>): ServeMetricsFlags {
+  const listen = string(opts.listen) ?? '127.0.0.1:9925';
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(listen);
+  const port = Number(m?.[3]);
+  if (!m || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--listen ${listen}: give HOST:PORT, e.g. 127.0.0.1:9925 or [::1]:9925`);
+  return {
+    doctor: doctorFlags({ ...opts, json: false, report: undefined, metrics: undefined }),
+    host: (m[1] ?? m[2]) as string,
+    port,
+    minIntervalMs: Math.round((number(opts.minInterval) ?? 60) * 1000),
+  };
 }

@@ -6,6 +6,7 @@ import type { Io } from '../system/io.js';
 import type { Resolution } from '../system/net.js';
 import { downloadNarFile, lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
 import { FactTable, recorderOnce } from './gather.js';
+import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.js';
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
 import { probePath, probePing, readNameservers } from './network.js';
 import type { FactKind, Facts, NarInfoLookup, NixConfigView } from './types.js';
@@ -20,6 +21,8 @@ export interface FactsDeps {
   secret(value: string): void;
   /** Aborted at the run's deadline: loops over many look-ups stop there. */
   deadline: AbortSignal;
+  /** --access-log and --since, for the hit-rate fact. */
+  hitRate?: HitRateOptions;
 }
 
 export interface RunFacts {
@@ -55,6 +58,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const unitFiles = new FactTable<string, string | undefined>();
   const journals = new FactTable<string, string | undefined>();
   const secretKeys = new FactTable<string, Awaited<ReturnType<typeof readSecretKey>>>();
+  const hitRates = new FactTable<'', Awaited<ReturnType<typeof readHitRate>>>();
 
   const resolve = (name: string) => resolutions.get(name, (r) => io(r).net.resolve(name));
   const path = (cache: CacheTarget) => {
@@ -153,6 +157,18 @@ export function createFacts(deps: FactsDeps): RunFacts {
           ),
         listeners: () => use(listeners()),
         secretKey: (p) => use(secretKeys.get(p, (r) => readSecretKey(io(r), p, deps.secret))),
+        hitRate: () =>
+          use(
+            hitRates.get('', (r) =>
+              readHitRate(io(r), deps.hitRate ?? { sinceMs: DEFAULT_SINCE_MS }, {
+                targets,
+                server: run.server,
+                systemd: () => recorderOnce(r)(systemd()),
+                listeners: () => recorderOnce(r)(listeners()),
+                now: Date.now,
+              }),
+            ),
+          ),
         command: (file, args, options) =>
           io(record).exec(file, [...args], options?.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
         readFile: (p, maxBytes) => io(record).fs.readText(p, maxBytes),

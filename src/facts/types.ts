@@ -9,6 +9,7 @@ import type { FileStat, ReadResult } from '../system/fs.js';
 import type { HttpResult } from '../system/http.js';
 import type { Resolution, TcpProbe, TlsProbe } from '../system/net.js';
 import type { PingResult } from '../system/ping.js';
+import type { HitRateFact } from './hit-rate.js';
 
 /** Facts worth starting when the run starts (checks name them in `reads`). */
 export type FactKind = 'path' | 'ping' | 'firewall' | 'systemd' | 'listeners';
@@ -97,6 +98,9 @@ export interface Facts {
   listeners(): Promise<ListenerState>;
   /** A secret key file: its mode and content (registered as a secret before anyone sees it). */
   secretKey(path: string): Promise<SecretKeyFact>;
+
+  /** What this machine's cache server reports about its clients' requests (harmonia's /metrics, an access log). */
+  hitRate(): Promise<HitRateFact>;
 
   /** For plugins: what a program prints (no shell; bounded by TIMEOUTMS, else the operation timeout, and by the deadline). */
   command(file: string, args: readonly string[], options?: { timeoutMs?: number }): Promise<ExecResult>;

@@ -1,0 +1,100 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { CHECKS } from '../../checks/index.js';
+import { crashReport, type Report } from '../report/model.js';
+import { redactPatterns } from '../report/redact.js';
+import { loadPlugins } from '../runner/plugins.js';
+import { terminal } from '../system/terminal.js';
+import { runDoctor } from './doctor.js';
+import { Exporter, sleepFor } from './exporter.js';
+import { type ServeMetricsFlags, UsageError } from './flags.js';
+
+/**
+ * `nixcache serve-metrics`: a Prometheus exporter over doctor runs. `/metrics` answers with the
+ * last run's metrics (a new run starts when they are older than --min-interval, never two at
+ * once), `/health` says the exporter is up. Runs until SIGTERM or SIGINT; returns the exit code.
+ */
+export async function serveMetricsCommand(flags: ServeMetricsFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
+  const doctor = flags.doctor;
+  const plugins = await loadPlugins(doctor.plugins, CHECKS, (message) => new UsageError(message));
+  const registry = [...CHECKS, ...plugins];
+  const known = registry.map((c) => c.id);
+  for (const id of [...doctor.only, ...doctor.skip]) {
+    if (!known.includes(id)) throw new UsageError(`unknown check id '${id}' (known: ${known.join(', ')})`);
+  }
+  const checks = registry.filter((c) => (doctor.only.length === 0 || doctor.only.includes(c.id)) && !doctor.skip.includes(c.id));
+  const metrics = await import('../report/metrics.js');
+
+  const exporter = new Exporter({
+    async run() {
+      let report: Report;
+      try {
+        report = await runDoctor(doctor, checks, env);
+      } catch (e) {
+        report = crashReport(e, false, { user: env.USER });
+      }
+      return metrics.renderMetrics(report);
+    },
+    minIntervalMs: flags.minIntervalMs,
+    deadlineMs: doctor.deadlineMs,
+    now: () => performance.now(),
+    sleep: sleepFor,
+  });
+
+  const answer = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD' }).end();
+    if (path === '/health') return void res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
+    if (path !== '/metrics')
+      return void res
+        .writeHead(path === '/' ? 200 : 404, { 'content-type': 'text/plain; charset=utf-8' })
+        .end('nixcache serve-metrics: see /metrics and /health\n');
+    const scrape = await exporter.scrape();
+    if (scrape.kind === 'pending')
+      return void res
+        .writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '5' })
+        .end('the first doctor run has not finished within the deadline\n');
+    const self = await metrics.renderExporterMetrics({
+      runs: exporter.runs,
+      running: exporter.running,
+      lastRunSeconds: Math.round(performance.timeOrigin / 1000 + scrape.snapshot.finishedAt / 1000),
+    });
+    res.writeHead(200, { 'content-type': metrics.METRICS_CONTENT_TYPE }).end(scrape.snapshot.text + self);
+  };
+  const server = createServer((req, res) => {
+    answer(req, res).catch((e) => {
+      terminal.stderr(`nixcache: serve-metrics: ${redactPatterns(String((e as Error)?.message ?? e).split('\n')[0] ?? '')}\n`);
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  // Bounded: slow or idle clients are cut off, requests stay small.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = doctor.deadlineMs + 10_000;
+  server.maxHeadersCount = 64;
+  server.maxConnections = 256;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new UsageError(`--listen ${flags.host}:${flags.port}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`)),
+    );
+    server.listen(flags.port, flags.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : flags.port;
+  const host = flags.host.includes(':') ? `[${flags.host}]` : flags.host;
+  terminal.stderr(`nixcache: serving metrics on http://${host}:${port}/metrics\n`);
+  // The first run starts now, so the first scrape finds a result sooner.
+  void exporter.refresh();
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      server.close(() => resolve());
+      server.closeAllConnections();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  return 0;
+}
