@@ -26,9 +26,10 @@ export const hitRate: HostCheck = {
     const detail = details(h, fact);
     if (h.narinfoRequests === 0)
       return pass(`no narinfo requests ${over} (${fact.source}): no client asked this cache for a path`, { data, detail });
-    const figures = `${h.narinfoHits} of ${h.narinfoHits + h.narinfoMisses} narinfo requests found (${percent(h.hitRatio)}) ${over}`;
+    const found = `${h.narinfoHits} of ${h.narinfoHits + h.narinfoMisses} narinfo requests found (${percent(h.hitRatio)})`;
+    const figures = `${found} ${over}`;
     if (h.serverErrors > 0)
-      return warn(`${h.serverErrors} requests failed on the server (5xx) ${over}; ${figures}`, {
+      return warn(`${h.serverErrors} requests failed on the server (5xx) ${over}; ${found}`, {
         data,
         detail,
         fix: 'Read the cache server’s own log for the failing requests: journalctl -u nix-serve -u harmonia -u nginx --since -1h',
