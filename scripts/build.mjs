@@ -1,12 +1,14 @@
 // Builds the CLI as an ES module bundle split at dynamic imports: start-up reads a few large
 // files instead of hundreds of small ones (execa and undici alone are ~150 files), and
 // `nixcache --version` loads only the CLI chunk. Type checking is `tsc --noEmit` (npm run typecheck).
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 
 const outdir = new URL('../dist/', import.meta.url).pathname;
 rmSync(outdir, { recursive: true, force: true });
-await build({
+const result = await build({
+  metafile: true,
   entryPoints: { cli: 'src/cli.ts' },
   bundle: true,
   splitting: true,
@@ -26,3 +28,30 @@ await build({
   banner: { js: "import { createRequire as __nixcacheRequire } from 'node:module'; const require = __nixcacheRequire(import.meta.url);" },
 });
 chmodSync(`${outdir}cli.js`, 0o755);
+writeFileSync(join(outdir, 'THIRD-PARTY-NOTICES.txt'), notices(Object.keys(result.metafile.inputs)));
+
+/**
+ * The bundle carries code of other packages, minified with their comments stripped: their licences
+ * ship beside it instead, one section per package that contributed code (from esbuild's metafile).
+ */
+function notices(inputs) {
+  const dirs = new Set();
+  for (const input of inputs) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) dirs.add(m[1]);
+  }
+  const sections = [...dirs]
+    .map((dir) => {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      const files = readdirSync(dir)
+        .filter((f) => /^(licen[cs]e|copying|notice)(\.|$)/i.test(f))
+        .sort();
+      const texts = files.map((f) => readFileSync(join(dir, f), 'utf8').trim());
+      const license = typeof pkg.license === 'string' ? pkg.license : (pkg.license?.type ?? 'see text');
+      if (texts.length === 0) throw new Error(`${pkg.name}: bundled, but ships no licence file to copy into the notices`);
+      return { name: pkg.name, text: `${pkg.name} ${pkg.version} (${license})\n\n${texts.join('\n\n')}` };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const rule = `\n\n${'-'.repeat(78)}\n\n`;
+  return `nixcache bundles code from the following packages, under their own licences.${rule}${sections.map((s) => s.text).join(rule)}\n`;
+}
