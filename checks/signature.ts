@@ -100,6 +100,14 @@ async function judge(
         data,
       });
     case 'untrusted':
+      if (verdict.signedBy.length === 0)
+        return fail(
+          `${name} has ${info.sigs.length} Sig: line(s), none of the form name:signature — Nix finds no key to check them with and ignores this cache's paths`,
+          {
+            fix: `${SERVER_SIGNS}\nRe-sign what the cache serves: nix store sign --key-file SECRET --recursive PATH`,
+            data,
+          },
+        );
       return fail(
         `signed by ${verdict.signedBy.join(', ')}, which trusted-public-keys does not name — Nix ignores this cache's paths ("not signed by any of the keys in 'trusted-public-keys'")`,
         {

@@ -1,5 +1,7 @@
 import type { Report } from './model.js';
+import { jsonSafe } from './sanitize.js';
 
+/** The JSON contract: the exact strings, with nothing in the text that a terminal would act on. */
 export function renderJson(report: Report): string {
-  return `${JSON.stringify(report, null, 2)}\n`;
+  return `${jsonSafe(JSON.stringify(report, null, 2))}\n`;
 }

@@ -1,10 +1,12 @@
 import { describeCache, evidenceLine, sections, summaryLine } from './group.js';
 import type { CheckResult, Report } from './model.js';
+import { forDisplay } from './sanitize.js';
 
 const ICON = { pass: '✅ pass', warn: '⚠️ warn', fail: '❌ fail', skip: '⏭️ skip' } as const;
 
 /** The support-ticket view: what is wrong with its fixes in the order to fix it, the environment, then everything with evidence. */
-export function renderMarkdown(report: Report): string {
+export function renderMarkdown(raw: Report): string {
+  const report = forDisplay(raw);
   const env = report.environment;
   const out: string[] = [];
   out.push('# nixcache doctor report', '');
@@ -22,20 +24,20 @@ export function renderMarkdown(report: Report): string {
     out.push('');
   }
 
-  out.push('## Environment', '', '```text');
-  out.push(` - system: ${env.os} ${env.arch}`);
-  out.push(` - Nix version: ${env.nixVersion ?? 'not installed (nix not found)'}`);
-  out.push(` - multi-user?: ${env.multiUser ? 'yes (nix-daemon)' : 'no'}`);
-  out.push(` - sandbox: ${env.sandbox ?? 'unknown'}`);
-  out.push(
+  const lines: string[] = [];
+  lines.push(` - system: ${env.os} ${env.arch}`);
+  lines.push(` - Nix version: ${env.nixVersion ?? 'not installed (nix not found)'}`);
+  lines.push(` - multi-user?: ${env.multiUser ? 'yes (nix-daemon)' : 'no'}`);
+  lines.push(` - sandbox: ${env.sandbox ?? 'unknown'}`);
+  lines.push(
     ` - user: ${env.user}${env.root ? ' (root)' : ''}, trusted by the daemon: ${env.trustedUser === null ? 'unknown' : env.trustedUser ? 'yes' : 'no'}`,
   );
-  out.push(` - store: ${env.storeDir}`);
-  out.push(` - config files: ${report.config.files.join(', ') || 'none'}`);
-  out.push(` - substituters: ${report.config.substituters.join(' ') || 'none'}`);
-  out.push(` - trusted-public-keys: ${report.config.trustedPublicKeys.join(' ') || 'none'}`);
-  out.push(` - require-sigs: ${report.config.requireSigs}`);
-  out.push('```', '');
+  lines.push(` - store: ${env.storeDir}`);
+  lines.push(` - config files: ${report.config.files.join(', ') || 'none'}`);
+  lines.push(` - substituters: ${report.config.substituters.join(' ') || 'none'}`);
+  lines.push(` - trusted-public-keys: ${report.config.trustedPublicKeys.join(' ') || 'none'}`);
+  lines.push(` - require-sigs: ${report.config.requireSigs}`);
+  out.push('## Environment', '', fence(lines.join('\n')), '');
 
   if (report.caches.length > 0) {
     out.push('## Caches', '', '| order | cache | priority | from | on this machine |', '|---|---|---|---|---|');
@@ -47,8 +49,8 @@ export function renderMarkdown(report: Report): string {
 
   out.push('## Checks', '');
   for (const section of sections(report)) {
-    out.push(`### ${section.title}`, '');
-    if (section.cache) out.push(`_${describeCache(section.cache)}_`, '');
+    out.push(`### ${escapeInline(section.title)}`, '');
+    if (section.cache) out.push(`_${escapeInline(describeCache(section.cache))}_`, '');
     out.push('| status | check | result |', '|---|---|---|');
     for (const c of section.checks) out.push(`| ${ICON[c.status]} | \`${c.id}\` | ${cell(c.summary)} |`);
     out.push('');
@@ -67,7 +69,7 @@ function details(c: CheckResult): string[] {
   for (const e of exec) if (e.kind === 'exec') body.push(`Output of \`${e.argv.join(' ')}\`:`, '', fence(e.output));
   if (body.length === 0) return [];
   return [
-    `<details><summary>${c.id}: ${escapeHtml(c.summary.slice(0, 140))}</summary>`,
+    `<details><summary>${c.id}: ${escapeInline(c.summary.slice(0, 140))}</summary>`,
     '',
     ...body.flatMap((b) => [b, '']),
     '</details>',
@@ -75,8 +77,10 @@ function details(c: CheckResult): string[] {
   ];
 }
 
+/** A code block no line of TEXT can close: its fence is longer than any run of backticks in it. */
 function fence(text: string): string {
-  const ticks = text.includes('```') ? '~~~~' : '```';
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const ticks = '`'.repeat(Math.max(3, longest + 1));
   return `${ticks}text\n${text}\n${ticks}`;
 }
 
@@ -88,13 +92,14 @@ function indent(text: string, n: number): string {
 }
 
 function cell(text: string): string {
-  return escapeInline(text).replace(/\|/g, '\\|').replace(/\n/g, '<br>');
+  return escapeInline(text).replace(/\n/g, '<br>');
 }
 
+/** Text in a Markdown line: no HTML, no link, image, emphasis or code of its own. */
 function escapeInline(text: string): string {
-  return text.replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_[\]~#!|]/g, (ch) => `\\${ch}`);
 }

@@ -74,8 +74,10 @@ export function advertisedPriority(cacheInfo: CheckResult | undefined): number |
 
 /** The JSON `caches` list: priority from the URL, else from nix-cache-info, else Nix's default 0. */
 export function cacheEntries(targets: readonly CacheTarget[], results: readonly CheckResult[]): CacheEntry[] {
+  const infos = new Map<string | null, CheckResult>();
+  for (const r of results) if (r.id === 'cache-info' && !infos.has(r.cache)) infos.set(r.cache, r);
   const entries = targets.map((t) => {
-    const info = results.find((r) => r.id === 'cache-info' && r.cache === t.url.display);
+    const info = infos.get(t.url.display);
     const { priority, source } = resolvePriority(t.url.priority, advertisedPriority(info));
     const entry: CacheEntry = { url: t.url.display, role: t.role, local: t.local, priority, prioritySource: source, order: null };
     return { target: t, priority, entry };
@@ -111,11 +113,10 @@ export function rankFixes(results: readonly CheckResult[], caches: readonly Cach
     const i = BLOCKING.indexOf(id);
     return i < 0 ? BLOCKING.length : i;
   };
-  const position = (cache: string | null) => {
-    if (cache === null) return 0; // the machine's own problems hold up every cache
-    const entry = caches.find((c) => c.url === cache);
-    return entry?.order ?? caches.length + 1;
-  };
+  const order = new Map<string, number>();
+  for (const c of caches) if (!order.has(c.url)) order.set(c.url, c.order ?? caches.length + 1);
+  // The machine's own problems hold up every cache: they come first.
+  const position = (cache: string | null) => (cache === null ? 0 : (order.get(cache) ?? caches.length + 1));
   return results
     .map((r, index) => ({ r, index }))
     .filter(({ r }) => r.status === 'fail' || r.status === 'warn')

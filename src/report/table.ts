@@ -1,5 +1,6 @@
 import { collapsedSkips, describeCache, evidenceLine, sections, summaryLine } from './group.js';
 import type { CheckResult, FixFirstItem, Report, Status } from './model.js';
+import { forDisplay } from './sanitize.js';
 import { plural, truncate, wrapFixLine, wrapWords } from './text.js';
 
 const MARK: Record<Status, string> = { pass: '✔ pass', warn: '▲ warn', fail: '✘ fail', skip: '– skip' };
@@ -23,7 +24,8 @@ export interface TableOptions {
  * result, each problem with its detail and fix under it; skips that carry no news folded into one
  * line; then "Fix first", the problems in the order to fix them. Linear in the size of the report.
  */
-export function renderTable(report: Report, opts: TableOptions): string {
+export function renderTable(raw: Report, opts: TableOptions): string {
+  const report = forDisplay(raw);
   const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const bold = (s: string) => (opts.color ? `\u001b[1m${s}\u001b[22m` : s);
   const dim = (s: string) => paint(90, s);

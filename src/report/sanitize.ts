@@ -1,0 +1,51 @@
+import type { Report } from './model.js';
+
+/**
+ * Text a cache, a file or a tool supplied reaches a person only through here. Control characters
+ * (C0 but newline, DEL, C1), escape sequences, bidirectional overrides and a bare carriage return
+ * become visible escapes (`\x1b`, `\r`, `\u202e`), as Nix prints them instead of letting them act
+ * on the terminal; a tab becomes spaces. Newlines stay: multi-line fields are laid out by the
+ * renderers. The JSON keeps the exact strings (see `jsonSafe`).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters it removes
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function visible(ch: string): string {
+  const code = ch.charCodeAt(0);
+  if (ch === '\r') return '\\r';
+  if (ch === '\u001b') return '\\x1b';
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** One string made safe to show: every unsafe character visible, tabs as spaces. */
+export function displayText(text: string): string {
+  return text.replace(/\t/g, '    ').replace(UNSAFE, visible);
+}
+
+function deep<T>(value: T): T {
+  if (typeof value === 'string') return displayText(value) as T;
+  if (Array.isArray(value)) return value.map((v) => deep(v)) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[displayText(k)] = deep(v);
+    return out as T;
+  }
+  return value;
+}
+
+/** The report as the table and the Markdown show it: every string through displayText. */
+export function forDisplay(report: Report): Report {
+  return deep(report);
+}
+
+/**
+ * The JSON text with the characters JSON.stringify leaves raw but a terminal would act on (DEL, C1,
+ * bidirectional overrides, line and paragraph separators) written as \u escapes: the same strings
+ * to a parser, nothing active to a person who prints the file.
+ */
+export function jsonSafe(json: string): string {
+  return json.replace(
+    /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
