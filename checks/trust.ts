@@ -1,6 +1,7 @@
+import type { Facts } from '../src/facts/types.js';
 import { formatOrigin } from '../src/nix/config.js';
 import { clientSide, daemonTrustedUsers } from '../src/nix/trust.js';
-import type { HostCheck } from '../src/runner/check.js';
+import type { Finding, HostCheck } from '../src/runner/check.js';
 import { fail, pass, warn } from '../src/runner/finding.js';
 
 /** Step 2: will the nix-daemon honour these substituters and keys for this user? */
@@ -20,9 +21,7 @@ export const trust: HostCheck = {
       trustedUsers,
       trusted: env.trustedUser,
     };
-    if (!env.multiUser) {
-      return pass(`single-user install (no nix-daemon socket): Nix applies every setting as ${env.user} gives it`, { data });
-    }
+    if (!env.multiUser) return singleUser(facts, data);
     if (env.trustedUser) {
       return pass(
         `${env.user} is a trusted user of the nix-daemon (trusted-users = ${trustedUsers.join(' ')}): substituters and keys from any nix.conf apply`,
@@ -75,3 +74,25 @@ export const trust: HostCheck = {
     return (first ? fail : warn)(summary, { detail: lines.join('\n'), fix, data });
   },
 };
+
+/** Without a daemon, this user's own Nix writes what it downloads into the store: it must be allowed to. */
+async function singleUser(facts: Facts, data: Record<string, unknown>): Promise<Finding> {
+  const { env } = facts;
+  const store = env.storeDir;
+  const [writable, st] = await Promise.all([facts.writable(store), facts.stat(store)]);
+  if (env.root || writable || !st)
+    return pass(`single-user install (no nix-daemon socket): Nix applies every setting as ${env.user} gives it`, { data });
+  const mode = (st.mode & 0o7777).toString(8);
+  return fail(
+    `single-user install (no nix-daemon socket), but ${env.user} cannot write ${store} (uid ${st.uid}, gid ${st.gid}, mode ${mode}): Nix cannot add anything it downloads`,
+    {
+      detail:
+        'Nix fails with "Permission denied" or "Operation not permitted" on the store or /nix/var/nix before it substitutes anything.',
+      fix: [
+        'Use the daemon, which substitutes as root for every user: start nix-daemon (systemctl enable --now nix-daemon) and set NIX_REMOTE=daemon',
+        `Or, for a single-user install of your own: sudo chown -R ${env.user} /nix`,
+      ].join('\n'),
+      data: { ...data, storeWritable: false },
+    },
+  );
+}

@@ -118,6 +118,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
           use(tls.get(`${address}\u0000${port}\u0000${servername}`, (r) => io(r).net.tlsHandshake(address, port, servername))),
         nameservers: () => use(single.nameservers.get('', (r) => readNameservers(io(r)))),
         stat: (p) => io(record).fs.stat(p),
+        writable: (p) => io(record).fs.canWrite(p),
         cacheInfo: (cache) => use(cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc))),
         sampleCandidates: async () => (run.sample ? [run.sample] : use(candidates())),
         storeCandidates: () => use(candidates()),

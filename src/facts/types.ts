@@ -77,6 +77,8 @@ export interface Facts {
   /** The resolvers in /etc/resolv.conf. */
   nameservers(): Promise<string[]>;
   stat(path: string): Promise<FileStat | null>;
+  /** Whether this user may write PATH (create files in a directory). */
+  writable(path: string): Promise<boolean>;
 
   cacheInfo(cache: CacheTarget): Promise<CacheInfoFact>;
   /** --sample, else the automatic candidates. */

@@ -20,6 +20,8 @@ export interface Fs {
   readlink(path: string): Promise<string | null>;
   exists(path: string): Promise<boolean>;
   canRead(path: string): Promise<boolean>;
+  /** Whether this process may create files in PATH (a directory) or write it. */
+  canWrite(path: string): Promise<boolean>;
 }
 
 export async function readTextFile(path: string, maxBytes = 1024 * 1024): Promise<ReadResult> {
@@ -86,6 +88,14 @@ export function createFs(record: Recorder): Fs {
     async exists(path) {
       try {
         await access(path, constants.F_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async canWrite(path) {
+      try {
+        await access(path, constants.W_OK);
         return true;
       } catch {
         return false;

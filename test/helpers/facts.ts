@@ -37,6 +37,8 @@ export interface Script {
   /** address → what ping says. */
   ping?: Record<string, Partial<PingResult>>;
   symlinks?: Record<string, string>;
+  /** Paths this user may write (default: none). */
+  writable?: string[];
   directories?: Record<string, string[]>;
 }
 
@@ -192,6 +194,7 @@ export function scriptedIo(script: Script, calls: string[] = [], record: (e: Evi
       readlink: async (p) => script.symlinks?.[p] ?? null,
       exists: async (p) => stat(p) !== null || p in (script.symlinks ?? {}),
       canRead: async (p) => Boolean(fileOf(p) && !fileOf(p)?.error),
+      canWrite: async (p) => Boolean(script.writable?.includes(p)),
     },
   };
 }

@@ -186,3 +186,25 @@ describe('trust check: a user nix.conf that replaces a list instead of extending
     expect(f.data).toMatchObject({ ignoredKeys: [] });
   });
 });
+
+describe('trust check: a single-user install whose store this user cannot write', () => {
+  const store = { directories: { '/nix/store': ['abc-hello'] } };
+
+  it('fails when the user cannot write the store, naming the owner and mode and both ways out', async () => {
+    const f = await check({ conf: SYSTEM_CONF, env: { multiUser: false, user: 'nobody', root: false }, script: store });
+    expect(f.status).toBe('fail');
+    expect(f.summary).toMatch(
+      /^single-user install \(no nix-daemon socket\), but nobody cannot write \/nix\/store \(uid 0, gid 0, mode 755\)/,
+    );
+    expect(f.fix).toContain('NIX_REMOTE=daemon');
+    expect(f.fix).toContain('sudo chown -R nobody /nix');
+    expect(f.data).toMatchObject({ storeWritable: false });
+  });
+
+  it('passes when the user may write the store, and for root', async () => {
+    const writable = await check({ conf: SYSTEM_CONF, env: { multiUser: false }, script: { ...store, writable: ['/nix/store'] } });
+    expect(writable.status).toBe('pass');
+    const root = await check({ conf: SYSTEM_CONF, env: { multiUser: false, root: true, user: 'root' }, script: store });
+    expect(root.status).toBe('pass');
+  });
+});
