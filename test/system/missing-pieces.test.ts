@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/model.js';
 import { AS_NOBODY, checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
@@ -73,5 +74,24 @@ describe.skipIf(reason)('missing pieces: each is a skip with its reason, never a
     expect(checkOf(nonRoot, 'signing-key')).toMatchObject({ status: 'skip', reason: 'needs root' });
     expect(checkOf(nonRoot, 'cache-info', cache.url).status).toBe('pass');
     expect(r.stdout + r.stderr).not.toContain('nothing-to-see');
+  });
+
+  it('agrees with Nix that a single-user store nobody cannot write is unusable for nobody', async () => {
+    const { env } = nixConf(`substituters = ${cache.url}\n`);
+    const home = mkdtempSync(join(tmpdir(), 'nixcache-nobody-home-'));
+    chmodSync(home, 0o777);
+    const as = { ...env, HOME: home, NIX_REMOTE: '', XDG_CACHE_HOME: join(home, '.cache') };
+    // The oracle: Nix itself, as nobody, cannot add a path to the root-owned store.
+    const nix = await execa(AS_NOBODY[0] as string, [...AS_NOBODY.slice(1), 'nix-store', '--add', '/etc/hostname'], {
+      reject: false,
+      env: as,
+      extendEnv: true,
+    });
+    expect(nix.exitCode).not.toBe(0);
+    const r = await runCli(['doctor', '--json', '--only', 'trust'], { env: as, wrap: AS_NOBODY });
+    const trust = checkOf(parseReport(r.stdout), 'trust');
+    expect(trust).toMatchObject({ status: 'fail', data: { storeWritable: false, multiUser: false } });
+    expect(trust.summary).toContain('nobody cannot write /nix/store');
+    expect(r.exitCode).toBe(1);
   });
 });
