@@ -1,10 +1,15 @@
 import type { Facts, NixConfigView } from '../src/facts/types.js';
+import { type ConfReview, differencesFromNix, nixErrorMessage, reviewAssignments } from '../src/nix/conf-review.js';
 import { formatOrigin } from '../src/nix/config.js';
-import { isKnownSetting } from '../src/nix/settings.js';
+import { learntSettings } from '../src/nix/settings.js';
 import type { HostCheck } from '../src/runner/check.js';
 import { fail, pass, warn } from '../src/runner/finding.js';
+import type { ConfProblem } from '../src/system/config.js';
 
-/** Step 1: which nix.conf files Nix reads, and whether it can read them at all. */
+/** Settings whose effective values the doctor derives itself and compares with Nix's. */
+const COMPARED = ['substituters', 'trusted-public-keys', 'require-sigs', 'trusted-substituters'];
+
+/** Step 1: which nix.conf files Nix reads, whether it accepts them, and what it makes of each line. */
 export const config: HostCheck = {
   id: 'config',
   title: 'nix.conf files and settings',
@@ -12,86 +17,113 @@ export const config: HostCheck = {
   async run(facts) {
     const conf = facts.config;
     const read = conf.files.filter((f) => f.status === 'read');
-    const problems: string[] = [];
-    const fixes: string[] = [];
-    let fatal = false;
-
-    for (const p of conf.problems) {
-      const where = p.line ? `${p.file}:${p.line}` : p.file;
-      problems.push(`${where}: ${p.message}`);
-      if (p.code === 'illegal-line')
-        fixes.push(
-          `Fix or delete line ${p.line} of ${p.file}: every setting is 'name = value' (spaces around '='), comments start with '#'.`,
-        );
-      if (p.code === 'include-missing') fixes.push(`Create the included file, or write '!include' to make it optional (${where}).`);
-      if (p.code === 'include-loop') fixes.push(`Remove the include that leads back to its own file (${where}).`);
-      if (p.code !== 'unreadable') fatal = true;
-    }
     const nix = await facts.nixView();
-    // A setting the installed Nix knows (a newer Nix than the doctor's list) is not unknown.
-    const nixKnows = new Set(nix && 'values' in nix ? Object.keys(nix.values) : []);
-    const unknownSettings = conf.settings.unknown.filter((u) => !isKnownSetting(u.name, nixKnows));
-    const unknown = unknownSettings.map((u) => {
-      const where = formatOrigin(u.origin);
-      if (u.suggestion) fixes.push(`Rename '${u.name}' to '${u.suggestion}' at ${where}.`);
-      return `${where}: unknown setting '${u.name}'${u.suggestion ? ` — did you mean '${u.suggestion}'?` : ''}`;
-    });
+    const learnt = nix && 'values' in nix ? learntSettings(nix.values) : undefined;
+    const knowledge = { version: facts.env.nixVersion, platform: facts.env.os, learnt };
+    const review = reviewAssignments(conf.settings.assignments, knowledge);
 
-    const notes: string[] = [];
-    if (!conf.settings.isSet('substituters')) notes.push("substituters is not set: Nix's default applies (https://cache.nixos.org/).");
-    if (conf.settings.get('substitute') === 'false') {
+    const problems = conf.problems.map((p) => `${where(p)}: ${p.message}`);
+    const fixes = conf.problems.flatMap((p) => problemFix(p, review));
+    for (const note of [...review.refused, ...review.ignored, ...review.literal]) if (note.fix) fixes.push(note.fix);
+    if (conf.settings.bool('substitute') === false) {
       problems.push('substitute = false: Nix never downloads from any substituter.');
       fixes.push('Remove substitute = false (NixOS: nix.settings.substitute = true;).');
     }
-    const crossCheck = compareWithNix(facts, nix);
-    if (crossCheck.mismatch.length > 0) problems.push(...crossCheck.mismatch);
+    const crossCheck = compareWithNix(facts, nix, knowledge);
+    const notes = conf.settings.isSet('substituters') ? [] : ["substituters is not set: Nix's default applies (https://cache.nixos.org/)."];
+    const lines = [...problems, ...review.refused, ...review.ignored, ...review.literal].map((n) => (typeof n === 'string' ? n : n.text));
 
     const data = {
       files: read.map((f) => f.path),
       searched: conf.searched.map((f) => f.path),
       missing: conf.files.filter((f) => f.status === 'missing').map((f) => f.path),
       problems: conf.problems.map((p) => ({ file: p.file, line: p.line ?? null, code: p.code, message: p.message })),
-      unknownSettings: unknownSettings.map((u) => ({ name: u.name, at: formatOrigin(u.origin), suggestion: u.suggestion ?? null })),
+      refused: review.refused.map((r) => ({ at: r.at, message: r.message })),
+      unknownSettings: review.ignored.map(({ setting: u }) => ({
+        name: u.name,
+        at: formatOrigin(u.origin),
+        kind: u.lookup?.kind ?? 'unknown',
+        suggestion: u.suggestion ?? null,
+        ...(u.lookup?.kind === 'newer' ? { since: u.lookup.since } : u.lookup?.kind === 'removed' ? { until: u.lookup.until } : {}),
+      })),
+      literalValues: review.literal.map((l) => ({ at: l.at, note: l.text })),
       nixCrossCheck: crossCheck.status,
     };
-    const detail = [...problems, ...unknown, ...notes, ...crossCheck.notes].join('\n') || undefined;
+    const detail = [...lines, ...crossCheck.mismatch, ...notes, ...crossCheck.notes].join('\n') || undefined;
     const fix = fixes.length ? [...new Set(fixes)].join('\n') : undefined;
-    const files = read.length ? read.map((f) => f.path).join(', ') : 'no nix.conf file';
 
-    if (fatal) {
-      const first = conf.problems.find((p) => p.code !== 'unreadable');
-      const where = first?.line ? `${first.file}:${first.line}` : first?.file;
-      return fail(
-        `Nix refuses this configuration: ${first?.message.replace(/ in '.*'$/, '')} at ${where}${conf.problems.length > 1 ? ` (+${conf.problems.length - 1} more)` : ''}`,
-        { detail, fix, data },
-      );
+    const refusal = refusalSummary(conf.problems, review, crossCheck.nixError);
+    if (refusal) return fail(`Nix refuses this configuration: ${refusal}`, { detail, fix, data });
+    const first = review.ignored[0];
+    const others = lines.length + crossCheck.mismatch.length - 1;
+    const more = others > 0 ? ` (+${others} more)` : '';
+    if (first) {
+      const u = first.setting;
+      const summary =
+        u.lookup?.kind === 'unknown' || !u.lookup
+          ? `unknown setting '${u.name}' at ${first.at}${u.suggestion ? ` — did you mean '${u.suggestion}'?` : ''}`
+          : first.text;
+      return warn(`${summary}${more}`, { detail, fix, data });
     }
-    if (problems.length || unknown.length) {
-      const firstUnknown = unknownSettings[0];
-      const summary = firstUnknown
-        ? `unknown setting '${firstUnknown.name}' at ${formatOrigin(firstUnknown.origin)}${firstUnknown.suggestion ? ` — did you mean '${firstUnknown.suggestion}'?` : ''}${unknown.length > 1 ? ` (+${unknown.length - 1} more)` : ''}`
-        : (problems[0] as string);
-      return warn(summary, { detail, fix, data });
-    }
-    return pass(`read ${files}; ${conf.settings.names().length} settings, no problems`, { detail, data });
+    const firstLine = lines[0] ?? crossCheck.mismatch[0];
+    if (firstLine) return warn(`${firstLine}${more}`, { detail, fix, data });
+    const count = conf.settings.names().length;
+    const files = read.length ? read.map((f) => f.path).join(', ') : 'no nix.conf file';
+    return pass(`read ${files}; ${count} setting${count === 1 ? '' : 's'}, no problems`, { detail, data });
   },
 };
 
-/** Nix's own effective values, when `nix` runs here, against what the doctor derived. */
-function compareWithNix(facts: Facts, nix: NixConfigView | undefined): { status: string; mismatch: string[]; notes: string[] } {
-  if (facts.run.confFile) return { status: 'not compared (--conf)', mismatch: [], notes: [] };
-  if (!nix) return { status: 'nix not installed', mismatch: [], notes: [] };
-  if ('error' in nix) return { status: 'nix failed', mismatch: [], notes: [`\`${nix.command}\` failed: ${nix.error}`] };
-  const mismatch: string[] = [];
-  for (const name of ['substituters', 'trusted-public-keys', 'require-sigs', 'trusted-substituters']) {
-    const theirs = nix.values[name];
-    if (!theirs || typeof theirs !== 'object' || !('value' in theirs)) continue;
-    const nixValue = Array.isArray(theirs.value) ? theirs.value.map(String) : [String(theirs.value)];
-    const ours = facts.config.settings.list(name).map((i) => i.value);
-    const mine = name === 'require-sigs' ? [String(facts.config.settings.get(name) !== 'false')] : ours;
-    if (mine.join(' ') !== nixValue.join(' ')) {
-      mismatch.push(`${name}: Nix (\`${nix.command}\`) says '${nixValue.join(' ')}', the files say '${mine.join(' ')}'`);
-    }
+function where(p: ConfProblem): string {
+  return p.line ? `${p.file}:${p.line}` : p.file;
+}
+
+function problemFix(p: ConfProblem, review: ConfReview): string[] {
+  const at = where(p);
+  if (p.code === 'illegal-line' && p.continues) {
+    const joined = review.literal.find((l) => l.at === `${p.file}:${p.continues}`)?.fix;
+    return [`nix.conf has no line continuation: line ${p.line} of ${p.file} is read on its own. ${joined ?? 'Join the lines into one.'}`];
   }
-  return { status: mismatch.length ? 'differs' : 'agrees', mismatch, notes: [] };
+  if (p.code === 'illegal-line')
+    return [`Fix or delete line ${p.line} of ${p.file}: every setting is 'name = value' (spaces around '='), comments start with '#'.`];
+  if (p.code === 'include-missing') return [`Create the included file, or write '!include' to make it optional (${at}).`];
+  if (p.code === 'include-loop') return [`Remove the include that leads back to its own file (${at}).`];
+  return [];
+}
+
+/** Why Nix refuses the configuration — Nix's own `error:` line when it ran — or undefined when it accepts it. */
+function refusalSummary(problems: readonly ConfProblem[], review: ConfReview, nixError: string | undefined): string | undefined {
+  const fatal = problems.filter((p) => p.code !== 'unreadable');
+  // The file name Nix appends (` in '<file>'`) is said once, as file:line.
+  const predicted = [
+    ...fatal.map((p) => ({
+      message: p.message.endsWith(` in '${p.file}'`) ? p.message.slice(0, -` in '${p.file}'`.length) : p.message,
+      at: where(p),
+    })),
+    ...review.refused.map((r) => ({ message: r.message, at: r.at })),
+  ];
+  const more = predicted.length > 1 ? ` (+${predicted.length - 1} more)` : '';
+  const ours = predicted[0];
+  const nixSays = nixError ? nixErrorMessage(nixError) : undefined;
+  if (nixSays && isConfigError(nixSays)) {
+    const located = predicted.find((p) => nixSays === p.message || nixSays.startsWith(`${p.message} in '`));
+    return located ? `${located.message} at ${located.at}${more}` : `${nixSays}${more}`;
+  }
+  return ours ? `${ours.message} at ${ours.at}${more}` : undefined;
+}
+
+/** Nix's messages for a configuration it will not load (config.cc, globals.cc, for every setting type). */
+function isConfigError(message: string): boolean {
+  return /configuration|setting '|option '|included from|not an absolute path/.test(message);
+}
+
+/** Nix's own effective values, when `nix` runs here, against what the doctor derived. */
+function compareWithNix(facts: Facts, nix: NixConfigView | undefined, knowledge: Parameters<typeof differencesFromNix>[3]) {
+  const none = { mismatch: [] as string[], notes: [] as string[], nixError: undefined as string | undefined };
+  if (facts.run.confFile) return { ...none, status: 'not compared (--conf)' };
+  if (!nix) return { ...none, status: 'nix not installed' };
+  if ('error' in nix) return { ...none, status: 'nix failed', notes: [`\`${nix.command}\` failed: ${nix.error}`], nixError: nix.error };
+  const mismatch = differencesFromNix(facts.config.settings, nix.values, COMPARED, knowledge).map(
+    (d) => `${d.name}: Nix (\`${nix.command}\`) says '${d.nix}', the files say '${d.files}'`,
+  );
+  return { ...none, status: mismatch.length ? 'differs' : 'agrees', mismatch };
 }

@@ -1,12 +1,14 @@
+import { isIP } from 'node:net';
 import type { CacheTarget } from '../src/discover/types.js';
 import type { Facts } from '../src/facts/types.js';
 import { isLanHostName, isPrivateAddress } from '../src/nix/address.js';
-import { effectiveOrder, resolvePriority } from '../src/nix/priority.js';
+import { judgeOrder, type OrderRow, type Place, substitutersFix } from '../src/nix/priority-advice.js';
 import { advertisedPriority } from '../src/report/model.js';
-import type { HostCheck } from '../src/runner/check.js';
+import type { HostCheck, Results } from '../src/runner/check.js';
 import { pass, warn } from '../src/runner/finding.js';
 
-type Place = 'local' | 'lan' | 'remote';
+/** Store URL schemes Nix opens; anything else it skips with "don't know how to open Nix store". */
+const NIX_SCHEMES: ReadonlySet<string> = new Set(['http', 'https', 'file', 's3', 'ssh', 'ssh-ng', 'local', 'daemon', 'auto', 'unix']);
 
 /** Step 7: the order Nix will actually try the caches in, and what is wrong with it. */
 export const priority: HostCheck = {
@@ -17,7 +19,7 @@ export const priority: HostCheck = {
   async run(facts, results) {
     const targets = facts.caches.filter((t) => t.role === 'substituter');
     if (targets.length === 0) return pass('no substituters to order', { data: { order: [] } });
-    const unordered = await Promise.all(
+    const inputs = await Promise.all(
       targets.map(async (t) => {
         const connect = results.get('connect', t)?.status;
         const info = results.get('cache-info', t);
@@ -27,11 +29,20 @@ export const priority: HostCheck = {
             : connect === 'pass' && (info?.status === 'pass' || info?.status === 'warn')
               ? true
               : null;
-        const { priority, source } = resolvePriority(t.url.priority, advertisedPriority(info));
-        return { target: t, url: t.url.display, priority, source, place: await placeOf(facts, t), working };
+        // Read and without a Priority line: Nix's default. Not read: unknown.
+        const read = info?.status === 'pass' || info?.status === 'warn';
+        const advertised = advertisedPriority(info) ?? (read ? null : undefined);
+        const place = await placeOf(facts, t, results);
+        return { index: t.index, url: t.url.display, urlPriority: t.url.priority, advertised, place, working };
       }),
     );
-    const rows = effectiveOrder(unordered).map((r, i) => ({ ...r, order: i + 1 }));
+    const { rows, problems, suggested } = judgeOrder(inputs);
+    for (const t of targets) {
+      if (t.url.badPriority !== undefined)
+        problems.push(`${t.url.display}: ?priority=${t.url.badPriority} is not an integer; Nix refuses this store URL`);
+      if (['daemon', 'local', 'auto'].includes(t.url.scheme))
+        problems.push(`${t.url.display} is a Nix store, not a binary cache: it does not belong in substituters`);
+    }
     const order = rows.map((r) => ({
       order: r.order,
       url: r.url,
@@ -40,85 +51,53 @@ export const priority: HostCheck = {
       place: r.place,
       working: r.working,
     }));
-    const problems: string[] = [];
-    const suggested = new Map<string, number>();
-
-    const firstRemote = rows.find((r) => r.place === 'remote');
-    for (const r of rows) {
-      if (r.place !== 'remote' && firstRemote && r.order > firstRemote.order) {
-        problems.push(
-          `${r.url} is on ${r.place === 'local' ? 'this machine' : 'your network'} but is tried after the remote ${firstRemote.url} (priority ${r.priority} vs ${firstRemote.priority})`,
-        );
-        suggested.set(r.target.url.raw, 10);
-      }
-    }
-    for (const r of rows) {
-      const tie = rows.find((o) => o !== r && o.priority === r.priority && o.order < r.order && o.place !== r.place);
-      if (tie)
-        problems.push(
-          `${r.url} and ${tie.url} both have priority ${r.priority}: only their order in nix.conf decides which is tried first`,
-        );
-    }
-    for (const r of rows) {
-      if (r.working !== false) continue;
-      const later = rows.filter((o) => o.order > r.order && o.working === true);
-      if (later.length > 0) {
-        problems.push(`${r.url} fails but is tried before ${later.map((o) => o.url).join(', ')}: every lookup waits on it first`);
-        suggested.set(r.target.url.raw, 100);
-      }
-    }
-    for (const r of rows) {
-      if (r.place === 'remote' && r.source === 'default' && r.working !== false) {
-        problems.push(
-          `${r.url} advertises no Priority in nix-cache-info, so Nix gives it 0 and tries it before everything else (cache.nixos.org is 40)`,
-        );
-        if (!suggested.has(r.target.url.raw)) suggested.set(r.target.url.raw, 50);
-      }
-      if (r.target.url.badPriority !== undefined)
-        problems.push(`${r.url}: ?priority=${r.target.url.badPriority} is not an integer; Nix refuses this store URL`);
-      if (['daemon', 'local', 'auto'].includes(r.target.url.scheme))
-        problems.push(`${r.url} is a Nix store, not a binary cache: it does not belong in substituters`);
-    }
-
+    const table = rows.map(describe).join('\n');
+    const unknown = rows.filter((r) => r.source === 'unknown' && r.place !== 'unusable');
+    const note = unknown.length
+      ? `Priority not known for ${unknown.map((r) => r.url).join(', ')}: its nix-cache-info was not read, so where Nix puts ${unknown.length > 1 ? 'them' : 'it'} is not known either.`
+      : undefined;
     const data = { order };
-    const table = order
-      .map((o) => `${o.order}. ${o.url} — priority ${o.priority} (${o.source}), ${o.place}${o.working === false ? ', failing' : ''}`)
-      .join('\n');
     if (problems.length === 0) {
-      return pass(`Nix tries ${order.map((o) => `${o.url} (${o.priority})`).join(', then ')}`, { detail: table, data });
+      const known = rows.filter((r) => r.order !== null);
+      const summary = known.length
+        ? `Nix tries ${known.map((r) => `${r.url} (${r.priority})`).join(', then ')}${unknown.length ? `; priority not known for ${unknown.length}` : ''}`
+        : `priority not known for any substituter (nix-cache-info not read)`;
+      return pass(summary, { detail: [table, note].filter(Boolean).join('\n'), data });
     }
+    const urls = [...targets].sort((a, b) => a.index - b.index).map((t) => ({ index: t.index, url: t.url.display }));
     return warn(problems[0] as string, {
-      detail: [...problems.slice(1), '', 'Order Nix uses (lower priority first, ties in nix.conf order):', table].join('\n').trim(),
-      fix: fixLine(
-        rows.map((r) => r.target),
-        suggested,
-        facts.config.systemFile,
-      ),
+      detail: [...problems.slice(1), '', 'Order Nix uses (lower priority first, ties in nix.conf order):', table, note ?? '']
+        .join('\n')
+        .trim(),
+      fix: substitutersFix(urls, suggested, facts.config.systemFile),
       data,
     });
   },
 };
 
-/** The substituters line with ?priority= set where it should change; the convention is local 10, remote 40, fallback 100. */
-function fixLine(targets: CacheTarget[], suggested: Map<string, number>, file: string): string {
-  const urls = targets.map((t) => {
-    const p = suggested.get(t.url.raw);
-    if (p === undefined) return t.url.display;
-    const base = t.url.display.replace(/([?&])priority=[^&]*&?/, '$1').replace(/[?&]$/, '');
-    return `${base}${base.includes('?') ? '&' : '?'}priority=${p}`;
-  });
-  return [
-    `In ${file}: substituters = ${urls.join(' ')}`,
-    `NixOS: nix.settings.substituters = [ ${urls.map((u) => `"${u}"`).join(' ')} ];`,
-    'Lower numbers are tried first: this machine or LAN 10, cache.nixos.org 40, fallbacks 100.',
-  ].join('\n');
+function describe(r: OrderRow): string {
+  if (r.place === 'unusable') return `– ${r.url} — not a store URL Nix can open: Nix skips it`;
+  const where = r.order === null ? '?.' : `${r.order}.`;
+  const priority = r.source === 'unknown' ? 'priority unknown (nix-cache-info not read)' : `priority ${r.priority} (${r.source})`;
+  return `${where} ${r.url} — ${priority}, ${r.place}${r.working === false ? ', failing' : ''}`;
 }
 
-async function placeOf(facts: Facts, t: CacheTarget): Promise<Place> {
-  if (t.local) return 'local';
-  const host = t.url.host;
-  if (!host) return t.url.scheme === 's3' ? 'remote' : 'local';
-  const r = await facts.resolve(host);
-  if (r.ok && r.addresses.length > 0) return r.addresses.every(isPrivateAddress) ? 'lan' : 'remote';
+/**
+ * Where a cache is. A host name is looked up only when the connect check already resolved it (no
+ * new DNS query: `--only priority` stays off the network); otherwise its name decides.
+ */
+async function placeOf(facts: Facts, t: CacheTarget, results: Results): Promise<Place> {
+  const { scheme, host } = t.url;
+  if (!NIX_SCHEMES.has(scheme)) return 'unusable';
+  if (t.local || ['file', 'local', 'daemon', 'auto', 'unix'].includes(scheme)) return 'local';
+  if (!host) return scheme === 's3' ? 'remote' : 'unusable';
+  if (isIP(host)) return isPrivateAddress(host) ? 'lan' : 'remote';
+  // A quote or a '$' left in the name: curl refuses the URL ("URL using bad/illegal format").
+  if (!/^[A-Za-z0-9._-]+$/.test(host)) return 'unusable';
+  const connect = results.get('connect', t)?.status;
+  if (connect !== undefined && connect !== 'skip') {
+    const r = await facts.resolve(host);
+    if (r.ok && r.addresses.length > 0) return r.addresses.every(isPrivateAddress) ? 'lan' : 'remote';
+  }
   return isLanHostName(host) ? 'lan' : 'remote';
 }

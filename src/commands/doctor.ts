@@ -108,6 +108,8 @@ export async function runDoctor(
     secretKeyFile: flags.secretKeyFile,
     sample: flags.sample,
     timeoutMs: flags.timeoutMs,
+    // Only cache checks (and plugins, which may do anything) go on the network: without them, no DNS.
+    network: checks.some((c) => c.scope === 'cache' || !CHECKS.includes(c)),
   });
   const redactor = new Redactor();
   for (const s of discovery.secrets) redactor.add(s);

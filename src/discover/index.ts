@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { readSystemdUnits } from '../facts/host.js';
 import { readNixVersion } from '../facts/nix.js';
 import { execStartArgv, listenFromArgv } from '../host/systemd.js';
@@ -26,6 +27,12 @@ export interface DiscoverRequest {
   secretKeyFile?: string | undefined;
   sample?: string | undefined;
   timeoutMs: number;
+  /**
+   * Whether the selected checks go on the network. When not (e.g. `--only config,trust,priority`),
+   * discovery resolves no host name: a cache is local only by its name (an address of this
+   * machine, localhost, this machine's own host name).
+   */
+  network?: boolean | undefined;
 }
 
 /**
@@ -38,7 +45,9 @@ export async function discover(io: Io, env: Readonly<NodeJS.ProcessEnv>, request
     readIdentity(io, env),
     readNixVersion(io),
   ]);
-  const settings = new EffectiveSettings(conf.assignments);
+  // Nix applies a name or value by what its own release knows (aliases, `extra-`, types).
+  const knowledge = { version: nixVersion, platform: process.platform };
+  const settings = new EffectiveSettings(conf.assignments, knowledge);
   const secrets: string[] = [];
   const [config, caBundle] = await Promise.all([buildConfig(io, conf, settings, request, env, secrets), readCaBundle(io, env, settings)]);
   const environment = environmentOf(identity, env, config.daemonSettings, nixVersion);
@@ -99,11 +108,14 @@ async function buildConfig(
     systemFile:
       request.conf ?? conf.searched.find((f) => f.level === 'system')?.path ?? `${env.NIX_CONF_DIR || NIX_DEFAULT_CONF_DIR}/nix.conf`,
     settings,
-    daemonSettings: new EffectiveSettings(conf.assignments.filter((a) => a.origin.level === 'system')),
+    daemonSettings: new EffectiveSettings(
+      conf.assignments.filter((a) => a.origin.level === 'system'),
+      settings.knowledge,
+    ),
     cliTrustedKeys: [...request.trustedKeys],
     substituters,
     trustedKeys,
-    requireSigs: settings.get('require-sigs') !== 'false',
+    requireSigs: settings.bool('require-sigs') !== false,
     netrc,
   };
 }
@@ -142,7 +154,8 @@ async function planTargets(
     Promise.all(
       urls.map(async (u, index): Promise<CacheTarget> => {
         const url = parseStoreUrl(u.url);
-        return { url, index, role: u.role, local: await isLocalTarget(url.scheme, url.host, resolveOnce) };
+        const resolve = request.network === false ? undefined : resolveOnce;
+        return { url, index, role: u.role, local: await isLocalTarget(url.scheme, url.host, resolve) };
       }),
     ),
     detectServer(io, request, config),
@@ -172,13 +185,26 @@ async function detectServer(io: Io, request: DiscoverRequest, config: DoctorConf
   return { port: request.port ?? fromService ?? 5000 };
 }
 
-async function isLocalTarget(scheme: string, host: string | undefined, resolve: (host: string) => Promise<Resolution>): Promise<boolean> {
+/** Whether a cache is on this machine: by its address, else by what its name resolves to (when RESOLVE is given). */
+async function isLocalTarget(
+  scheme: string,
+  host: string | undefined,
+  resolve: ((host: string) => Promise<Resolution>) | undefined,
+): Promise<boolean> {
   if (scheme === 'file' || scheme === 'local' || scheme === 'daemon') return true;
   if (!host) return false;
   if (host === 'localhost' || isIP(host)) return host === 'localhost' || isLocalAddress(host);
   if (scheme === 's3') return false;
+  if (!resolve) return isOwnHostName(host);
   const r = await resolve(host);
   return r.ok && r.addresses.length > 0 && r.addresses.every((a) => isLocalAddress(a));
+}
+
+/** This machine's own name (`hostname`, with or without its domain): known without asking DNS. */
+function isOwnHostName(host: string): boolean {
+  const own = hostname().toLowerCase();
+  const name = host.toLowerCase().replace(/\.$/, '');
+  return name === own || name === own.split('.')[0];
 }
 
 /** Freezes plain data all the way down (maps and class instances are left as they are). */

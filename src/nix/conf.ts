@@ -2,7 +2,7 @@ import { err, ok, type Result } from './result.js';
 
 /** One meaningful line of a nix.conf, as Nix's config.cc `applyConfigInner` reads it. */
 export type ConfLine =
-  | { kind: 'set'; name: string; value: string; line: number }
+  | { kind: 'set'; name: string; value: string; line: number; continued?: { lines: number[]; tokens: string[] } }
   | { kind: 'include'; path: string; optional: boolean; line: number };
 
 export interface ParsedConf {
@@ -18,14 +18,12 @@ export interface ParsedConf {
 export function parseNixConf(text: string): ParsedConf {
   const lines: ConfLine[] = [];
   const errors: ParsedConf['errors'] = [];
-  const rows = text.split('\n');
-  for (const [index, raw] of rows.entries()) {
+  const rows = text.split('\n').map(tokenize);
+  for (const [index, { content, tokens }] of rows.entries()) {
     const lineNo = index + 1;
-    const hash = raw.indexOf('#');
-    const content = hash >= 0 ? raw.slice(0, hash) : raw;
-    const tokens = content.split(/[ \t\r\n]+/).filter((t) => t.length > 0);
     if (tokens.length === 0) continue;
-    const shown = content.trim().slice(0, 120);
+    // Nix quotes the line as it is, comment cut off but blanks kept.
+    const shown = content.replace(/\r$/, '').slice(0, 200);
     const illegal = () => {
       errors.push({ line: lineNo, message: `illegal configuration line '${shown}'`, text: shown });
     };
@@ -40,9 +38,38 @@ export function parseNixConf(text: string): ParsedConf {
       continue;
     }
     if (tokens[1] !== '=') illegal();
-    else lines.push({ kind: 'set', name: first, value: tokens.slice(2).join(' '), line: lineNo });
+    else {
+      const continued = continuation(rows, index);
+      lines.push({ kind: 'set', name: first, value: tokens.slice(2).join(' '), line: lineNo, ...(continued ? { continued } : {}) });
+    }
   }
   return { lines, errors };
+}
+
+function tokenize(raw: string): { content: string; tokens: string[] } {
+  const hash = raw.indexOf('#');
+  const content = hash >= 0 ? raw.slice(0, hash) : raw;
+  return { content, tokens: content.split(/[ \t\r\n]+/).filter((t) => t.length > 0) };
+}
+
+/**
+ * The lines a trailing `\` on line INDEX meant to continue, as a shell would have joined them.
+ * nix.conf has no continuation: Nix keeps the `\` as a value and reads each such line on its own.
+ */
+function continuation(rows: { tokens: string[] }[], index: number): { lines: number[]; tokens: string[] } | undefined {
+  const endsInBackslash = (tokens: string[]) => tokens.length > 0 && (tokens[tokens.length - 1] as string).endsWith('\\');
+  if (!endsInBackslash(rows[index]?.tokens ?? [])) return undefined;
+  const lines: number[] = [];
+  const tokens: string[] = [];
+  for (let j = index + 1; j < rows.length; j++) {
+    const next = rows[j]?.tokens ?? [];
+    // A line of its own setting is not a continuation, whatever came before.
+    if (next.length === 0 || next[1] === '=' || next[0] === 'include' || next[0] === '!include') break;
+    lines.push(j + 1);
+    tokens.push(...next);
+    if (!endsInBackslash(next)) break;
+  }
+  return { lines, tokens };
 }
 
 /** Splits a list-valued setting the way Nix does (on any whitespace). */

@@ -1,5 +1,5 @@
 import { splitList } from './conf.js';
-import { canonicalSetting, DEFAULTS, isKnownSetting, LIST_SETTINGS, suggestSetting } from './settings.js';
+import { checkSettingValue, DEFAULTS, isListType, lookupSetting, type NixKnowledge, type SettingLookup } from './settings.js';
 
 /** Where a value came from. `system` is what the daemon reads; `user`/`env` only the client does. */
 export type ConfLevel = 'system' | 'user' | 'env' | 'cli' | 'default';
@@ -16,6 +16,8 @@ export interface Assignment {
   name: string;
   value: string;
   origin: Origin;
+  /** The lines after ORIGIN's that a trailing `\` meant to continue this one (Nix reads them as lines of their own). */
+  continued?: { lines: number[]; tokens: string[] };
 }
 
 export interface Item {
@@ -23,34 +25,59 @@ export interface Item {
   origin: Origin;
 }
 
+/** A name Nix does not apply: unknown (with a likely meant name), newer than that Nix, removed, another platform's… */
 export interface UnknownSetting {
   name: string;
   origin: Origin;
   suggestion?: string;
+  lookup?: Exclude<SettingLookup, { kind: 'setting' }>;
+}
+
+/** An assignment Nix refuses outright (the whole configuration with it): a value its type cannot parse. */
+export interface InvalidSetting {
+  name: string;
+  /** The setting it sets (the alias or `extra-` resolved). */
+  setting: string;
+  value: string;
+  origin: Origin;
+  /** Nix's own message, without `error: `. */
+  message: string;
 }
 
 /** The settings after applying every assignment in order, as Nix's `Config::set` would. */
 export class EffectiveSettings {
   private readonly items = new Map<string, Item[]>();
   readonly unknown: UnknownSetting[] = [];
+  readonly invalid: InvalidSetting[] = [];
+  readonly assignments: readonly Assignment[];
 
-  /** Settings not in the doctor's list of Nix's settings are kept aside in `unknown` (the config check
-   * drops those the installed Nix knows). */
-  constructor(assignments: readonly Assignment[]) {
+  /**
+   * Applies ASSIGNMENTS as the Nix described by KNOWLEDGE would (by default the newest release the
+   * doctor knows): names it ignores go to `unknown`, values it refuses to `invalid`; neither applies.
+   * Booleans are kept as Nix prints them (`yes` → `true`).
+   */
+  constructor(
+    assignments: readonly Assignment[],
+    readonly knowledge: NixKnowledge = {},
+  ) {
+    this.assignments = assignments;
     for (const a of assignments) {
-      if (!isKnownSetting(a.name)) {
-        const suggestion = suggestSetting(a.name);
-        this.unknown.push(suggestion ? { name: a.name, origin: a.origin, suggestion } : { name: a.name, origin: a.origin });
+      const found = lookupSetting(a.name, knowledge);
+      if (found.kind !== 'setting') {
+        const suggestion = found.kind === 'unknown' ? found.suggestion : undefined;
+        this.unknown.push({ name: a.name, origin: a.origin, ...(suggestion ? { suggestion } : {}), lookup: found });
         continue;
       }
-      const { name, extra } = canonicalSetting(a.name);
-      const isList = LIST_SETTINGS.has(name);
-      const values = isList ? splitList(a.value).map((value) => ({ value, origin: a.origin })) : [{ value: a.value, origin: a.origin }];
-      if (extra && isList) {
-        this.items.set(name, [...this.list(name), ...values]);
-      } else {
-        this.items.set(name, values);
+      const { name, append, type } = found;
+      const checked = checkSettingValue(name, type, a.value, knowledge);
+      if (!checked.ok) {
+        this.invalid.push({ name: a.name, setting: name, value: a.value, origin: a.origin, message: checked.message });
+        continue;
       }
+      const values = isListType(type)
+        ? splitList(a.value).map((value) => ({ value, origin: a.origin }))
+        : [{ value: checked.value, origin: a.origin }];
+      this.items.set(name, append ? [...this.list(name), ...values] : values);
     }
   }
 
@@ -64,6 +91,12 @@ export class EffectiveSettings {
     const items = this.items.get(name);
     if (items) return items.map((i) => i.value).join(' ');
     return DEFAULTS[name];
+  }
+
+  /** A boolean setting as Nix reads it (`true`/`yes`/`1`), or undefined when neither set nor defaulted here. */
+  bool(name: string): boolean | undefined {
+    const value = this.get(name);
+    return value === undefined ? undefined : value === 'true';
   }
 
   /** Where NAME was last set, or undefined for a default. */

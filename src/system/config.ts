@@ -18,6 +18,8 @@ export interface ConfProblem {
   line?: number;
   code: 'illegal-line' | 'include-missing' | 'include-loop' | 'unreadable' | 'too-deep';
   message: string;
+  /** For an illegal line that a `\` at the end of an earlier setting meant to continue: that setting's line. */
+  continues?: number;
 }
 
 export interface LoadedConf {
@@ -58,10 +60,20 @@ export async function loadNixConf(options: { env: NodeJS.ProcessEnv; confFile?: 
 
   const applyText = async (text: string, file: string, level: ConfLevel, stack: string[]) => {
     const parsed = parseNixConf(text);
-    for (const e of parsed.errors) out.problems.push({ file, line: e.line, code: 'illegal-line', message: `${e.message} in '${file}'` });
+    for (const e of parsed.errors) {
+      const continues = parsed.lines.find((l) => l.kind === 'set' && l.continued?.lines.includes(e.line))?.line;
+      out.problems.push({
+        file,
+        line: e.line,
+        code: 'illegal-line',
+        message: `${e.message} in '${file}'`,
+        ...(continues ? { continues } : {}),
+      });
+    }
     for (const line of parsed.lines) {
       if (line.kind === 'set') {
-        out.assignments.push({ name: line.name, value: line.value, origin: { file, line: line.line, level } });
+        const { name, value, continued } = line;
+        out.assignments.push({ name, value, origin: { file, line: line.line, level }, ...(continued ? { continued } : {}) });
         continue;
       }
       const target = resolve(file === 'NIX_CONFIG' ? process.cwd() : dirname(file), line.path);

@@ -63,7 +63,9 @@ describe('EffectiveSettings', () => {
 
   it('records unknown settings with a suggestion', () => {
     const s = new EffectiveSettings([{ name: 'substituers', value: 'http://a', origin: at(7) }]);
-    expect(s.unknown).toEqual([{ name: 'substituers', origin: at(7), suggestion: 'substituters' }]);
+    expect(s.unknown).toEqual([
+      { name: 'substituers', origin: at(7), suggestion: 'substituters', lookup: { kind: 'unknown', suggestion: 'substituters' } },
+    ]);
     expect(s.isSet('substituters')).toBe(false);
   });
 });
