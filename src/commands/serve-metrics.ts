@@ -3,7 +3,7 @@ import { CHECKS } from '../../checks/index.js';
 import { crashReport, type Report } from '../report/model.js';
 import { redactPatterns } from '../report/redact.js';
 import { loadPlugins } from '../runner/plugins.js';
-import { terminal } from '../system/terminal.js';
+import { terminal, unreadableFileProblem } from '../system/terminal.js';
 import { runDoctor } from './doctor.js';
 import { Exporter, sleepFor } from './exporter.js';
 import { type ServeMetricsFlags, UsageError } from './flags.js';
@@ -15,6 +15,12 @@ import { type ServeMetricsFlags, UsageError } from './flags.js';
  */
 export async function serveMetricsCommand(flags: ServeMetricsFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
   const doctor = flags.doctor;
+  const fileProblems = [
+    doctor.conf ? ['--conf', doctor.conf, unreadableFileProblem(doctor.conf, true)] : undefined,
+    doctor.secretKeyFile ? ['--secret-key-file', doctor.secretKeyFile, unreadableFileProblem(doctor.secretKeyFile, false)] : undefined,
+    doctor.accessLog ? ['--access-log', doctor.accessLog, unreadableFileProblem(doctor.accessLog, true)] : undefined,
+  ];
+  for (const p of fileProblems) if (p?.[2]) throw new UsageError(`${p[0]} ${p[1]}: ${p[2]}`);
   const plugins = await loadPlugins(doctor.plugins, CHECKS, (message) => new UsageError(message));
   const registry = [...CHECKS, ...plugins];
   const known = registry.map((c) => c.id);
