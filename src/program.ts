@@ -3,12 +3,16 @@ import { doctorFlags, serveMetricsFlags, UsageError } from './commands/flags.js'
 import { parseDuration } from './host/hit-rate.js';
 import { VERSION } from './version.js';
 
-const positive = (what: string) => (value: string) => {
+/**
+ * A number of seconds within [MIN, MAX]: a timer past about 24 days overflows to 1 ms in Node, and a
+ * deadline under a second could not even read nix.conf. Out of range is a usage error naming it.
+ */
+const seconds = (what: string, min: number, max: number) => (value: string) => {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive number of seconds`);
+  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${what} takes a number of seconds from ${min} to ${max}`);
   return n;
 };
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 const duration = (value: string) => {
   const ms = parseDuration(value);
   if (ms === undefined) throw new InvalidArgumentError('--since must be a duration such as 30m, 1h, 1d or 1h30m');
@@ -37,11 +41,13 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON document (schema: schema/doctor.schema.json) on stdout')
     .option('--report [file]', 'write a Markdown report for a support ticket to FILE (stdout when no FILE)')
     .option('--conf <file>', 'read this nix.conf instead of discovering Nix’s configuration files')
-    .option('--cache <url>', 'check only this cache (repeatable); keys and trust still come from nix.conf', collect, [])
-    .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect, [])
+    .option('--cache <url>', 'check only this cache (repeatable); keys and trust still come from nix.conf', collect)
+    .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect)
     .option('--sample <storepath>', 'store path whose .narinfo is fetched to check signatures')
-    .addOption(new Option('--timeout <seconds>', 'time limit of each network operation').default(5).argParser(positive('--timeout')))
-    .addOption(new Option('--deadline <seconds>', 'time limit of the whole run').default(60).argParser(positive('--deadline')))
+    .addOption(
+      new Option('--timeout <seconds>', 'time limit of each network operation').default(5).argParser(seconds('--timeout', 0.1, 3600)),
+    )
+    .addOption(new Option('--deadline <seconds>', 'time limit of the whole run').default(60).argParser(seconds('--deadline', 1, 86400)))
     .option('--strict', 'exit 1 on warnings too')
     .option('--only <ids>', 'run only these checks (comma-separated ids)', ids)
     .option('--skip <ids>', 'do not run these checks (comma-separated ids)', ids)
@@ -54,7 +60,7 @@ export function buildProgram(): Command {
       }),
     )
     .option('--secret-key-file <file>', 'the cache’s secret signing key file to check')
-    .option('--plugin <module>', 'load extra checks from a module (repeatable)', collect, [])
+    .option('--plugin <module>', 'load extra checks from a module (repeatable)', collect)
     .option('--metrics <file>', 'also write the run as Prometheus metrics to FILE, replaced atomically (- for stdout)')
     .option('--access-log <file>', 'the cache server’s access log (nginx, nix-serve) for the hit-rate check')
     .addOption(new Option('--since <duration>', 'how far back the access log is read').default(3_600_000, '1h').argParser(duration))
@@ -75,7 +81,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option('--min-interval <seconds>', 'a scrape sooner than this after a run gets that run’s metrics')
         .default(60)
-        .argParser(positive('--min-interval')),
+        .argParser(seconds('--min-interval', 1, 86400)),
     );
   const output = new Set(['--json', '--report', '--strict', '--metrics', '--verbose', '--no-color']);
   for (const option of doctor?.options ?? []) if (option.long && !output.has(option.long)) serve.addOption(option);

@@ -12,6 +12,7 @@ import { Redactor, redactPatterns } from '../report/redact.js';
 import type { Check } from '../runner/check.js';
 import { loadPlugins } from '../runner/plugins.js';
 import { runChecks } from '../runner/run.js';
+import { writeFileAtomically } from '../system/atomic.js';
 import type { Recorder } from '../system/evidence.js';
 import { createExec } from '../system/exec.js';
 import { createFs } from '../system/fs.js';
@@ -19,16 +20,18 @@ import { createAgent, createHttp, loadUndici } from '../system/http.js';
 import type { Io } from '../system/io.js';
 import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
-import { startSpinner, terminal, unreadableFileProblem, unwritableFileProblem, writeTextFile } from '../system/terminal.js';
+import { startSpinner, terminal, unreadableFileProblem, unwritableFileProblem, type WriteResult } from '../system/terminal.js';
 import { type DoctorFlags, type MetricsTarget, UsageError } from './flags.js';
 
 /** `nixcache doctor`: flags → discover → facts → checks → one report → a renderer. Returns the exit code. */
 export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
+  // What the run reads must never be what it writes (--conf X --report X once replaced the nix.conf).
+  const inputs = [flags.conf, flags.secretKeyFile, flags.accessLog, ...flags.plugins].filter((f): f is string => f !== undefined);
   const fileProblems = [
-    flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path)] : undefined,
+    flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path, inputs)] : undefined,
     flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
     flags.secretKeyFile ? ['--secret-key-file', flags.secretKeyFile, unreadableFileProblem(flags.secretKeyFile, false)] : undefined,
-    flags.metrics?.to === 'file' ? ['--metrics', flags.metrics.path, unwritableFileProblem(flags.metrics.path)] : undefined,
+    flags.metrics?.to === 'file' ? ['--metrics', flags.metrics.path, unwritableFileProblem(flags.metrics.path, inputs)] : undefined,
     flags.accessLog ? ['--access-log', flags.accessLog, unreadableFileProblem(flags.accessLog, true)] : undefined,
   ];
   for (const p of fileProblems) if (p?.[2]) throw new UsageError(`${p[0]} ${p[1]}: ${p[2]}`);
@@ -52,18 +55,34 @@ export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.Pro
     spinner?.stop();
   }
 
-  if (flags.json) terminal.stdout(renderJson(report));
+  // Every output that could not be delivered is said on stderr and makes the exit code 3.
+  const undelivered: string[] = [];
+  const deliver = async (what: string, written: Promise<WriteResult> | WriteResult) => {
+    const r = await written;
+    if (!r.ok) undelivered.push(r.code === 'EPIPE' ? '' : `could not write ${what}: ${r.message}`);
+  };
+  if (flags.json) await deliver('the JSON to stdout', terminal.stdout(renderJson(report)));
   if (flags.report?.to === 'file') {
-    const written = writeTextFile(flags.report.path, (await import('../report/markdown.js')).renderMarkdown(report));
-    if (!written.ok) terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
-    else if (!flags.json) terminal.stderr(`nixcache: report written to ${flags.report.path}\n`);
+    const path = flags.report.path;
+    // Checked again now that the run knows every file it read (nix.conf and its includes).
+    const problem = unwritableFileProblem(path, [...inputs, ...report.config.files]);
+    const text = (await import('../report/markdown.js')).renderMarkdown(report);
+    const atomic = problem ? { ok: false as const, message: `${path} ${problem}` } : writeFileAtomically(path, text);
+    await deliver(`the report to ${path}`, atomic.ok ? atomic : { ok: false, code: 'EIO', message: atomic.message });
+    if (atomic.ok && !flags.json) await terminal.stderr(`nixcache: report written to ${path}\n`);
   }
-  // Renderers load on demand: a --json run never compiles cli-table3.
-  if (flags.report?.to === 'stdout') terminal.stdout((await import('../report/markdown.js')).renderMarkdown(report));
+  // Renderers load on demand: a --json run never loads the table.
+  if (flags.report?.to === 'stdout')
+    await deliver('the report to stdout', terminal.stdout((await import('../report/markdown.js')).renderMarkdown(report)));
   else if (!flags.json && flags.metrics?.to !== 'stdout')
-    terminal.stdout((await import('../report/table.js')).renderTable(report, { color, verbose: flags.verbose, width: terminal.columns }));
-  if (flags.metrics) await writeMetrics(flags.metrics, report, flags.json);
+    await deliver(
+      'the table to stdout',
+      terminal.stdout((await import('../report/table.js')).renderTable(report, { color, verbose: flags.verbose, width: terminal.columns })),
+    );
+  if (flags.metrics) await deliver('the metrics', writeMetrics(flags.metrics, report, flags.json));
 
+  for (const line of undelivered) if (line) await terminal.stderr(`nixcache: ${line}\n`);
+  if (undelivered.length > 0) return 3;
   const failed = report.summary.fail > 0 || (flags.strict && report.summary.warn > 0);
   return failed ? 1 : 0;
 }
@@ -162,10 +181,11 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
 }
 
 /** `--metrics`: the report as Prometheus metrics, on stdout or replacing FILE atomically. */
-async function writeMetrics(target: MetricsTarget, report: Report, quiet: boolean): Promise<void> {
+async function writeMetrics(target: MetricsTarget, report: Report, quiet: boolean): Promise<WriteResult> {
   const text = await (await import('../report/metrics.js')).renderMetrics(report);
   if (target.to === 'stdout') return terminal.stdout(text);
-  const written = (await import('../system/atomic.js')).writeFileAtomically(target.path, text);
-  if (!written.ok) terminal.stderr(`nixcache: could not write the metrics to ${target.path}: ${written.message}\n`);
-  else if (!quiet) terminal.stderr(`nixcache: metrics written to ${target.path}\n`);
+  const written = writeFileAtomically(target.path, text);
+  if (!written.ok) return { ok: false, code: 'EIO', message: `${target.path}: ${written.message}` };
+  if (!quiet) await terminal.stderr(`nixcache: metrics written to ${target.path}\n`);
+  return { ok: true };
 }

@@ -24,12 +24,18 @@ export interface Fs {
   canWrite(path: string): Promise<boolean>;
 }
 
+/**
+ * Reads a regular file of at most MAXBYTES. Opened without blocking and checked before reading: a
+ * FIFO, socket or device named where a file is expected (nix.conf, netrc-file, a key) is refused at
+ * once instead of holding a thread until someone writes to it.
+ */
 export async function readTextFile(path: string, maxBytes = 1024 * 1024): Promise<ReadResult> {
   try {
-    const handle = await open(path, 'r');
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
       const info = await handle.stat();
       if (info.isDirectory()) return { ok: false, code: 'EISDIR', message: `'${path}' is a directory` };
+      if (!info.isFile()) return { ok: false, code: 'ENOTREG', message: `'${path}' is not a regular file (a FIFO, socket or device)` };
       // Read to EOF rather than trusting the size: files under /proc say they are empty.
       const buffer = Buffer.alloc(Math.min(maxBytes + 1, Math.max(info.size + 1, 64 * 1024)));
       let length = 0;

@@ -1,0 +1,75 @@
+import { existsSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { nixConf, parseReport, runCli } from '../helpers/cli.js';
+
+/** Outputs that cannot be delivered, files where files are expected, values out of range. */
+
+describe('outputs that cannot be written give a non-zero exit', () => {
+  it('exits 3 and says so when stdout is a full disk (--json > /dev/full)', async () => {
+    const { env } = nixConf('substituters = http://127.0.0.1:9\n');
+    const r = await runCli(['doctor', '--only', 'config', '--json'], { env, stdout: '/dev/full' });
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/^nixcache: could not write the JSON to stdout: ENOSPC/m);
+  });
+
+  it('refuses, as a usage error before the run, a report to a device, a symbolic link, /dev/stdout or the --conf file', async () => {
+    const { dir, env } = nixConf('substituters = http://127.0.0.1:9\n');
+    const conf = join(dir, 'nix.conf');
+    const link = join(dir, 'link.md');
+    symlinkSync(join(dir, 'elsewhere.md'), link);
+    for (const [target, why] of [
+      ['/dev/full', /is not a regular file/],
+      ['/dev/stdout', /is a symbolic link/],
+      [link, /is a symbolic link/],
+      [conf, /is one of the files this run reads/],
+    ] as const) {
+      const r = await runCli(['doctor', '--only', 'config', '--json', '--conf', conf, '--report', target], { env });
+      expect({ target, code: r.exitCode, stdout: r.stdout }).toEqual({ target, code: 2, stdout: '' });
+      expect(r.stderr).toMatch(why);
+    }
+    expect(readFileSync(conf, 'utf8')).toBe('substituters = http://127.0.0.1:9\n');
+    expect(existsSync(join(dir, 'elsewhere.md'))).toBe(false);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+
+  it('writes the report by rename, so a reader never sees half of it, and keeps the JSON valid beside it', async () => {
+    const { dir, env } = nixConf('substituters = http://127.0.0.1:9\n');
+    const file = join(dir, 'report.md');
+    writeFileSync(file, 'old');
+    const r = await runCli(['doctor', '--only', 'config', '--json', '--report', file], { env });
+    parseReport(r.stdout);
+    expect(readFileSync(file, 'utf8')).toMatch(/^# nixcache doctor report/);
+    expect(r.exitCode).toBe(0);
+  });
+});
+
+describe('values out of range are usage errors naming the range', () => {
+  it.each([
+    ['--deadline', '2200000'],
+    ['--deadline', '0.0001'],
+    ['--timeout', '3000000'],
+    ['--timeout', 'soon'],
+  ])('%s %s', async (flag, value) => {
+    const r = await runCli(['doctor', '--only', 'config', flag, value]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^nixcache: .*${flag} takes a number of seconds from [\\d.]+ to \\d+$`)),
+    ]);
+  });
+});
+
+describe('a FIFO where a file is expected', () => {
+  it('reads no FIFO named as netrc-file or ssl-cert-file: the run ends on its own, the JSON complete', async () => {
+    const { dir, env } = nixConf('');
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [join(dir, 'netrc'), join(dir, 'ca.pem')]);
+    writeFileSync(
+      join(dir, 'nix.conf'),
+      `substituters = http://127.0.0.1:9\nnetrc-file = ${join(dir, 'netrc')}\nssl-cert-file = ${join(dir, 'ca.pem')}\n`,
+    );
+    const r = await runCli(['doctor', '--json', '--only', 'config,connect', '--deadline', '5'], { env, timeoutMs: 20_000 });
+    parseReport(r.stdout);
+    expect(r.durationMs).toBeLessThan(6000);
+  });
+});
