@@ -134,7 +134,9 @@ export async function runDoctor(
   for (const s of discovery.secrets) redactor.add(s);
 
   // The connection pool trusts what Nix's curl trusts (ssl-cert-file), known only now.
-  const agent = createAgent(flags.timeoutMs, discovery.caBundle);
+  // Nix's http-connections (0: no limit) bounds the connections to each cache host, here as there.
+  const perHost = Number.parseInt(discovery.config.settings.get('http-connections') ?? '25', 10);
+  const agent = createAgent(flags.timeoutMs, discovery.caBundle, Number.isFinite(perHost) && perHost >= 0 ? perHost : 25);
   try {
     const facts = createFacts({
       discovery,

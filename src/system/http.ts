@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { redactUrl } from '../nix/store-url.js';
 import type { Recorder } from './evidence.js';
+import { type HttpStreamOptions, type HttpStreamResult, type SinkVerdict, streamGet } from './http-stream.js';
 
 export type HttpFailureKind =
   | 'timeout'
@@ -48,6 +49,8 @@ export interface HttpGetOptions {
 
 export interface Http {
   get(url: string, options?: HttpGetOptions): Promise<HttpResult>;
+  /** GET of a large file, its body handed to SINK chunk by chunk (see http-stream.ts). */
+  stream(url: string, options: HttpStreamOptions, sink: (chunk: Uint8Array) => Promise<SinkVerdict>): Promise<HttpStreamResult>;
 }
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
@@ -72,8 +75,12 @@ export interface LazyAgent {
   destroy(): Promise<void>;
 }
 
-/** CA: the trusted certificates (PEM) of ssl-cert-file, known once discovery has read nix.conf. */
-export function createAgent(connectTimeoutMs: number, ca?: string): LazyAgent {
+/**
+ * CA: the trusted certificates (PEM) of ssl-cert-file, known once discovery has read nix.conf.
+ * PERHOST: connections open at once to one origin, as Nix's http-connections limits its own (25 by
+ * default): a thousand caches on one server queue for it instead of flooding its backlog.
+ */
+export function createAgent(connectTimeoutMs: number, ca?: string, perHost = 25): LazyAgent {
   let agent: Promise<Dispatcher> | undefined;
   const dispatcher = () => {
     agent ??= loadUndici().then(
@@ -83,6 +90,7 @@ export function createAgent(connectTimeoutMs: number, ca?: string): LazyAgent {
           headersTimeout: connectTimeoutMs,
           bodyTimeout: connectTimeoutMs,
           keepAliveTimeout: 1000,
+          ...(perHost > 0 ? { connections: perHost } : {}),
         }),
     );
     return agent;
@@ -96,6 +104,7 @@ export function createAgent(connectTimeoutMs: number, ca?: string): LazyAgent {
  */
 export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSignal, defaultTimeoutMs: number): Http {
   return {
+    stream: (url, options, sink) => streamGet(agent, record, signal, url, options, sink),
     async get(url, options = {}) {
       const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
       const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;

@@ -1,4 +1,4 @@
-import { chmodSync, cpSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -51,7 +51,7 @@ export const AS_NOBODY = ['setpriv', '--reuid=nobody', '--regid=nogroup', '--cle
 
 export async function runCli(
   args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; wrap?: string[]; nodeArgs?: string[]; stdout?: string } = {},
+  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; wrap?: string[]; nodeArgs?: string[] } = {},
 ): Promise<CliRun> {
   const started = performance.now();
   // WRAP runs the CLI through another program, e.g. setpriv to become another user.
@@ -64,8 +64,6 @@ export async function runCli(
     env: { NIX_CONFIG: undefined as unknown as string, CI: 'true', ...opts.env },
     extendEnv: true,
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    // STDOUT: a file (a device such as /dev/full) opened as the CLI's own stdout, as a shell's `>` would.
-    ...(opts.stdout ? { stdout: openSync(opts.stdout, 'w') } : {}),
   });
   return { stdout: String(r.stdout), stderr: String(r.stderr), exitCode: r.exitCode ?? -1, durationMs: performance.now() - started };
 }

@@ -1,15 +1,24 @@
-import { existsSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nixConf, parseReport, runCli } from '../helpers/cli.js';
+import { CLI, nixConf, parseReport, runCli } from '../helpers/cli.js';
 
 /** Outputs that cannot be delivered, files where files are expected, values out of range. */
 
 describe('outputs that cannot be written give a non-zero exit', () => {
   it('exits 3 and says so when stdout is a full disk (--json > /dev/full)', async () => {
     const { env } = nixConf('substituters = http://127.0.0.1:9\n');
-    const r = await runCli(['doctor', '--only', 'config', '--json'], { env, stdout: '/dev/full' });
-    expect(r.exitCode).toBe(3);
+    // The CLI's own stdout is the device, as a shell's `> /dev/full` makes it.
+    const full = openSync('/dev/full', 'w');
+    const r = spawnSync(process.execPath, [CLI, 'doctor', '--only', 'config', '--json'], {
+      env: { ...process.env, NIX_CONFIG: '', ...env },
+      stdio: ['ignore', full, 'pipe'],
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    closeSync(full);
+    expect(r.status).toBe(3);
     expect(r.stderr).toMatch(/^nixcache: could not write the JSON to stdout: ENOSPC/m);
   });
 
