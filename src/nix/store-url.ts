@@ -26,7 +26,8 @@ export interface StoreUrl {
 }
 
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, ssh: 22, 'ssh-ng': 22 };
-const SECRET_PARAMS = /pass|token|secret|auth/i;
+/** Query parameters whose values are credentials (`?api_key=`, `?sig=`, `?access_token=` …). */
+export const SECRET_PARAMS = /pass|token|secret|auth|key|sig|credential|session/i;
 
 export function isHttpScheme(scheme: string): boolean {
   return scheme === 'http' || scheme === 'https';
@@ -104,9 +105,11 @@ function s3Address(result: StoreUrl, bucket: string, params: Record<string, stri
 
 /** Replaces a URL's password (and secret-looking query values) with `***`. */
 export function redactUrl(raw: string): string {
-  let out = raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/@?#\s]*)@/i, (_m, scheme: string, userinfo: string) => {
+  // The password runs to the last '@' before the query: it may hold '@' or '/' itself (`u:P@SS/W0RD@host`).
+  let out = raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^?#\s]*)@/i, (m, scheme: string, userinfo: string) => {
     const colon = userinfo.indexOf(':');
-    return colon >= 0 ? `${scheme}${userinfo.slice(0, colon)}:***@` : `${scheme}${userinfo}@`;
+    if (colon < 0 || userinfo.slice(0, colon).includes('/')) return m;
+    return `${scheme}${userinfo.slice(0, colon)}:***@`;
   });
   out = out.replace(/([?&])([^=&#]+)=([^&#]*)/g, (m, sep: string, key: string) => (SECRET_PARAMS.test(key) ? `${sep}${key}=***` : m));
   return out;

@@ -38,11 +38,22 @@ export class Redactor {
   }
 }
 
-/** Secret shapes that need no registration: URL passwords, netrc passwords, tokens in settings. */
+/**
+ * Secret shapes that need no registration, found by their structure wherever they stand (a URL in
+ * an error message, a netrc line, a broken nix.conf line quoted back): the password of a URL up to
+ * the last '@' of its authority; query values named like credentials; netrc `password` values,
+ * quoted ones too; every value on a line that names access-tokens, however malformed the line;
+ * Authorization headers.
+ */
 export function redactPatterns(text: string): string {
   return text
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/@:'"]*):[^\s/@'"]*@/gi, '$1:***@')
-    .replace(/(\bpassword\s+)\S+/g, '$1***')
-    .replace(/(\baccess-tokens\s*=\s*)(.*)$/gm, (_m, head: string, list: string) => head + list.replace(/=(\S+)/g, '=***'))
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s/@:'"]*):[^\s?#]*@/gi, '$1:***@')
+    .replace(/([?&][^=&\s#'"]*?(?:pass|token|secret|auth|key|sig|credential|session)[^=&\s#'"]*=)[^&\s#'"]*/gi, '$1***')
+    .replace(/(\bpassword\s+)("(?:[^"\\\n]|\\.)*"?|\S+)/g, '$1***')
+    .replace(
+      /(\baccess-tokens\b)(.*)$/gm,
+      (_m, head: string, rest: string) =>
+        head + rest.replace(/(^|\s)(?!=(?:\s|$))([^\s=]*=)?(\S+)/g, (_t, sp: string, name: string | undefined) => `${sp}${name ?? ''}***`),
+    )
     .replace(/(Authorization:\s*\w+\s+)\S+/gi, '$1***');
 }

@@ -81,6 +81,49 @@ describe('redaction audit', () => {
   });
 });
 
+describe('redaction by structure, where no parser could register the secret', () => {
+  it('hides URL passwords with @ and /, credential query values, a broken access-tokens line and a quoted netrc password', async () => {
+    const planted = {
+      atPassword: 'P@SSW0RD-at-4711',
+      slashPassword: 'pa/ss-slash-0815',
+      apiKey: 'apikey-9a8b7c6d',
+      sig: 'sigvalue-1f2e3d',
+      brokenToken: 'ghp_brokenLine7777Qq',
+      quotedNetrc: 'quoted netrc 5150',
+    };
+    const { dir, env } = nixConf(
+      [
+        `substituters = http://alice:${planted.atPassword}@127.0.0.1:9 http://bob:${planted.slashPassword}@127.0.0.1:9/x https://127.0.0.1:9/c?api_key=${planted.apiKey}&sig=${planted.sig}`,
+        // The line someone attaches to a ticket: '=' missing, so Nix (and the doctor) quote it back as illegal.
+        `access-tokens github.com=${planted.brokenToken}`,
+        'netrc-file = NETRC',
+        '',
+      ].join('\n'),
+      { netrc: `machine 127.0.0.1 login carol password "${planted.quotedNetrc}" port 443\n` },
+    );
+    const confFile = join(dir, 'nix.conf');
+    await import('node:fs').then((fs) => fs.writeFileSync(confFile, readFileSync(confFile, 'utf8').replace('NETRC', join(dir, 'netrc'))));
+    const reportFile = join(dir, 'report.md');
+    const runs = await Promise.all([
+      runCli(['doctor', '--timeout', '1'], { env }),
+      runCli(['doctor', '-v', '--timeout', '1'], { env }),
+      runCli(['doctor', '--json', '-v', '--timeout', '1', '--report', reportFile], { env }),
+      runCli(['doctor', '--report', '--timeout', '1'], { env }),
+    ]);
+    const outputs = [...runs.flatMap((r) => [r.stdout, r.stderr]), readFileSync(reportFile, 'utf8')];
+    expect(outputs.join('\n')).toContain('illegal configuration line');
+    for (const [name, secret] of Object.entries(planted)) {
+      for (const [i, text] of outputs.entries()) {
+        for (const piece of [secret, encodeURIComponent(secret), ...secret.split(/[@/ ]/).filter((p) => p.length >= 5)]) {
+          expect(text.includes(piece), `${name} (${piece}) leaked into output ${i}`).toBe(false);
+        }
+      }
+    }
+    expect(outputs.some((o) => o.includes('alice:***@127.0.0.1:9'))).toBe(true);
+    expect(outputs.some((o) => o.includes('api_key=***'))).toBe(true);
+  });
+});
+
 describe('garbage nix.conf, end to end', () => {
   it('still prints one schema-valid JSON document, exit 0 or 1, and no stack trace', async () => {
     const texts = fc.sample(
