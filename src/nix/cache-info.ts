@@ -30,8 +30,13 @@ export function parseCacheInfo(text: string): Result<CacheInfo> {
     if (key === 'StoreDir') info.storeDir = value;
     else if (key === 'WantMassQuery') info.wantMassQuery = value === '1';
     else if (key === 'Priority') {
-      if (!/^[+-]?\d+$/.test(value)) return err('bad-priority', `Priority '${value}' is not an integer`, index + 1);
-      info.priority = Number(value);
+      // std::stoi, as Nix 2.8 reads it: the leading integer ("10abc" is 10); no digits, or past a
+      // 32-bit int, and Nix stops with "error: stoi".
+      const leading = /^[+-]?\d+/.exec(value)?.[0];
+      const n = leading === undefined ? Number.NaN : Number(leading);
+      if (!Number.isSafeInteger(n) || n < -(2 ** 31) || n > 2 ** 31 - 1)
+        return err('bad-priority', `Priority '${value}' is not an integer Nix can read: Nix fails with "error: stoi"`, index + 1);
+      info.priority = n;
     } else info.other[key] = value;
   }
   if (fields === 0) return err('not-cache-info', text.trim() === '' ? 'the document is empty' : 'the document has no `Key: value` fields');

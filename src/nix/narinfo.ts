@@ -29,19 +29,26 @@ export function parseNarInfo(text: string, storeDir = '/nix/store'): Result<NarI
   const fields = new Map<string, { value: string; line: number }>();
   const sigs: string[] = [];
   const unknown: NarInfo['unknown'] = [];
-  const lines = text.split('\n');
-  for (const [index, raw] of lines.entries()) {
-    const line = raw.replace(/\r$/, '');
-    const lineNo = index + 1;
-    if (line === '') continue;
-    const colon = line.indexOf(': ');
-    const bare = line.endsWith(':') && colon < 0 ? line.length - 1 : colon;
-    if (bare <= 0) return err('malformed', `line ${lineNo} is not a 'Key: value' field`, lineNo);
-    const key = line.slice(0, bare);
-    const value = colon >= 0 ? line.slice(colon + 2) : '';
+  // Field by field exactly as nar-info.cc reads them (Nix 2.8): the name runs to the next ':', the
+  // value from two characters after it to the next '\n'. So a CR stays in the value (a CRLF file's
+  // StorePath has an illegal character), and a last line without '\n' makes the file corrupt.
+  let pos = 0;
+  let lineNo = 1;
+  while (pos < text.length) {
+    const colon = text.indexOf(':', pos);
+    if (colon < 0) return err('malformed', `NAR info is corrupt: line ${lineNo} is not a 'Key: value' field`, lineNo);
+    const eol = text.indexOf('\n', colon + 2);
+    if (eol < 0) return err('no-final-newline', `NAR info is corrupt: line ${lineNo} does not end in a newline`, lineNo);
+    const key = text.slice(pos, colon);
+    const value = text.slice(colon + 2, eol);
     if (key === 'Sig') sigs.push(value);
-    else if (KNOWN.has(key)) fields.set(key, { value, line: lineNo });
-    else unknown.push({ key, value, line: lineNo });
+    else if (KNOWN.has(key)) {
+      if ((key === 'CA' || key === 'References') && fields.has(key) && (key === 'CA' || fields.get(key)?.value.trim()))
+        return err('duplicate-field', `NAR info is corrupt: ${key} is given twice`, lineNo);
+      fields.set(key, { value, line: lineNo });
+    } else unknown.push({ key, value, line: lineNo });
+    lineNo += text.slice(pos, eol + 1).split('\n').length - 1;
+    pos = eol + 1;
   }
 
   const need = (key: string) => fields.get(key);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseCacheInfo } from '../../src/nix/cache-info.js';
+import { parseNarInfo } from '../../src/nix/narinfo.js';
 import { netrcFor, parseNetrc } from '../../src/nix/netrc.js';
 import { effectiveOrder, resolvePriority } from '../../src/nix/priority.js';
 import { isTrustedUser } from '../../src/nix/trust.js';
@@ -86,4 +87,37 @@ describe('Redactor', () => {
 
 it('reports the version in package.json', () => {
   expect(VERSION).toBe(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+});
+
+describe('narinfo and nix-cache-info read exactly as Nix 2.8 reads them', () => {
+  const narinfo = [
+    'StorePath: /nix/store/0zlzbz5lcgk34s3a97hxfgwkzc2r7wxj-nixcache-fixture-leaf-a',
+    'URL: nar/1w1fff338fvdw53sqgamddn1b2xgds473pv6y13gizdbqjv4i5p3.nar.xz',
+    'Compression: xz',
+    'NarHash: sha256:1kr8xwp8dra6l7m4p9iigd3vxnp0fqcj4ghnhkx7hbp3bqbfsmyx',
+    'NarSize: 120',
+    'References: ',
+    '',
+  ].join('\n');
+
+  it('reads a well-formed narinfo', () => {
+    expect(parseNarInfo(narinfo).ok).toBe(true);
+  });
+
+  it('rejects CRLF line endings: the CR stays in the StorePath, as Nix says "contains illegal character"', () => {
+    const r = parseNarInfo(narinfo.replace(/\n/g, '\r\n'));
+    expect(r.ok).toBe(false);
+  });
+
+  it('rejects a last line without a newline: Nix says the NAR info file is corrupt', () => {
+    const r = parseNarInfo(narinfo.replace(/\n$/, ''));
+    expect(r).toMatchObject({ ok: false, error: { code: 'no-final-newline' } });
+  });
+
+  it('takes the leading integer of Priority as std::stoi does, and refuses what Nix refuses', () => {
+    expect(parseCacheInfo('StoreDir: /nix/store\nPriority: 10abc\n')).toMatchObject({ ok: true, value: { priority: 10 } });
+    expect(parseCacheInfo('StoreDir: /nix/store\nPriority: -5\n')).toMatchObject({ ok: true, value: { priority: -5 } });
+    for (const bad of ['99999999999999999999999', 'abc', '2147483648'])
+      expect(parseCacheInfo(`StoreDir: /nix/store\nPriority: ${bad}\n`)).toMatchObject({ ok: false, error: { code: 'bad-priority' } });
+  });
 });

@@ -251,7 +251,11 @@ describe('cache-info check: the document', () => {
   it.each([
     ['', 'the document is empty'],
     ['hello world\n', 'the document has no `Key: value` fields'],
-    ['StoreDir: /nix/store\nPriority: high\n', "Priority 'high' is not an integer"],
+    ['StoreDir: /nix/store\nPriority: high\n', 'Priority \'high\' is not an integer Nix can read: Nix fails with "error: stoi"'],
+    [
+      'StoreDir: /nix/store\nPriority: 99999999999999999999999\n',
+      'Priority \'99999999999999999999999\' is not an integer Nix can read: Nix fails with "error: stoi"',
+    ],
   ])('fails a 200 answer that is not a nix-cache-info document (%j)', async (body, why) => {
     const f = await runCacheInfo(lan({ status: 200, body }));
     expect(f.status).toBe('fail');
