@@ -10,6 +10,17 @@ export interface Identity {
   groups: string[];
 }
 
+/**
+ * `nix --version` (`nix (Nix) 2.8.0`), or null without Nix. Asked with no nix.conf at all: Nix
+ * refuses to start — even for `--version` — on a configuration it rejects, and the version is what
+ * tells which settings and values that Nix accepts.
+ */
+export async function readNixVersion(io: Io): Promise<string | null> {
+  const noConf = { NIX_CONF_DIR: '/nonexistent/nixcache-no-nix-conf', NIX_USER_CONF_FILES: '', NIX_CONFIG: '' };
+  const r = await io.exec('nix', ['--version'], { timeoutMs: 3000, env: noConf });
+  return r.exitCode === 0 ? (/(\d+\.\d+[\w.+-]*)/.exec(r.stdout)?.[1] ?? null) : null;
+}
+
 /** Who runs the doctor: user, uid, group names. */
 export async function readIdentity(io: Io, env: Readonly<NodeJS.ProcessEnv>): Promise<Identity> {
   const { user, uid, gids } = processIdentity(env.USER);

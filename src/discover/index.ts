@@ -1,7 +1,6 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { readSystemdUnits } from '../facts/host.js';
-import { readNixVersion } from '../facts/nix.js';
 import { execStartArgv, listenFromArgv } from '../host/systemd.js';
 import { EffectiveSettings } from '../nix/config.js';
 import { parseNetrc } from '../nix/netrc.js';
@@ -11,7 +10,7 @@ import { isHttpScheme, parseStoreUrl } from '../nix/store-url.js';
 import { type LoadedConf, loadNixConf } from '../system/config.js';
 import type { Io } from '../system/io.js';
 import { isLocalAddress, type Resolution } from '../system/net.js';
-import { environmentOf, readIdentity } from './environment.js';
+import { environmentOf, readIdentity, readNixVersion } from './environment.js';
 import type { CacheTarget, Discovery, DoctorConfig, RunSettings } from './types.js';
 
 const NIX_DEFAULT_CONF_DIR = '/etc/nix';

@@ -271,3 +271,81 @@ describe("config check: the files against Nix's own view", () => {
     expect(f.data).toMatchObject({ nixCrossCheck: 'not compared (--conf)' });
   });
 });
+
+describe('config check: as the installed Nix release reads the files', () => {
+  it('says "1 setting", not "1 settings"', async () => {
+    const f = await run(fakeFacts({ conf: `substituters = ${NIXOS_CACHE}\n` }).facts);
+    expect(f.summary).toBe(`read ${SYSTEM}; 1 setting, no problems`);
+  });
+
+  it('does not call extra-platforms, a setting whose own name starts with extra-, unknown', async () => {
+    const f = await run(fakeFacts({ conf: `${CLEAN}extra-platforms = aarch64-linux\nextra-sandbox-paths = /etc/ssl\n` }).facts);
+    expect(f.status).toBe('pass');
+    expect(f.data).toMatchObject({ unknownSettings: [] });
+  });
+
+  it('names a setting of a newer Nix as such for the installed release, and knows it on a release that has it', async () => {
+    const conf = `${CLEAN}max-substitution-jobs = 32\n`;
+    const old = await run(fakeFacts({ conf, env: { nixVersion: '2.8.0' } }).facts);
+    expect(old.status).toBe('warn');
+    expect(old.summary).toBe(
+      `${SYSTEM}:3: 'max-substitution-jobs' is a setting of Nix 2.16 and later: Nix 2.8.0 ignores it ("unknown setting 'max-substitution-jobs'")`,
+    );
+    expect(old.data).toMatchObject({ unknownSettings: [{ name: 'max-substitution-jobs', kind: 'newer', since: '2.16' }] });
+    const current = await run(fakeFacts({ conf, env: { nixVersion: '2.18.1' } }).facts);
+    expect(current.status).toBe('pass');
+  });
+
+  it('fails on a value Nix refuses, with the message Nix prints and the file:line', async () => {
+    const f = await run(fakeFacts({ conf: `${CLEAN}max-jobs = auto cores = 0\n` }).facts);
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe(
+      `Nix refuses this configuration: configuration setting 'max-jobs' should be 'auto' or an integer at ${SYSTEM}:3`,
+    );
+    expect(f.fix).toBe(`Put each setting on a line of its own (${SYSTEM}:3):\nmax-jobs = auto\ncores = 0`);
+    expect(f.data).toMatchObject({
+      refused: [{ at: `${SYSTEM}:3`, message: "configuration setting 'max-jobs' should be 'auto' or an integer" }],
+    });
+  });
+
+  it("quotes Nix's own error: line when nix show-config refused the files, even one the doctor did not foresee", async () => {
+    const nixView: NixConfigView = {
+      command: SHOW,
+      error: "error: setting 'plugin-thing' has invalid value 'x'\nTry 'nix --help' for more information.",
+    };
+    const f = await run(fakeFacts({ conf: CLEAN, nixView }).facts);
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe("Nix refuses this configuration: setting 'plugin-thing' has invalid value 'x'");
+  });
+
+  it("uses its own reading of the refusal when Nix's output kept only its last hint line", async () => {
+    const nixView: NixConfigView = { command: SHOW, error: "Try 'nix --help' for more information." };
+    const f = await run(fakeFacts({ conf: `${CLEAN}require-sigs = "false"\n`, nixView }).facts);
+    expect(f.summary).toBe(`Nix refuses this configuration: Boolean setting 'require-sigs' has invalid value '"false"' at ${SYSTEM}:3`);
+  });
+
+  it("cuts only the file name Nix appends from an illegal line's message, whatever the line holds", async () => {
+    const text = `substituters https://a in 'b'`;
+    const facts = withProblems({ conf: CLEAN }, [
+      { file: SYSTEM, line: 4, code: 'illegal-line', message: `illegal configuration line '${text}' in '${SYSTEM}'` },
+    ]);
+    const f = await run(facts);
+    expect(f.summary).toBe(`Nix refuses this configuration: illegal configuration line '${text}' at ${SYSTEM}:4`);
+  });
+
+  it('warns about values Nix keeps literally, with the line to write', async () => {
+    const f = await run(fakeFacts({ conf: `${CLEAN}extra-substituters = "https://a.cachix.org"\n` }).facts);
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe(
+      `${SYSTEM}:3: extra-substituters gets the entries '"https://a.cachix.org"' — quotes, which Nix keeps as part of the value`,
+    );
+    expect(f.fix).toBe(`Write at ${SYSTEM}:3: extra-substituters = https://a.cachix.org`);
+  });
+
+  it('reads substitute = no and substitute = 0 as false, as Nix does', async () => {
+    for (const value of ['no', '0']) {
+      const f = await run(fakeFacts({ conf: `${CLEAN}substitute = ${value}\n` }).facts);
+      expect(f.summary).toBe('substitute = false: Nix never downloads from any substituter.');
+    }
+  });
+});

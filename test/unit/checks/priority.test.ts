@@ -254,6 +254,95 @@ describe('priority check: problems with the order', () => {
     expect(f.status).toBe('warn');
     expect(f.summary).toBe(`${store} is a Nix store, not a binary cache: it does not belong in substituters`);
     // No nix-cache-info for a store: its priority is not known, so it is listed after the ordered ones.
-    expect(f.data).toMatchObject({ order: [{ url: NIXOS, order: 1 }, { url: store, place: 'local', order: null, priority: null }] });
+    expect(f.data).toMatchObject({
+      order: [
+        { url: NIXOS, order: 1 },
+        { url: store, place: 'local', order: null, priority: null },
+      ],
+    });
+  });
+});
+
+describe('priority check: priorities that were not read', () => {
+  it('calls the priority of a cache whose nix-cache-info was not read unknown, orders the known ones, and suggests nothing', async () => {
+    const f = await order(
+      [NIXOS, 'https://nix-community.cachix.org?priority=1', 'https://devenv.cachix.org?priority=16'],
+      [null, null, null],
+    );
+    expect(f.status).toBe('pass');
+    expect(f.summary).toBe(
+      'Nix tries https://nix-community.cachix.org?priority=1 (1), then https://devenv.cachix.org?priority=16 (16); priority not known for 1',
+    );
+    expect(f.detail).toContain(`?. ${NIXOS} — priority unknown (nix-cache-info not read), remote`);
+    expect(f.detail).toContain(`Priority not known for ${NIXOS}: its nix-cache-info was not read`);
+    expect(f.detail).not.toContain('advertises no Priority');
+    expect(f.fix).toBeUndefined();
+    expect(f.data).toMatchObject({
+      order: [
+        { order: 1, priority: 1, source: 'url' },
+        { order: 2, priority: 16, source: 'url' },
+        { url: NIXOS, order: null, priority: null, source: 'unknown' },
+      ],
+    });
+  });
+
+  it('does not judge a local cache after a remote one when either priority is unknown', async () => {
+    const f = await order([NIXOS, LOCAL], [null, { priority: 50 }]);
+    expect(f.status).toBe('pass');
+    expect(f.fix).toBeUndefined();
+  });
+
+  it('says so when no priority at all is known', async () => {
+    const f = await order([NIXOS, LOCAL], [null, null]);
+    expect(f.summary).toBe('priority not known for any substituter (nix-cache-info not read)');
+  });
+});
+
+describe('priority check: fixes that change the order', () => {
+  it('suggests a priority below an explicit remote one when the convention (10) would not put the local cache first', async () => {
+    const f = await order([`${NIXOS}?priority=5`, LOCAL], [{ priority: 40 }, { priority: 30 }]);
+    expect(f.status).toBe('warn');
+    expect(fixLines(f.fix)[0]).toBe(`In /etc/nix/nix.conf: substituters = ${NIXOS}?priority=5 ${LOCAL}?priority=4`);
+  });
+
+  it('warns without a fix line when no ?priority= the doctor would suggest changes the order', async () => {
+    const f = await order([`${NIXOS}?priority=0`, LOCAL], [{ priority: 40 }, { priority: 30 }]);
+    expect(f.status).toBe('warn');
+    expect(f.summary).toContain(`${LOCAL} is on this machine but is tried after the remote ${NIXOS}?priority=0`);
+    expect(f.fix).toBeUndefined();
+  });
+});
+
+describe('priority check: URLs Nix cannot open', () => {
+  it.each(['$EXTRA_SUBSTITUTERS', '"https://a.cachix.org', 'https://b.cachix.org"', '\\', '['])(
+    'does not place %j on this machine: Nix skips it, so it is outside the order',
+    async (url) => {
+      const f = await order([url, NIXOS], [null, { priority: 40 }]);
+      expect(f.data).toMatchObject({
+        order: [
+          { url: NIXOS, order: 1 },
+          { place: 'unusable', order: null },
+        ],
+      });
+      expect(f.detail).toContain('not a store URL Nix can open: Nix skips it');
+      expect(f.detail).not.toContain('local');
+    },
+  );
+});
+
+describe('priority check: no network of its own', () => {
+  it('does not resolve a host name the connect check did not resolve, and places it by its name', async () => {
+    const fake = fakeFacts({ caches: ['http://nas.lan:5000', 'https://cache.example.org'], script: { resolve: RESOLVE } });
+    const f = await priority.run(fake.facts, fakeResults());
+    expect(fake.evidence.filter((e) => e.kind === 'dns')).toEqual([]);
+    expect(f.data).toMatchObject({ order: [{ place: 'lan' }, { place: 'remote' }] });
+  });
+
+  it('reuses the resolution of a host the connect check resolved', async () => {
+    const fake = fakeFacts({ caches: ['https://split.example.org'], script: { resolve: RESOLVE } });
+    const [cache] = fake.caches;
+    const f = await priority.run(fake.facts, fakeResults([{ id: 'connect', cache, status: 'pass' }]));
+    expect(fake.evidence.filter((e) => e.kind === 'dns').map((e) => 'host' in e && e.host)).toEqual(['split.example.org']);
+    expect(f.data).toMatchObject({ order: [{ place: 'remote' }] });
   });
 });
