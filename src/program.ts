@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { doctorFlags, serveMetricsFlags, UsageError } from './commands/flags.js';
+import { coverageFlags, doctorFlags, pathsFlags, serveMetricsFlags, UsageError } from './commands/flags.js';
 import { parseDuration } from './host/hit-rate.js';
 import { VERSION } from './version.js';
 
@@ -71,6 +71,52 @@ export function buildProgram(): Command {
       const { doctorCommand } = await import('./commands/doctor.js');
       process.exitCode = await doctorCommand(flags);
     });
+
+  const jobs = (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 256) throw new InvalidArgumentError('--jobs must be a whole number from 1 to 256');
+    return n;
+  };
+  const pathsOptions = (command: Command, what: string) =>
+    command
+      .option('--json', `print one JSON document (schema: schema/${what}.schema.json) on stdout`)
+      .option('--report [file]', 'write a Markdown report to FILE (stdout when no FILE)')
+      .option('--conf <file>', 'read this nix.conf instead of discovering Nix’s configuration files')
+      .option('--cache <url>', 'look only in this cache (repeatable)', collect, [])
+      .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect, [])
+      .option('--store <store>', 'the Nix store paths are substituted into (default: the local store)')
+      .addOption(new Option('--jobs <n>', 'connections per cache host').default(32).argParser(jobs))
+      .addOption(new Option('--timeout <seconds>', 'time limit of each network operation').default(5).argParser(seconds('--timeout', 0.1, 3600)))
+      .addOption(new Option('--deadline <seconds>', 'time limit of the whole run').default(300).argParser(seconds('--deadline', 1, 86400)))
+      .option('-v, --verbose', 'stack traces of crashes')
+      .option('--no-color', 'no colours (also NO_COLOR=1)');
+
+  pathsOptions(
+    program
+      .command('why')
+      .description('for each path: is it in a cache, and will Nix use it? One verdict (valid, substitute, build) with the reason and fix')
+      .argument('<paths...>', 'store paths, bare hash-names, .drv files or installables'),
+    'why',
+  ).action(async (args: string[], opts: Record<string, unknown>) => {
+    const flags = pathsFlags(opts, args);
+    const { whyCommand } = await import('./commands/why.js');
+    process.exitCode = await whyCommand(flags);
+  });
+
+  pathsOptions(
+    program
+      .command('coverage')
+      .description('how much of a closure each cache has, what Nix would download from where, and what no cache has')
+      .argument('[paths...]', 'store paths, .drv files or installables (their closures)')
+      .option('--no-closure', 'look up only the paths named, not their closures')
+      .option('--system', 'the system closure: /run/current-system, else the default profile')
+      .option('--paths-from <file>', 'read more paths from FILE, one a line (- for stdin)'),
+    'coverage',
+  ).action(async (args: string[], opts: Record<string, unknown>) => {
+    const flags = coverageFlags(opts, args);
+    const { coverageCommand } = await import('./commands/coverage.js');
+    process.exitCode = await coverageCommand(flags);
+  });
 
   // The exporter runs the doctor with the doctor's own options (not its output ones).
   const doctor = program.commands.find((c) => c.name() === 'doctor');

@@ -107,3 +107,69 @@ export function serveMetricsFlags(opts: Readonly<Record<string, unknown>>): Serv
     minIntervalMs: Math.round((number(opts.minInterval) ?? 60) * 1000),
   };
 }
+
+/** `nixcache why` / `nixcache coverage`: what both read, parsed once. */
+export interface PathsFlags {
+  json: boolean;
+  report?: ReportTarget;
+  conf?: string;
+  caches: string[];
+  trustedKeys: string[];
+  timeoutMs: number;
+  deadlineMs: number;
+  /** Connections per cache host (each carries a few pipelined requests). */
+  jobs: number;
+  /** --store: the store paths are substituted into, for validity and closures (default: the local store). */
+  store?: string;
+  verbose: boolean;
+  color: boolean;
+  /** The PATH|DRV|INSTALLABLE arguments. */
+  args: string[];
+}
+
+export interface CoverageFlags extends PathsFlags {
+  /** Each argument's closure (default), or just the paths named. */
+  closure: boolean;
+  /** The system's closure: /run/current-system, else the default profile. */
+  system: boolean;
+  /** --paths-from FILE|-: more paths, one a line. */
+  pathsFrom?: string;
+}
+
+/** The polite default of narinfo connections per host. */
+export const DEFAULT_JOBS = 32;
+
+/** Narrows commander's values for `why` and `coverage`. */
+export function pathsFlags(opts: Readonly<Record<string, unknown>>, args: readonly string[]): PathsFlags {
+  const reportFile = string(opts.report);
+  const report: ReportTarget | undefined =
+    opts.report === true ? { to: 'stdout' } : reportFile ? { to: 'file', path: reportFile } : undefined;
+  if (opts.json === true && report?.to === 'stdout')
+    throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
+  const conf = string(opts.conf);
+  const store = string(opts.store);
+  return {
+    json: opts.json === true,
+    caches: strings(opts.cache),
+    trustedKeys: strings(opts.trustedKey),
+    timeoutMs: Math.round((number(opts.timeout) ?? 5) * 1000),
+    deadlineMs: Math.round((number(opts.deadline) ?? 300) * 1000),
+    jobs: number(opts.jobs) ?? DEFAULT_JOBS,
+    verbose: opts.verbose === true,
+    color: opts.color !== false,
+    args: [...args],
+    ...(report ? { report } : {}),
+    ...(conf ? { conf } : {}),
+    ...(store ? { store } : {}),
+  };
+}
+
+export function coverageFlags(opts: Readonly<Record<string, unknown>>, args: readonly string[]): CoverageFlags {
+  const pathsFrom = string(opts.pathsFrom);
+  return {
+    ...pathsFlags(opts, args),
+    closure: opts.closure !== false,
+    system: opts.system === true,
+    ...(pathsFrom ? { pathsFrom } : {}),
+  };
+}

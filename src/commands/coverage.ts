@@ -1,0 +1,263 @@
+import { readFileSync } from 'node:fs';
+import { localClosure, resolveArguments, systemRoot, validPaths } from '../facts/closure.js';
+import { type Lookup, lookupPath } from '../facts/path-lookups.js';
+import { parseBaseName } from '../nix/store-path.js';
+import type { CoverageCache, CoverageHole, CoverageReport } from '../report/coverage.js';
+import { renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
+import { renderDocument } from '../report/paths-common.js';
+import { redactPatterns } from '../report/redact.js';
+import { writeFileAtomically } from '../system/atomic.js';
+import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
+import { SCHEMA_VERSION, VERSION } from '../version.js';
+import type { CoverageFlags } from './flags.js';
+import { cacheEntries, diskSummary, eachLimited, openSession, PIPELINING, pathsEnvironment, progressLine } from './paths-run.js';
+
+/** A closure larger than this is cut there (with a message): memory stays bounded. */
+export const MAX_COVERAGE_PATHS = 1_000_000;
+/** Lines read from --paths-from. */
+const MAX_PATHS_FROM_BYTES = 256 * 1024 * 1024;
+
+/** `nixcache coverage [PATH…]`: exit 0 when every path is available from some cache, 1 when some must be built, 2 usage. */
+export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
+  let report: CoverageReport;
+  const usage = usageProblem(flags);
+  if (usage) report = emptyReport(flags, [usage]);
+  else {
+    const progress = progressLine(env);
+    try {
+      report = await runCoverage(flags, env, (t) => progress?.update(t));
+    } catch (e) {
+      const message = redactPatterns(String(e instanceof Error ? e.message : e).split('\n')[0] ?? 'unknown error');
+      report = emptyReport(flags, [{ argument: '(run)', message: `nixcache coverage could not run: ${message}` }]);
+      if (flags.verbose && e instanceof Error) terminal.stderr(`${redactPatterns(e.stack ?? '')}\n`);
+    } finally {
+      progress?.stop();
+    }
+  }
+  const color = flags.color && !env.NO_COLOR && terminal.stdoutIsTTY;
+  if (flags.json) await terminal.stdout(renderDocument(report));
+  if (flags.report?.to === 'file') {
+    const written = writeFileAtomically(flags.report.path, renderCoverageMarkdown(report));
+    if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
+  } else if (flags.report?.to === 'stdout') await terminal.stdout(renderCoverageMarkdown(report));
+  if (!flags.json && flags.report?.to !== 'stdout') await terminal.stdout(renderCoverageTable(report, { width: terminal.columns, color }));
+  if (report.errors.length > 0) {
+    for (const e of report.errors) await terminal.stderr(`nixcache: ${e.argument.startsWith('(') ? '' : `${e.argument}: `}${e.message}\n`);
+    return 2;
+  }
+  return report.missing.length > 0 ? 1 : 0;
+}
+
+function usageProblem(flags: CoverageFlags): { argument: string; message: string } | undefined {
+  const problems = [
+    flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path)] : undefined,
+    flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
+    flags.pathsFrom && flags.pathsFrom !== '-'
+      ? ['--paths-from', flags.pathsFrom, unreadableFileProblem(flags.pathsFrom, true)]
+      : undefined,
+  ];
+  for (const p of problems) if (p?.[2]) return { argument: `${p[0]} ${p[1]}`, message: p[2] };
+  if (flags.args.length === 0 && !flags.system && !flags.pathsFrom)
+    return { argument: '(no paths)', message: 'name store paths, .drv files or installables, or use --system or --paths-from FILE' };
+  return undefined;
+}
+
+function emptyReport(flags: CoverageFlags, errors: CoverageReport['errors']): CoverageReport {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    kind: 'coverage',
+    tool: { name: 'nixcache', version: VERSION },
+    generatedAt: new Date().toISOString(),
+    durationMs: 0,
+    environment: {
+      nixVersion: null,
+      user: process.env.USER ?? 'unknown',
+      multiUser: false,
+      trustedUser: null,
+      storeDir: '/nix/store',
+      requireSigs: true,
+      fallback: false,
+      configFiles: [],
+    },
+    diskCache: { state: 'absent', path: null, owner: 'unknown', message: null, ttls: { negative: 3600, positive: 2592000 } },
+    closure: flags.closure,
+    roots: [],
+    paths: 0,
+    available: 0,
+    caches: [],
+    missing: [],
+    holes: [],
+    errors: errors.map((e) => ({ argument: redactPatterns(e.argument), message: redactPatterns(e.message) })),
+    requests: { total: 0, retries: 0, rateLimited: 0 },
+    complete: true,
+  };
+}
+
+function readPathsFrom(file: string): string[] {
+  const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  if (text.length > MAX_PATHS_FROM_BYTES) throw new Error(`--paths-from ${file} is larger than ${MAX_PATHS_FROM_BYTES} bytes`);
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+export async function runCoverage(
+  flags: CoverageFlags,
+  env: Readonly<NodeJS.ProcessEnv>,
+  onProgress: (text: string) => void,
+): Promise<CoverageReport> {
+  onProgress('reading nix.conf and the caches’ nix-cache-info');
+  const session = await openSession(flags, env);
+  try {
+    const { discovery, plans, disk, deps, tools } = session;
+    const storeDir = discovery.env.storeDir;
+    const args = [...flags.args, ...(flags.pathsFrom ? readPathsFrom(flags.pathsFrom) : [])];
+    const errors: CoverageReport['errors'] = [];
+    if (flags.system) {
+      const root = await systemRoot(tools.fs, storeDir);
+      if (root) args.push(root.path);
+      else
+        errors.push({
+          argument: '--system',
+          message: 'no system closure here: neither /run/current-system nor /nix/var/nix/profiles/default exists',
+        });
+    }
+    onProgress(`resolving ${args.length} arguments`);
+    const resolved = await resolveArguments(tools, args);
+    errors.push(...resolved.problems);
+    const roots = resolved.paths.map((p) => p.path);
+    let paths = roots;
+    if (flags.closure && roots.length > 0) {
+      onProgress('reading the closure from the store');
+      const builtDrvs = resolved.drvs.length > 0 ? await validPaths(tools, roots) : undefined;
+      // A derivation whose outputs are not all built stands for the outputs of every derivation in its closure.
+      const unbuilt = resolved.drvs.filter((drv) =>
+        resolved.paths.some((p) => p.from.endsWith(drv.slice(storeDir.length + 1)) && !(builtDrvs?.has(p.path) ?? false)),
+      );
+      const closure = await localClosure(tools, roots, unbuilt);
+      for (const message of closure.problems) errors.push({ argument: '(closure)', message });
+      paths = closure.paths;
+    }
+
+    const seen = new Set<string>(paths);
+    const queue = [...paths];
+    const lookups = plans.map(() => new Map<string, Lookup>());
+    let cut = false;
+    let done = 0;
+    // One wave per depth of the closure: bounded, since a path joins the queue once and there are at most MAX_COVERAGE_PATHS.
+    while (queue.length > 0 && !session.deadline.aborted) {
+      const batch = queue.splice(0, queue.length);
+      const jobs = batch.flatMap((path) => plans.map((_, i) => ({ path, i })));
+      await eachLimited(jobs, flags.jobs * PIPELINING * Math.max(1, plans.length), session.deadline, async ({ path, i }) => {
+        const plan = plans[i];
+        if (!plan) return;
+        const lookup = await lookupPath(deps, plan, path);
+        // References are the closure's next wave; a path's own name is not kept twice.
+        lookups[i]?.set(path, lookup);
+        done++;
+        if (done % 64 === 0) onProgress(`checked ${done}/${seen.size * plans.length} look-ups`);
+        if (flags.closure && lookup.references) {
+          for (const ref of lookup.references) {
+            const full = `${storeDir}/${ref}`;
+            if (seen.has(full)) continue;
+            if (seen.size >= MAX_COVERAGE_PATHS) {
+              cut = true;
+              continue;
+            }
+            if (!parseBaseName(ref).ok) continue;
+            seen.add(full);
+            queue.push(full);
+          }
+        }
+      });
+    }
+    if (cut)
+      errors.push({
+        argument: '(closure)',
+        message: `the closure has more than ${MAX_COVERAGE_PATHS} paths: counted the first ${MAX_COVERAGE_PATHS}`,
+      });
+    const all = [...seen];
+    if (all.length === 0 && errors.length === 0)
+      errors.push({ argument: '(closure)', message: 'the closure is empty: there are 0 paths to look up' });
+
+    const usable = (l: Lookup | undefined) => l?.narinfo === 'present' && (l.signature === 'trusted' || l.signature === 'not-required');
+    const negative = (i: number, path: string, l: Lookup | undefined) => {
+      if (disk.kind !== 'read' || l?.narinfo !== 'present') return false;
+      const plan = plans[i];
+      if (!plan) return false;
+      return disk.judge(plan.target.url.raw, path.slice(storeDir.length + 1, storeDir.length + 33), l.narHash).kind === 'negative';
+    };
+    const caches: CoverageCache[] = cacheEntries(plans).map((entry) => ({
+      ...entry,
+      present: 0,
+      missing: 0,
+      untrusted: 0,
+      auth: 0,
+      error: 0,
+      unreachable: 0,
+      diskNegative: 0,
+      coverage: 0,
+      fileSize: 0,
+      narSize: 0,
+      attributed: 0,
+      attributedFileSize: 0,
+      attributedNarSize: 0,
+    }));
+    const missing: string[] = [];
+    const holes: CoverageHole[] = [];
+    for (const path of all) {
+      let from = -1;
+      plans.forEach((plan, i) => {
+        const l = lookups[i]?.get(path);
+        const c = caches[i] as CoverageCache;
+        if (!l) c.unreachable++;
+        else if (l.narinfo === 'present') {
+          if (usable(l)) {
+            c.present++;
+            c.fileSize += l.fileSize ?? 0;
+            c.narSize += l.narSize ?? 0;
+            const neg = negative(i, path, l);
+            if (neg) c.diskNegative++;
+            if (from < 0 && plan.used && !neg) from = i;
+            const lacking = (l.references ?? []).filter(
+              (ref) => `${storeDir}/${ref}` !== path && !usable(lookups[i]?.get(`${storeDir}/${ref}`)),
+            );
+            if (lacking.length > 0) holes.push({ cache: plan.url, path, missing: lacking });
+          } else c.untrusted++;
+        } else c[l.narinfo]++;
+      });
+      if (from < 0) missing.push(path);
+      else {
+        const c = caches[from] as CoverageCache;
+        const l = lookups[from]?.get(path);
+        c.attributed++;
+        c.attributedFileSize += l?.fileSize ?? 0;
+        c.attributedNarSize += l?.narSize ?? 0;
+      }
+    }
+    for (const c of caches) c.coverage = all.length === 0 ? 0 : Math.round((c.present / all.length) * 10000) / 10000;
+    const report: CoverageReport = {
+      schemaVersion: SCHEMA_VERSION,
+      kind: 'coverage',
+      tool: { name: 'nixcache', version: VERSION },
+      generatedAt: new Date().toISOString(),
+      durationMs: Math.round(performance.now() - session.started),
+      environment: pathsEnvironment(discovery, deps),
+      diskCache: diskSummary(disk),
+      closure: flags.closure,
+      roots,
+      paths: all.length,
+      available: all.length - missing.length,
+      caches,
+      missing,
+      holes,
+      errors,
+      requests: session.stats(),
+      complete: !session.deadline.aborted,
+    };
+    return session.redactor.deep(report);
+  } finally {
+    await session.close();
+  }
+}

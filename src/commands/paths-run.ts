@@ -1,0 +1,202 @@
+import { setMaxListeners } from 'node:events';
+import { discover } from '../discover/index.js';
+import type { CacheTarget, Discovery } from '../discover/types.js';
+import type { StoreTools } from '../facts/closure.js';
+import { type DiskCacheFact, diskCacheDirs, readDiskCache } from '../facts/disk-cache.js';
+import { createFacts } from '../facts/index.js';
+import { type CachePlan, type LookupDeps, planCaches } from '../facts/path-lookups.js';
+import type { CacheInfoFact } from '../facts/types.js';
+import { diskCacheTtls } from '../nix/disk-cache.js';
+import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
+import type { DiskCacheSummary, PathsCacheEntry, PathsEnvironment } from '../report/paths-common.js';
+import { Redactor } from '../report/redact.js';
+import { createBulkHttp } from '../system/bulk-http.js';
+import { createExec } from '../system/exec.js';
+import { createFs } from '../system/fs.js';
+import { createAgent, createHttp, loadUndici } from '../system/http.js';
+import type { Io } from '../system/io.js';
+import { createNet } from '../system/net.js';
+import { createPing } from '../system/ping.js';
+import { terminal } from '../system/terminal.js';
+import type { PathsFlags } from './flags.js';
+
+/** HTTP/1.1 requests queued per connection: narinfo and NAR HEAD requests are idempotent reads of static files. */
+export const PIPELINING = 4;
+
+/** What `why` and `coverage` share: discovery, the caches in Nix's order, Nix's disk cache, the look-up pool. */
+export interface PathsSession {
+  discovery: Discovery;
+  plans: CachePlan[];
+  disk: DiskCacheFact;
+  deps: LookupDeps;
+  tools: StoreTools;
+  redactor: Redactor;
+  deadline: AbortSignal;
+  started: number;
+  stats(): { total: number; retries: number; rateLimited: number };
+  close(): Promise<void>;
+}
+
+/** Opens a session under FLAGS' deadline: the deadline aborts every request and child process still running. */
+export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>): Promise<PathsSession> {
+  const started = performance.now();
+  const ending = new AbortController();
+  const deadline = ending.signal;
+  setMaxListeners(0, deadline);
+  const timer = setTimeout(() => ending.abort(), flags.deadlineMs);
+  void loadUndici().catch(() => {});
+  const agent = createAgent(flags.timeoutMs);
+  const quiet = () => {};
+  const io = (signal: AbortSignal): Io => ({
+    exec: createExec(quiet, signal, flags.timeoutMs),
+    http: createHttp(agent, quiet, signal, flags.timeoutMs),
+    net: createNet(quiet, signal, flags.timeoutMs),
+    ping: createPing(quiet, flags.timeoutMs, started + flags.deadlineMs),
+    fs: createFs(quiet),
+  });
+  const world = io(deadline);
+  const discovery = await discover(world, env, {
+    conf: flags.conf,
+    caches: flags.caches,
+    trustedKeys: flags.trustedKeys,
+    server: false,
+    timeoutMs: flags.timeoutMs,
+    network: true,
+  });
+  const redactor = new Redactor();
+  for (const s of discovery.secrets) redactor.add(s);
+  const facts = createFacts({
+    discovery,
+    io: () => world,
+    nixView: Promise.resolve(undefined),
+    secret: (s) => redactor.add(s),
+    deadline,
+  }).view(quiet);
+  const targets = discovery.targets.filter((t) => t.role !== 'server');
+  const infos = new Map<CacheTarget, CacheInfoFact>(await Promise.all(targets.map(async (t) => [t, await facts.cacheInfo(t)] as const)));
+  const plans = planCaches(discovery, infos);
+  const { settings } = discovery.config;
+  const ttls = diskCacheTtls(settings.get('narinfo-cache-negative-ttl'), settings.get('narinfo-cache-positive-ttl'));
+  const disk = await readDiskCache(
+    world.fs,
+    diskCacheDirs(discovery.env, env),
+    targets.map((t) => t.url.raw),
+    ttls,
+    () => Math.floor(Date.now() / 1000),
+  );
+  const http = createBulkHttp({
+    jobs: flags.jobs,
+    pipelining: PIPELINING,
+    timeoutMs: flags.timeoutMs,
+    signal: deadline,
+    ca: discovery.caBundle,
+  });
+  const deps: LookupDeps = {
+    http,
+    fs: world.fs,
+    storeDir: discovery.env.storeDir,
+    netrc: discovery.config.netrc.entries,
+    trustedKeys: effectiveTrustedKeys(discovery.config, discovery.env),
+    requireSigs: effectiveRequireSigs(discovery.config, discovery.env),
+  };
+  const tools: StoreTools = { exec: world.exec, fs: world.fs, storeDir: discovery.env.storeDir, store: flags.store };
+  return {
+    discovery,
+    plans,
+    disk,
+    deps,
+    tools,
+    redactor,
+    deadline,
+    started,
+    stats: () => {
+      const s = http.stats();
+      return { total: s.requests, retries: s.retries, rateLimited: s.rateLimited };
+    },
+    async close() {
+      clearTimeout(timer);
+      ending.abort();
+      await http.close();
+      await agent.destroy().catch(() => {});
+    },
+  };
+}
+
+export function pathsEnvironment(d: Discovery, deps: LookupDeps): PathsEnvironment {
+  return {
+    nixVersion: d.env.nixVersion,
+    user: d.env.user,
+    multiUser: d.env.multiUser,
+    trustedUser: d.env.trustedUser,
+    storeDir: d.env.storeDir,
+    requireSigs: deps.requireSigs,
+    fallback: d.config.settings.get('fallback') === 'true',
+    configFiles: d.config.files.filter((f) => f.status === 'read').map((f) => f.path),
+  };
+}
+
+export function diskSummary(disk: DiskCacheFact): DiskCacheSummary {
+  const ttls = disk.kind === 'read' ? disk.ttls : { negative: 3600, positive: 2592000 };
+  if (disk.kind === 'read') return { state: 'read', path: disk.path, owner: disk.owner, message: null, ttls };
+  if (disk.kind === 'absent')
+    return {
+      state: 'absent',
+      path: null,
+      owner: disk.owner,
+      message: `no narinfo disk cache (looked for ${disk.searched.join(', ')}): Nix has remembered nothing yet`,
+      ttls,
+    };
+  return {
+    state: 'unreadable',
+    path: disk.path,
+    owner: disk.owner,
+    message: disk.denied
+      ? `cannot read ${disk.path} (${disk.owner}'s): run with sudo to see which paths Nix remembers as missing`
+      : `cannot use ${disk.path}: ${disk.message}`,
+    ttls,
+  };
+}
+
+export function cacheEntries(plans: readonly CachePlan[]): PathsCacheEntry[] {
+  return plans.map((p) => ({
+    url: p.url,
+    order: p.order,
+    priority: p.priority,
+    prioritySource: p.prioritySource,
+    used: p.used,
+    unusedReason: p.unusedReason ?? null,
+  }));
+}
+
+/** "checked N/M" on stderr while the run goes on, when stderr is a terminal; nothing otherwise. */
+export function progressLine(env: Readonly<NodeJS.ProcessEnv>): { update(text: string): void; stop(): void } | undefined {
+  if (!terminal.stderrIsTTY || env.CI) return undefined;
+  let last = 0;
+  let shown = false;
+  return {
+    update(text) {
+      const now = performance.now();
+      if (now - last < 100) return;
+      last = now;
+      shown = true;
+      terminal.stderr(`\r\u001b[2K${text.slice(0, Math.max(20, (process.stderr.columns ?? 80) - 1))}`);
+    },
+    stop() {
+      if (shown) terminal.stderr('\r\u001b[2K');
+    },
+  };
+}
+
+/** Runs WORK over ITEMS with at most LIMIT promises pending, in order of ITEMS; stops taking new items at ABORT. */
+export async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  signal: AbortSignal,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length && !signal.aborted) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}

@@ -1,0 +1,205 @@
+import { resolveArguments, validPaths } from '../facts/closure.js';
+import { type Lookup, lookupPath, probeNar } from '../facts/path-lookups.js';
+import type { DiskCacheVerdict } from '../nix/disk-cache.js';
+import { parseStorePath } from '../nix/store-path.js';
+import { type CacheView, DECODABLE, type DiskWord, decideSubstitution, type NarWord } from '../nix/substitution.js';
+import { formatTime, renderDocument } from '../report/paths-common.js';
+import { redactPatterns } from '../report/redact.js';
+import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
+import { writeFileAtomically } from '../system/atomic.js';
+import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
+import { SCHEMA_VERSION, VERSION } from '../version.js';
+import type { PathsFlags } from './flags.js';
+import { cacheEntries, diskSummary, eachLimited, openSession, pathsEnvironment, progressLine } from './paths-run.js';
+
+/** `why` explains paths one by one; closures are `coverage`'s job. */
+export const MAX_WHY_PATHS = 1000;
+
+/** `nixcache why PATH…`: flags → discover → look-ups → verdicts → one report → a renderer. Returns the exit code. */
+export async function whyCommand(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
+  const usage = usageProblem(flags);
+  let report: WhyReport;
+  if (usage) report = emptyReport(usage.errors);
+  else {
+    const progress = progressLine(env);
+    try {
+      report = await runWhy(flags, env, (t) => progress?.update(t));
+    } catch (e) {
+      const message = redactPatterns(String(e instanceof Error ? e.message : e).split('\n')[0] ?? 'unknown error');
+      report = emptyReport([{ argument: '(run)', message: `nixcache why could not run: ${message}` }]);
+      if (flags.verbose && e instanceof Error) terminal.stderr(`${redactPatterns(e.stack ?? '')}\n`);
+    } finally {
+      progress?.stop();
+    }
+  }
+  await emit(flags, report);
+  if (report.errors.length > 0) {
+    for (const e of report.errors) await terminal.stderr(`nixcache: ${e.argument === '(run)' ? '' : `${e.argument}: `}${e.message}\n`);
+    return 2;
+  }
+  return report.summary.build > 0 ? 1 : 0;
+}
+
+function usageProblem(flags: PathsFlags): { errors: WhyReport['errors'] } | undefined {
+  if (flags.args.length > MAX_WHY_PATHS)
+    return {
+      errors: [
+        {
+          argument: `(${flags.args.length} arguments)`,
+          message: `why explains at most ${MAX_WHY_PATHS} paths at a time; for a closure use: nixcache coverage --paths-from FILE`,
+        },
+      ],
+    };
+  const problems = [
+    flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path)] : undefined,
+    flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
+  ];
+  for (const p of problems) if (p?.[2]) return { errors: [{ argument: `${p[0]} ${p[1]}`, message: p[2] }] };
+  return undefined;
+}
+
+async function emit(flags: PathsFlags, report: WhyReport): Promise<void> {
+  const color = flags.color && !process.env.NO_COLOR && terminal.stdoutIsTTY;
+  if (flags.json) await terminal.stdout(renderDocument(report));
+  if (flags.report?.to === 'file') {
+    const written = writeFileAtomically(flags.report.path, renderWhyMarkdown(report));
+    if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
+  } else if (flags.report?.to === 'stdout') await terminal.stdout(renderWhyMarkdown(report));
+  if (!flags.json && flags.report?.to !== 'stdout') await terminal.stdout(renderWhyTable(report, { width: terminal.columns, color }));
+}
+
+function emptyReport(errors: WhyReport['errors']): WhyReport {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    kind: 'why',
+    tool: { name: 'nixcache', version: VERSION },
+    generatedAt: new Date().toISOString(),
+    durationMs: 0,
+    environment: {
+      nixVersion: null,
+      user: process.env.USER ?? 'unknown',
+      multiUser: false,
+      trustedUser: null,
+      storeDir: '/nix/store',
+      requireSigs: true,
+      fallback: false,
+      configFiles: [],
+    },
+    diskCache: { state: 'absent', path: null, owner: 'unknown', message: null, ttls: { negative: 3600, positive: 2592000 } },
+    caches: [],
+    paths: [],
+    errors: errors.map((e) => ({ argument: redactPatterns(e.argument), message: redactPatterns(e.message) })),
+    summary: { valid: 0, substitute: 0, build: 0 },
+    complete: true,
+  };
+}
+
+export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>, onProgress: (text: string) => void): Promise<WhyReport> {
+  onProgress('reading nix.conf and the caches’ nix-cache-info');
+  const session = await openSession(flags, env);
+  try {
+    const { discovery, plans, disk, deps, tools } = session;
+    const storeDir = discovery.env.storeDir;
+    onProgress('resolving the arguments');
+    const resolved = await resolveArguments(tools, flags.args);
+    const paths = resolved.paths;
+    const valid =
+      (await validPaths(
+        tools,
+        paths.map((p) => p.path),
+      )) ?? new Set<string>();
+    const lookups = new Map<string, Lookup>();
+    const nars = new Map<string, { nar: NarWord; detail?: string }>();
+    const jobs: { path: string; plan: (typeof plans)[number] }[] = [];
+    for (const p of paths) if (!valid.has(p.path)) for (const plan of plans) jobs.push({ path: p.path, plan });
+    let done = 0;
+    await eachLimited(jobs, flags.jobs * 4 * Math.max(1, plans.length), session.deadline, async ({ path, plan }) => {
+      const key = `${plan.order}\u0000${path}`;
+      const lookup = await lookupPath(deps, plan, path);
+      lookups.set(key, lookup);
+      if (lookup.narinfo === 'present' && lookup.narUrl) nars.set(key, await probeNar(deps, plan, lookup.narUrl));
+      onProgress(`looked up ${++done}/${jobs.length}`);
+    });
+
+    const out: WhyPath[] = paths.map(({ path, from }) => {
+      const hashPart = parseStorePath(path, storeDir).ok ? path.slice(storeDir.length + 1, storeDir.length + 33) : '';
+      const isValid = valid.has(path);
+      const views: CacheView[] = [];
+      const caches: WhyCache[] = plans.map((plan) => {
+        const key = `${plan.order}\u0000${path}`;
+        const l = lookups.get(key) ?? {
+          narinfo: isValid ? 'missing' : 'unreachable',
+          detail: isValid ? 'not looked up: valid locally' : 'not looked up before the deadline',
+          signature: null,
+          keys: [],
+        };
+        const nar = nars.get(key);
+        const served = l.narinfo === 'present' ? l.narHash : l.narinfo === 'missing' ? null : undefined;
+        const dc: DiskCacheVerdict | undefined = disk.kind === 'read' ? disk.judge(plan.target.url.raw, hashPart, served) : undefined;
+        const diskWord: DiskWord = disk.kind === 'unreadable' ? 'unreadable' : (dc?.kind ?? 'none');
+        const expires = dc && dc.kind !== 'none' ? dc.expires : undefined;
+        const compression = l.compression ?? null;
+        const decodable = compression === null ? null : DECODABLE.has(compression);
+        views.push({
+          url: plan.url,
+          used: plan.used,
+          ...(plan.unusedReason ? { unusedReason: plan.unusedReason } : {}),
+          narinfo: l.narinfo,
+          ...(l.detail ? { narinfoDetail: l.detail } : {}),
+          signature: l.signature,
+          keys: l.keys,
+          nar: nar?.nar ?? null,
+          ...(nar?.detail ? { narDetail: nar.detail } : {}),
+          ...(decodable === false && compression ? { undecodable: compression } : {}),
+          disk: diskWord,
+          ...(expires !== undefined ? { diskExpires: expires } : {}),
+        });
+        return {
+          url: plan.url,
+          order: plan.order,
+          used: plan.used,
+          narinfo: l.narinfo,
+          narinfoDetail: l.detail ?? null,
+          signature: l.signature,
+          keys: l.keys,
+          nar: nar?.nar ?? null,
+          narDetail: nar?.detail ?? null,
+          compression,
+          decodable,
+          diskCache: diskWord,
+          diskCacheExpires: expires !== undefined ? new Date(expires * 1000).toISOString() : null,
+        };
+      });
+      const verdict = decideSubstitution(views, {
+        path,
+        hashPart,
+        valid: isValid,
+        fallback: discovery.config.settings.get('fallback') === 'true',
+        ...(disk.kind === 'read' ? { diskCachePath: disk.path } : {}),
+        confFile: discovery.config.systemFile,
+        netrcFile: discovery.config.netrc.path,
+        at: formatTime,
+      });
+      return { argument: from, path, ...verdict, caches };
+    });
+    const summary = { valid: 0, substitute: 0, build: 0 };
+    for (const p of out) summary[p.verdict]++;
+    const report: WhyReport = {
+      schemaVersion: SCHEMA_VERSION,
+      kind: 'why',
+      tool: { name: 'nixcache', version: VERSION },
+      generatedAt: new Date().toISOString(),
+      durationMs: Math.round(performance.now() - session.started),
+      environment: pathsEnvironment(discovery, deps),
+      diskCache: diskSummary(disk),
+      caches: cacheEntries(plans),
+      paths: out,
+      errors: resolved.problems,
+      summary,
+      complete: !session.deadline.aborted,
+    };
+    return session.redactor.deep(report);
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,196 @@
+import type { CacheTarget, Discovery } from '../discover/types.js';
+import { parseCacheInfo } from '../nix/cache-info.js';
+import type { PublicKey } from '../nix/keys.js';
+import { parseNarInfo } from '../nix/narinfo.js';
+import { credentialsFor } from '../nix/netrc.js';
+import { effectiveOrder, resolvePriority } from '../nix/priority.js';
+import { classifySignatures } from '../nix/signatures.js';
+import { parseStorePath } from '../nix/store-path.js';
+import { cacheFileUrl } from '../nix/store-url.js';
+import type { NarinfoWord, NarWord, SignatureWord } from '../nix/substitution.js';
+import { clientSettingsApply } from '../nix/trust.js';
+import type { BulkHttp } from '../system/bulk-http.js';
+import type { Fs } from '../system/fs.js';
+import type { CacheInfoFact } from './types.js';
+
+const MAX_NARINFO_BYTES = 256 * 1024;
+
+/** A cache as why/coverage use it: where it stands in Nix's order, and whether Nix uses it at all. */
+export interface CachePlan {
+  target: CacheTarget;
+  /** Redacted URL, as shown. */
+  url: string;
+  /** 1-based position in the order Nix tries the caches. */
+  order: number;
+  priority: number;
+  prioritySource: 'url' | 'cache-info' | 'default';
+  used: boolean;
+  unusedReason?: string;
+  /** Why no path can be looked up here (its nix-cache-info failed at the transport), if so. */
+  down?: { word: NarinfoWord; detail: string };
+  /** `?trusted=1`: Nix accepts its paths without signatures. */
+  trusted: boolean;
+}
+
+/** One narinfo look-up, kept small: a closure of 100,000 paths holds one of these per path and cache. */
+export interface Lookup {
+  narinfo: NarinfoWord;
+  detail?: string;
+  signature: SignatureWord | null;
+  keys: string[];
+  narHash?: string;
+  fileSize?: number;
+  narSize?: number;
+  /** Base names. */
+  references?: string[];
+  narUrl?: string;
+  compression?: string;
+}
+
+/** The caches in the order Nix tries them, each with what its nix-cache-info said. */
+export function planCaches(discovery: Discovery, infos: ReadonlyMap<CacheTarget, CacheInfoFact>): CachePlan[] {
+  const { env, config } = discovery;
+  const daemonOnly = !clientSettingsApply(env);
+  const daemonAllows = new Set([
+    ...config.daemonSettings.list('substituters').map((i) => i.value),
+    ...config.daemonSettings.list('trusted-substituters').map((i) => i.value),
+  ]);
+  const plans = discovery.targets
+    .filter((t) => t.role !== 'server')
+    .map((target) => {
+      const fact = infos.get(target);
+      let advertised: number | undefined;
+      let down: CachePlan['down'];
+      let unusedReason: string | undefined;
+      if (fact?.kind === 'http') {
+        if (!fact.result.ok) down = { word: 'unreachable', detail: fact.result.error.message };
+        else if (fact.result.response.status === 200) {
+          const info = parseCacheInfo(fact.result.response.body);
+          if (info.ok) {
+            advertised = info.value.priority;
+            if (info.value.storeDir && info.value.storeDir !== env.storeDir)
+              unusedReason = `it is for Nix stores with prefix '${info.value.storeDir}', not '${env.storeDir}'`;
+          }
+        }
+      } else if (fact?.kind === 'file' && fact.read.ok) {
+        const info = parseCacheInfo(fact.read.text);
+        if (info.ok) advertised = info.value.priority;
+      }
+      if (!unusedReason && daemonOnly && !daemonAllows.has(target.url.raw))
+        unusedReason = `${env.user} is not a trusted user and the daemon's own nix.conf does not list it in substituters or trusted-substituters`;
+      const { priority, source } = resolvePriority(target.url.priority, advertised);
+      const trusted = ['1', 'true'].includes(target.url.params.trusted ?? '');
+      return {
+        target,
+        url: target.url.display,
+        order: 0,
+        priority,
+        prioritySource: source,
+        used: unusedReason === undefined,
+        ...(unusedReason ? { unusedReason } : {}),
+        ...(down ? { down } : {}),
+        trusted,
+      } satisfies CachePlan;
+    });
+  return effectiveOrder(plans).map((p, i) => ({ ...p, order: i + 1 }));
+}
+
+export interface LookupDeps {
+  http: BulkHttp;
+  fs: Fs;
+  storeDir: string;
+  netrc: Discovery['config']['netrc']['entries'];
+  trustedKeys: readonly PublicKey[];
+  requireSigs: boolean;
+}
+
+const fileDir = (cache: CacheTarget) => cache.url.base.replace(/^file:\/\//, '');
+
+/** `<hash>.narinfo` of PATH in CACHE, classified with the words `why` and `coverage` print. */
+export async function lookupPath(deps: LookupDeps, plan: CachePlan, path: string): Promise<Lookup> {
+  if (plan.down) return { narinfo: plan.down.word, detail: plan.down.detail, signature: null, keys: [] };
+  const parsed = parseStorePath(path, deps.storeDir);
+  if (!parsed.ok) return { narinfo: 'error', detail: parsed.error.message, signature: null, keys: [] };
+  const cache = plan.target;
+  const file = `${parsed.value.hashPart}.narinfo`;
+  let text: string;
+  if (cache.url.scheme === 'file') {
+    const r = await deps.fs.readText(`${fileDir(cache)}/${file}`, MAX_NARINFO_BYTES);
+    if (!r.ok) return r.code === 'ENOENT' ? miss('missing') : miss('error', r.message);
+    text = r.text;
+  } else if (cache.url.httpBase) {
+    const auth = credentialsFor(cache.url, deps.netrc);
+    const r = await deps.http.request({
+      method: 'GET',
+      url: cacheFileUrl(cache.url.httpBase, file),
+      maxBytes: MAX_NARINFO_BYTES,
+      ...(auth ? { auth: { user: auth.user, password: auth.password } } : {}),
+    });
+    if (!r.ok) return miss(r.kind === 'rate-limited' ? 'error' : 'unreachable', r.message);
+    if (r.status === 404) return miss('missing');
+    if (r.truncated) return miss('error', `the narinfo is larger than ${MAX_NARINFO_BYTES} bytes`);
+    if (r.status === 401 || r.status === 403 || r.status === 407) return miss('auth', `HTTP ${r.status}`);
+    if (r.status !== 200) return miss('error', `HTTP ${r.status}`);
+    text = r.body;
+  } else return miss('unreachable', `${cache.url.scheme}:// stores are not read by nixcache`);
+  const info = parseNarInfo(text, deps.storeDir);
+  if (!info.ok) return miss('error', `bad narinfo: ${info.error.message}`);
+  if (info.value.storePath.baseName !== parsed.value.baseName)
+    return miss('error', `the narinfo is for ${info.value.storePath.baseName}, not ${parsed.value.baseName}`);
+  let signature: SignatureWord;
+  let keys: string[] = [];
+  if (!deps.requireSigs || plan.trusted) signature = 'not-required';
+  else {
+    const v = classifySignatures(info.value, deps.trustedKeys);
+    if (v.kind === 'valid') {
+      signature = 'trusted';
+      keys = [v.key];
+    } else if (v.kind === 'unsigned') signature = 'unsigned';
+    else if (v.kind === 'untrusted') {
+      signature = 'untrusted';
+      keys = v.signedBy;
+    } else {
+      signature = 'invalid';
+      keys = v.kind === 'mismatch' ? v.keys : v.signedBy;
+    }
+  }
+  return {
+    narinfo: 'present',
+    signature,
+    keys,
+    narHash: info.value.narHash,
+    narSize: info.value.narSize,
+    ...(info.value.fileSize !== undefined ? { fileSize: info.value.fileSize } : {}),
+    references: info.value.references,
+    narUrl: info.value.url,
+    compression: info.value.compression,
+  };
+}
+
+function miss(narinfo: NarinfoWord, detail?: string): Lookup {
+  return { narinfo, ...(detail ? { detail } : {}), signature: null, keys: [] };
+}
+
+/** HEAD of the NAR file a narinfo names (GET, cut off after the status, where HEAD is not allowed). */
+export async function probeNar(deps: LookupDeps, plan: CachePlan, narUrl: string): Promise<{ nar: NarWord; detail?: string }> {
+  const cache = plan.target;
+  if (cache.url.scheme === 'file') {
+    const stat = await deps.fs.stat(`${fileDir(cache)}/${narUrl}`);
+    return stat ? { nar: 'ok' } : { nar: 'missing', detail: 'no such file' };
+  }
+  if (!cache.url.httpBase) return { nar: 'error', detail: 'not an HTTP cache' };
+  const auth = credentialsFor(cache.url, deps.netrc);
+  const request = (method: 'HEAD' | 'GET') =>
+    deps.http.request({
+      method,
+      url: cacheFileUrl(cache.url.httpBase as string, narUrl),
+      maxBytes: 0,
+      ...(auth ? { auth: { user: auth.user, password: auth.password } } : {}),
+    });
+  let r = await request('HEAD');
+  if (r.ok && (r.status === 405 || r.status === 501)) r = await request('GET');
+  if (!r.ok) return { nar: 'error', detail: r.message };
+  if (r.status >= 200 && r.status < 300) return { nar: 'ok' };
+  if (r.status === 404 || r.status === 410) return { nar: 'missing', detail: `HTTP ${r.status}` };
+  return { nar: 'error', detail: `HTTP ${r.status}` };
+}

@@ -1,0 +1,202 @@
+import {
+  type ArgumentProblem,
+  type DiskCacheSummary,
+  forDisplayDeep,
+  formatSize,
+  mdInline,
+  type PathsCacheEntry,
+  type PathsEnvironment,
+} from './paths-common.js';
+import { plural, wrapWords } from './text.js';
+
+export interface CoverageCache extends PathsCacheEntry {
+  /** Present with a signature Nix accepts (or none needed). */
+  present: number;
+  /** Not found (404), or not looked up because the cache is down. */
+  missing: number;
+  /** Present, but signed by no trusted key (or unsigned, or not verifying): Nix will not use them. */
+  untrusted: number;
+  /** 401/403/407: Nix treats these as missing, silently. */
+  auth: number;
+  /** 5xx, HTML or bad narinfos. */
+  error: number;
+  unreachable: number;
+  /** Present on the server but remembered as missing by Nix's disk cache (until the negative TTL ends). */
+  diskNegative: number;
+  /** present / paths, 0..1. */
+  coverage: number;
+  /** Sum of FileSize (download) and NarSize (unpacked) over the present paths. */
+  fileSize: number;
+  narSize: number;
+  /** Paths Nix would take from this cache: present here and in no cache tried before it. */
+  attributed: number;
+  attributedFileSize: number;
+  attributedNarSize: number;
+}
+
+export interface CoverageHole {
+  cache: string;
+  path: string;
+  /** References of PATH this cache does not have (base names as in the narinfo). */
+  missing: string[];
+}
+
+export interface CoverageReport {
+  schemaVersion: number;
+  kind: 'coverage';
+  tool: { name: string; version: string };
+  generatedAt: string;
+  durationMs: number;
+  environment: PathsEnvironment;
+  diskCache: DiskCacheSummary;
+  closure: boolean;
+  roots: string[];
+  /** How many store paths were looked up. */
+  paths: number;
+  /** Paths some cache has (with a signature Nix accepts). */
+  available: number;
+  caches: CoverageCache[];
+  /** Store paths no cache has. */
+  missing: string[];
+  holes: CoverageHole[];
+  errors: ArgumentProblem[];
+  requests: { total: number; retries: number; rateLimited: number };
+  complete: boolean;
+}
+
+/** At most this many missing paths and holes in the table; the JSON has them all. */
+const SHOWN = 10;
+
+export function renderCoverageTable(raw: CoverageReport, opts: { width?: number | undefined; color: boolean }): string {
+  const r = forDisplayDeep(raw);
+  const width = Math.max(40, Math.min(opts.width ?? 100, 200));
+  const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const out: string[] = [];
+  out.push(
+    ...wrapWords(
+      `nixcache coverage — ${plural(r.paths, 'path')}${r.closure ? ' (closures)' : ''}: ${r.available} available from some cache, ${r.missing.length} in none (${(r.durationMs / 1000).toFixed(2)} s)`,
+      width,
+    ),
+  );
+  if (r.diskCache.state === 'unreadable') out.push(...wrapWords(`Nix's narinfo disk cache: ${r.diskCache.message ?? ''}`, width, '  '));
+  if (!r.complete) out.push('  (the deadline ended the run: the counts are partial)');
+  out.push('');
+  const head = ['#', 'cache', 'coverage', 'present', 'missing', 'untrusted', 'auth', 'error', 'download', 'unpacked', 'from it'];
+  const rows = r.caches.map((c) => [
+    String(c.order),
+    `${c.url}${c.used ? '' : ' (unused)'}`,
+    `${(c.coverage * 100).toFixed(1)}%`,
+    String(c.present),
+    String(c.missing),
+    String(c.untrusted),
+    String(c.auth),
+    String(c.error + c.unreachable),
+    formatSize(c.fileSize),
+    formatSize(c.narSize),
+    String(c.attributed),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  if (widths.reduce((a, b) => a + b + 2, 0) <= width) {
+    out.push(line(head));
+    for (const row of rows) out.push(line(row));
+  } else {
+    for (const c of r.caches) {
+      out.push(`${c.order}. ${c.url}${c.used ? '' : ' (not used by the daemon)'}`);
+      out.push(
+        ...wrapWords(
+          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error + c.unreachable} error; ${formatSize(c.fileSize)} download, ${formatSize(c.narSize)} unpacked; ${c.attributed} from it`,
+          width,
+          '   ',
+        ),
+      );
+    }
+  }
+  for (const c of r.caches) {
+    if (c.diskNegative > 0)
+      out.push(
+        ...wrapWords(
+          `${c.url}: ${plural(c.diskNegative, 'path')} it has are remembered as missing by Nix's disk cache (try nixcache why PATH)`,
+          width,
+          '  ▲ ',
+          '    ',
+        ),
+      );
+    if (c.untrusted > 0)
+      out.push(
+        ...wrapWords(`${c.url}: ${plural(c.untrusted, 'path')} not signed by a trusted key: Nix will not use them`, width, '  ▲ ', '    '),
+      );
+    if (c.auth > 0)
+      out.push(
+        ...wrapWords(
+          `${c.url}: ${plural(c.auth, 'narinfo')} refused (401/403): Nix treats them as missing; check netrc-file`,
+          width,
+          '  ▲ ',
+          '    ',
+        ),
+      );
+  }
+  out.push('');
+  if (r.missing.length > 0) {
+    out.push(paint(31, `In no cache (${r.missing.length}):`));
+    for (const p of r.missing.slice(0, SHOWN)) out.push(`  ${p}`);
+    if (r.missing.length > SHOWN) out.push(`  … and ${r.missing.length - SHOWN} more (--json lists them all)`);
+    out.push('');
+  }
+  if (r.holes.length > 0) {
+    out.push(`Holes — present, but a reference is not in the same cache (${r.holes.length}):`);
+    for (const h of r.holes.slice(0, SHOWN))
+      out.push(...wrapWords(`${h.path} in ${h.cache} lacks ${h.missing.join(', ')}`, width, '  ', '    '));
+    if (r.holes.length > SHOWN) out.push(`  … and ${r.holes.length - SHOWN} more (--json lists them all)`);
+    out.push('');
+  }
+  for (const e of r.errors) out.push(...wrapWords(`✘ ${e.argument}: ${e.message}`, width, '', '    '));
+  if (r.errors.length) out.push('');
+  out.push(
+    r.missing.length === 0 && r.errors.length === 0
+      ? paint(32, 'Every path is available from some cache.')
+      : paint(31, `${plural(r.missing.length, 'path')} must be built: no cache has ${r.missing.length === 1 ? 'it' : 'them'}.`),
+    '',
+  );
+  return out.join('\n');
+}
+
+export function renderCoverageMarkdown(raw: CoverageReport): string {
+  const r = forDisplayDeep(raw);
+  const out = ['# nixcache coverage', ''];
+  out.push(
+    `${r.paths} paths${r.closure ? ' (closures)' : ''}: ${r.available} available from some cache, ${r.missing.length} in none — generated ${r.generatedAt} by nixcache ${r.tool.version}.`,
+    '',
+  );
+  out.push(
+    '| order | cache | coverage | present | missing | untrusted | auth | error | download | unpacked | from it |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const c of r.caches)
+    out.push(
+      `| ${c.order} | ${mdInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error + c.unreachable} | ${formatSize(c.fileSize)} | ${formatSize(c.narSize)} | ${c.attributed} |`,
+    );
+  out.push(
+    '',
+    `Nix's narinfo disk cache: ${mdInline(r.diskCache.path ?? 'none')} (${r.diskCache.state}${r.diskCache.message ? `: ${mdInline(r.diskCache.message)}` : ''})`,
+    '',
+  );
+  if (r.missing.length) {
+    out.push(`## In no cache (${r.missing.length})`, '');
+    for (const p of r.missing.slice(0, 200)) out.push(`- ${mdInline(p)}`);
+    if (r.missing.length > 200) out.push(`- … and ${r.missing.length - 200} more`);
+    out.push('');
+  }
+  if (r.holes.length) {
+    out.push(`## Holes (${r.holes.length})`, '');
+    for (const h of r.holes.slice(0, 200))
+      out.push(`- ${mdInline(h.path)} in ${mdInline(h.cache)} lacks ${mdInline(h.missing.join(', '))}`);
+    out.push('');
+  }
+  if (r.errors.length) {
+    out.push('## Arguments not looked up', '');
+    for (const e of r.errors) out.push(`- ${mdInline(e.argument)}: ${mdInline(e.message)}`);
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}

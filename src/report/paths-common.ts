@@ -1,0 +1,80 @@
+import { displayText, jsonSafe } from './sanitize.js';
+
+/** What `why` and `coverage` documents say about the machine, for a reader of the JSON or a ticket. */
+export interface PathsEnvironment {
+  nixVersion: string | null;
+  user: string;
+  multiUser: boolean;
+  trustedUser: boolean | null;
+  storeDir: string;
+  requireSigs: boolean;
+  fallback: boolean;
+  configFiles: string[];
+}
+
+/** Nix's narinfo disk cache as the run read it. */
+export interface DiskCacheSummary {
+  state: 'read' | 'absent' | 'unreadable';
+  path: string | null;
+  /** Whose it is: the daemon's (root) or this user's. */
+  owner: string;
+  message: string | null;
+  ttls: { negative: number; positive: number };
+}
+
+/** A cache as why/coverage list it. */
+export interface PathsCacheEntry {
+  url: string;
+  order: number;
+  priority: number;
+  prioritySource: 'url' | 'cache-info' | 'default';
+  used: boolean;
+  unusedReason: string | null;
+}
+
+/** An argument that named nothing to look up. */
+export interface ArgumentProblem {
+  argument: string;
+  message: string;
+}
+
+/** Every string of VALUE through the shared sanitiser: what the table and the Markdown show. */
+export function forDisplayDeep<T>(value: T): T {
+  if (typeof value === 'string') return displayText(value) as T;
+  if (Array.isArray(value)) return value.map((v) => forDisplayDeep(v)) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[displayText(k)] = forDisplayDeep(v);
+    return out as T;
+  }
+  return value;
+}
+
+/** The JSON contract: exact strings, nothing a terminal would act on. */
+export function renderDocument(doc: unknown): string {
+  return `${jsonSafe(JSON.stringify(doc, null, 2))}\n`;
+}
+
+/** Markdown inline text: syntax characters escaped, one line. */
+export function mdInline(text: string): string {
+  return text.replace(/\n/g, ' ').replace(/([\\`*_{}[\]()#+!|<>~])/g, '\\$1');
+}
+
+/** A fenced block longer than any backtick run inside it. */
+export function mdFence(text: string): string {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}text\n${text}\n${fence}`;
+}
+
+export function formatSize(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+/** Unix seconds as `2026-11-25 10:42 UTC`. */
+export function formatTime(seconds: number): string {
+  return `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}

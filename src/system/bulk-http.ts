@@ -1,0 +1,233 @@
+import type { Dispatcher } from 'undici';
+import { classifyNetworkError, type HttpFailureKind } from './http.js';
+
+/**
+ * Many small requests to a few hosts (narinfo look-ups for a whole closure): one pool of kept-alive
+ * connections per host, at most `jobs` connections each, HTTP/1.1 pipelining where it is safe
+ * (GET/HEAD of static files) and HTTP/2 on https when the server offers it. 429 with Retry-After
+ * pauses the whole host; 5xx and dropped connections are retried with backoff, a bounded number
+ * of times, never past the deadline. Never throws.
+ */
+export interface BulkRequest {
+  method: 'GET' | 'HEAD';
+  url: string;
+  auth?: { user: string; password: string } | undefined;
+  maxBytes: number;
+}
+
+export type BulkResult =
+  /** TRUNCATED: the body was longer than maxBytes and was cut off there (the status is still the server's). */
+  | { ok: true; status: number; body: string; headers: Record<string, string>; attempts: number; truncated?: boolean }
+  | { ok: false; kind: HttpFailureKind | 'rate-limited'; message: string; attempts: number };
+
+export interface BulkStats {
+  requests: number;
+  retries: number;
+  rateLimited: number;
+}
+
+export interface BulkHttp {
+  request(req: BulkRequest): Promise<BulkResult>;
+  stats(): BulkStats;
+  close(): Promise<void>;
+}
+
+export interface BulkOptions {
+  /** Connections per host. */
+  jobs: number;
+  /** Requests queued on one HTTP/1.1 connection at once. */
+  pipelining: number;
+  timeoutMs: number;
+  signal: AbortSignal;
+  ca?: string | undefined;
+  /** Attempts per request for 5xx and dropped connections (429 has its own, longer, bound). */
+  maxAttempts?: number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+const RETRY_STATUS = new Set([500, 502, 503, 504]);
+const MAX_RATE_LIMITED_ATTEMPTS = 8;
+/** The longest pause a Retry-After may impose; a server asking more is answered with an error. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Retry-After as milliseconds from NOW: delta-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const date = Date.parse(v);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Exponential backoff with jitter: 200 ms, 400 ms, 800 ms … capped at 5 s. */
+export function backoffMs(attempt: number, random = Math.random): number {
+  return Math.min(5000, 200 * 2 ** attempt) * (0.75 + random() * 0.5);
+}
+
+const defaultSleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+interface Host {
+  pool: Promise<Dispatcher>;
+  /** Requests in flight or waiting for a slot. */
+  active: number;
+  waiting: (() => void)[];
+  pausedUntil: number;
+}
+
+export function createBulkHttp(opts: BulkOptions): BulkHttp {
+  const hosts = new Map<string, Host>();
+  const stats: BulkStats = { requests: 0, retries: 0, rateLimited: 0 };
+  const sleep = opts.sleep ?? defaultSleep;
+  const maxAttempts = opts.maxAttempts ?? 4;
+  const limit = Math.max(1, opts.jobs) * Math.max(1, opts.pipelining);
+  const modules = Promise.all([import('undici/lib/dispatcher/pool.js'), import('undici/lib/api/api-request.js')]);
+  modules.catch(() => {});
+
+  const hostOf = (origin: string): Host => {
+    let host = hosts.get(origin);
+    if (!host) {
+      const https = origin.startsWith('https:');
+      const pool = modules.then(
+        ([{ default: Pool }]) =>
+          new Pool(origin, {
+            connections: Math.max(1, opts.jobs),
+            // HTTP/2 multiplexes on its own; pipelining is for HTTP/1.1.
+            pipelining: Math.max(1, opts.pipelining),
+            allowH2: https,
+            keepAliveTimeout: 10_000,
+            connect: { timeout: opts.timeoutMs, ...(opts.ca ? { ca: opts.ca } : {}) },
+            headersTimeout: opts.timeoutMs,
+            bodyTimeout: opts.timeoutMs,
+          }),
+      );
+      host = { pool, active: 0, waiting: [], pausedUntil: 0 };
+      hosts.set(origin, host);
+    }
+    return host;
+  };
+
+  const acquire = async (host: Host) => {
+    if (host.active >= limit) await new Promise<void>((resolve) => host.waiting.push(resolve));
+    host.active++;
+  };
+  const release = (host: Host) => {
+    host.active--;
+    host.waiting.shift()?.();
+  };
+
+  async function once(req: BulkRequest, u: URL, host: Host): Promise<BulkResult | { retry: 'status'; status: number; after?: number }> {
+    const [, { default: apiRequest }] = await modules;
+    const dispatcher = await host.pool;
+    const headers: Record<string, string> = { 'user-agent': 'nixcache (like curl/Nix)', accept: '*/*' };
+    if (req.auth) headers.authorization = `Basic ${Buffer.from(`${req.auth.user}:${req.auth.password}`).toString('base64')}`;
+    const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
+    stats.requests++;
+    const res = await apiRequest.call(dispatcher, {
+      method: req.method,
+      headers,
+      signal,
+      origin: u.origin,
+      path: `${u.pathname}${u.search}`,
+    });
+    const flat: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : String(v);
+    if (res.statusCode === 429 || RETRY_STATUS.has(res.statusCode)) {
+      res.body.resume();
+      const after = parseRetryAfter(flat['retry-after'], Date.now());
+      return { retry: 'status', status: res.statusCode, ...(after !== undefined ? { after } : {}) };
+    }
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of res.body) {
+      bytes += (chunk as Buffer).length;
+      if (bytes > req.maxBytes) {
+        res.body.destroy();
+        return {
+          ok: true,
+          status: res.statusCode,
+          body: Buffer.concat(chunks).toString('utf8'),
+          headers: flat,
+          attempts: 1,
+          truncated: true,
+        };
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return { ok: true, status: res.statusCode, body: Buffer.concat(chunks).toString('utf8'), headers: flat, attempts: 1 };
+  }
+
+  return {
+    stats: () => ({ ...stats }),
+    async request(req) {
+      let u: URL;
+      try {
+        u = new URL(req.url);
+      } catch {
+        return { ok: false, kind: 'other', message: `not a URL: ${req.url.slice(0, 100)}`, attempts: 0 };
+      }
+      const host = hostOf(u.origin);
+      let failures = 0;
+      let limited = 0;
+      for (let attempt = 1; ; attempt++) {
+        if (opts.signal.aborted) return { ok: false, kind: 'cancelled', message: 'cancelled at the run deadline', attempts: attempt - 1 };
+        const pause = host.pausedUntil - Date.now();
+        if (pause > 0) await sleep(pause, opts.signal);
+        await acquire(host);
+        let outcome: Awaited<ReturnType<typeof once>> | undefined;
+        let thrown: unknown;
+        try {
+          outcome = await once(req, u, host);
+        } catch (e) {
+          thrown = e ?? new Error('request failed');
+        } finally {
+          release(host);
+        }
+        if (!outcome) {
+          const failure = classifyNetworkError(thrown);
+          if (opts.signal.aborted) return { ok: false, kind: 'cancelled', message: 'cancelled at the run deadline', attempts: attempt };
+          // A kept-alive or pipelined connection the server closed: worth another try; a refused one is not.
+          const transient = failure.kind === 'reset' || failure.kind === 'no-answer' || failure.kind === 'timeout';
+          if (!transient || ++failures >= maxAttempts)
+            return { ok: false, kind: failure.kind, message: failure.message, attempts: attempt };
+          stats.retries++;
+          await sleep(backoffMs(failures), opts.signal);
+          continue;
+        }
+        if (!('retry' in outcome)) return { ...outcome, attempts: attempt };
+        if (outcome.status === 429) {
+          stats.rateLimited++;
+          const wait = outcome.after ?? backoffMs(limited);
+          if (++limited >= MAX_RATE_LIMITED_ATTEMPTS || wait > MAX_RETRY_AFTER_MS)
+            return { ok: false, kind: 'rate-limited', message: `HTTP 429 (rate limited) after ${attempt} attempts`, attempts: attempt };
+          host.pausedUntil = Math.max(host.pausedUntil, Date.now() + wait);
+          stats.retries++;
+          continue;
+        }
+        if (++failures >= maxAttempts) return { ok: true, status: outcome.status, body: '', headers: {}, attempts: attempt };
+        stats.retries++;
+        await sleep(Math.min(MAX_RETRY_AFTER_MS, outcome.after ?? backoffMs(failures)), opts.signal);
+      }
+    },
+    async close() {
+      await Promise.all(
+        [...hosts.values()].map(async (h) => {
+          try {
+            await (await h.pool).destroy();
+          } catch {
+            // already closed
+          }
+        }),
+      );
+    },
+  };
+}
