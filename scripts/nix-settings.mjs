@@ -11,7 +11,7 @@
 // settings classes registered with GlobalConfig, i.e. not inside a store's config (`…StoreConfig`,
 // whose settings are store URL parameters, not nix.conf settings). `#if __linux__` / `__APPLE__`
 // blocks give a setting's platform. The output was checked against `nix show-config --json` of
-// Nix 2.8 (Debian's nix-bin): same names and aliases on Linux (test/unit/setting-table.test.ts).
+// Nix 2.8 (Debian's nix-bin): same names and aliases on Linux (test/integration/nix-conf.test.ts asks the installed Nix again).
 import { execFileSync } from 'node:child_process';
 
 const repo = process.argv[2];

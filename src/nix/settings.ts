@@ -203,6 +203,18 @@ export function settingType(name: string, knowledge: NixKnowledge = {}): Setting
   return knowledge.learnt?.get(name)?.type;
 }
 
+/** The settings of a release (on PLATFORM, when given), with the aliases that release has for each. */
+export function settingsOfRelease(knowledge: NixKnowledge): { name: string; type: SettingType; aliases: string[] }[] {
+  const v = tableVersion(knowledge.version);
+  return SETTING_ROWS.filter((row) => within(row[2], row[3], v) && !(row[5] && knowledge.platform && row[5] !== knowledge.platform)).map(
+    (row) => ({
+      name: row[0],
+      type: typeAt(row, v),
+      aliases: row[4].filter(([, since, until]) => within(since, until, v)).map(([a]) => a),
+    }),
+  );
+}
+
 /** Damerau–Levenshtein distance (optimal string alignment), for "did you mean". */
 export function editDistance(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>

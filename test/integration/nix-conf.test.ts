@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { settingsOfRelease } from '../../src/nix/settings.js';
 import { checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
 import { nixShowConfig, nixStorePing } from '../helpers/nix-oracle.js';
 import { missing } from '../helpers/system.js';
@@ -37,6 +38,20 @@ async function judge(text: string) {
   const unknown = (config.data.unknownSettings ?? []) as Unknown[];
   return { dir, env, file: join(dir, 'nix.conf'), run, report, config, priority: checkOf(report, 'priority'), unknown, nix };
 }
+
+describe.skipIf(reason)('the setting table against the installed Nix', () => {
+  it('has, for the installed release on this platform, exactly the settings and aliases Nix lists', async () => {
+    const { env } = nixConf('');
+    const nix = await nixShowConfig(env);
+    const version = (await execa('nix', ['--version'])).stdout.match(/(\d+\.\d+)/)?.[1] as string;
+    const listed = Object.entries(nix.values).flatMap(([name, v]) => [name, ...(v.aliases ?? []).map((a) => `${a} → ${name}`)]);
+    const known = settingsOfRelease({ version, platform: process.platform }).flatMap((s) => [
+      s.name,
+      ...s.aliases.map((a) => `${a} → ${s.name}`),
+    ]);
+    expect(known.sort()).toEqual(listed.sort());
+  });
+});
 
 describe.skipIf(reason)('nix.conf files people write, judged as Nix 2.8 judges them', () => {
   it('a dotfiles nix.conf with extra-platforms and extra-sandbox-paths: no unknown settings, as Nix says', async () => {

@@ -1,0 +1,101 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseNixConf } from '../../src/nix/conf.js';
+import { reviewAssignments } from '../../src/nix/conf-review.js';
+import { type Assignment, EffectiveSettings } from '../../src/nix/config.js';
+import { judgeOrder, type OrderInput } from '../../src/nix/priority-advice.js';
+import { checkSettingValue, lookupSetting, type SettingType, suggestSetting } from '../../src/nix/settings.js';
+
+/**
+ * Bad input for the nix.conf judgement: random text, random names and values, random versions and
+ * orders. Nothing throws; every note is one line at file:line; a suggested fix never repeats the line.
+ */
+const RUNS = { numRuns: 300 };
+const SEED = `substituters = https://cache.nixos.org [ "https://a" ] $EXTRA \\
+  https://b
+extra-platforms = aarch64-linux
+max-jobs = auto cores = 0
+require-sigs = "false"
+signed-binary-caches = *
+include other.conf
+`;
+const versions = fc.oneof(fc.constantFrom('2.0', '2.3.16', '2.8.0', '2.18.1', '2.24.10', '2.99.1', '1.11.16', 'nix'), fc.string());
+const text = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 400 }),
+  fc.constant(SEED),
+  fc.string({ maxLength: 40 }).map((s) => `${SEED}${s}`),
+);
+
+const assignmentsOf = (t: string): Assignment[] =>
+  parseNixConf(t).lines.flatMap((l) =>
+    l.kind === 'set'
+      ? [
+          {
+            name: l.name,
+            value: l.value,
+            origin: { file: 'f', line: l.line, level: 'system' as const },
+            ...(l.continued ? { continued: l.continued } : {}),
+          },
+        ]
+      : [],
+  );
+
+describe('the nix.conf judgement on bad input', () => {
+  it('reviews any text for any release without throwing, every note one line naming its file:line', () => {
+    fc.assert(
+      fc.property(text, versions, (t, version) => {
+        const review = reviewAssignments(assignmentsOf(t), { version, platform: 'linux' });
+        for (const note of [...review.refused, ...review.ignored, ...review.literal]) {
+          expect(note.text.startsWith(`${note.at}: `)).toBe(true);
+          expect(note.text).not.toContain('\n');
+        }
+        new EffectiveSettings(assignmentsOf(t), { version });
+      }),
+      RUNS,
+    );
+  });
+
+  it('looks up, suggests for and checks values of any name without throwing', () => {
+    const types: SettingType[] = [
+      'bool',
+      'int32',
+      'int64',
+      'uint32',
+      'uint64',
+      'max-jobs',
+      'sandbox',
+      'path',
+      'optional-path',
+      'strings',
+      'other',
+    ];
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.constantFrom(...types), versions, (name, value, type, version) => {
+        lookupSetting(name, { version });
+        suggestSetting(name, { version });
+        const checked = checkSettingValue(name, type, value, { version });
+        expect(typeof checked.ok).toBe('boolean');
+      }),
+      RUNS,
+    );
+  });
+
+  it('orders any caches, suggesting only what reorders them', () => {
+    const input = fc.record({
+      url: fc.string({ maxLength: 10 }),
+      urlPriority: fc.option(fc.integer({ min: -5, max: 200 }), { nil: undefined }),
+      advertised: fc.option(fc.option(fc.integer({ min: 0, max: 200 }), { nil: null }), { nil: undefined }),
+      place: fc.constantFrom('local', 'lan', 'remote', 'unusable' as const),
+      working: fc.constantFrom(true, false, null),
+    });
+    fc.assert(
+      fc.property(fc.array(input, { maxLength: 6 }), (caches) => {
+        const inputs: OrderInput[] = caches.map((c, index) => ({ ...c, index }));
+        const { rows, suggested } = judgeOrder(inputs);
+        expect(rows).toHaveLength(inputs.length);
+        for (const [index, p] of suggested) expect(inputs[index]?.urlPriority).not.toBe(p);
+      }),
+      RUNS,
+    );
+  });
+});
