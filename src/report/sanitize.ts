@@ -7,7 +7,6 @@ import type { Report } from './model.js';
  * on the terminal; a tab becomes spaces. Newlines stay: multi-line fields are laid out by the
  * renderers. The JSON keeps the exact strings (see `jsonSafe`).
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters it removes
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 function visible(ch: string): string {
