@@ -72,7 +72,8 @@ export function renderTable(raw: Report, opts: TableOptions): string {
     if (c.status !== 'pass' && c.detail) {
       for (const line of c.detail.split('\n')) {
         const indent = under + (/^\s*/.exec(line)?.[0] ?? '');
-        if (line.trim()) lines.push(...wrapWords(line.trim(), width, indent));
+        // A detail line that only repeats the summary is said once.
+        if (line.trim() && line.trim() !== c.summary.trim()) lines.push(...wrapWords(line.trim(), width, indent));
       }
     }
     if (c.status !== 'pass' && c.fix) {

@@ -71,9 +71,13 @@ describe.skipIf(reason)('TLS like curl and Nix see it (https caches on loopback)
     expect(r.signature.status).toBe('pass');
   });
 
-  it('trusts the bundle named by ssl-cert-file in nix.conf, as Nix does', async () => {
+  it('uses ssl-cert-file from nix.conf exactly when the installed Nix has that setting (2.15 and later)', async () => {
     const good = certificate('good-conf', 'DNS:localhost', 1);
-    expect((await doctorOver(good, good.file, 'nix.conf')).connect.status).toBe('pass');
+    const version = /(\d+)\.(\d+)/.exec(execFileSync('nix', ['--version'], { encoding: 'utf8' }));
+    const knows = Number(version?.[1]) > 2 || (Number(version?.[1]) === 2 && Number(version?.[2]) >= 15);
+    const r = await doctorOver(good, good.file, 'nix.conf');
+    // Nix 2.8 says "unknown setting 'ssl-cert-file'" and its curl never sees the bundle: neither does the doctor.
+    expect(r.connect.status).toBe(knows ? 'pass' : 'fail');
   });
 
   it('fails a self-signed certificate nobody trusts, as Nix would (curl error 60)', async () => {

@@ -203,3 +203,16 @@ describe('text layout', () => {
     expect(wrapWords(`see ${'u'.repeat(30)} now`, 20)).toEqual(['see', 'u'.repeat(30), 'now']);
   });
 });
+
+describe('said once', () => {
+  it('does not repeat a summary that the detail repeats (the same warning twice)', () => {
+    const warning = "/etc/nix/nix.conf: '/etc/nix/nix.conf' is not readable by this user";
+    const text = renderTable(report([result({ id: 'config', status: 'warn', summary: warning, detail: `${warning}\nanother note` })]), {
+      color: false,
+      verbose: false,
+      width: 200,
+    });
+    expect(text.split(warning).length - 1).toBe(1 + 1); // the row and the Fix first headline, nothing more
+    expect(text).toContain('another note');
+  });
+});
