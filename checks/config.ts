@@ -1,6 +1,6 @@
 import type { Facts, NixConfigView } from '../src/facts/types.js';
-import { type ConfReview, differencesFromNix, nixErrorMessage, reviewAssignments } from '../src/nix/conf-review.js';
-import { formatOrigin } from '../src/nix/config.js';
+import { type ConfNote, type ConfReview, differencesFromNix, nixErrorMessage, reviewAssignments } from '../src/nix/conf-review.js';
+import { formatOrigin, type UnknownSetting } from '../src/nix/config.js';
 import { learntSettings } from '../src/nix/settings.js';
 import type { HostCheck } from '../src/runner/check.js';
 import { fail, pass, warn } from '../src/runner/finding.js';
@@ -24,14 +24,17 @@ export const config: HostCheck = {
 
     const problems = conf.problems.map((p) => `${where(p)}: ${p.message}`);
     const fixes = conf.problems.flatMap((p) => problemFix(p, review));
-    for (const note of [...review.refused, ...review.ignored, ...review.literal]) if (note.fix) fixes.push(note.fix);
+    for (const note of [...review.refused, ...review.ignored, ...review.literal].sort((a, b) => a.index - b.index))
+      if (note.fix) fixes.push(note.fix);
     if (conf.settings.bool('substitute') === false) {
       problems.push('substitute = false: Nix never downloads from any substituter.');
       fixes.push('Remove substitute = false (NixOS: nix.settings.substitute = true;).');
     }
     const crossCheck = compareWithNix(facts, nix, knowledge);
     const notes = conf.settings.isSet('substituters') ? [] : ["substituters is not set: Nix's default applies (https://cache.nixos.org/)."];
-    const lines = [...problems, ...review.refused, ...review.ignored, ...review.literal].map((n) => (typeof n === 'string' ? n : n.text));
+    // Names Nix ignores and values it takes literally, in the order Nix reads them.
+    const noted: (ConfNote & { setting?: UnknownSetting })[] = [...review.ignored, ...review.literal].sort((a, b) => a.index - b.index);
+    const lines = [...problems, ...review.refused.map((r) => r.text), ...noted.map((n) => n.text)];
 
     const data = {
       files: read.map((f) => f.path),
@@ -54,15 +57,15 @@ export const config: HostCheck = {
 
     const refusal = refusalSummary(conf.problems, review, crossCheck.nixError);
     if (refusal) return fail(`Nix refuses this configuration: ${refusal}`, { detail, fix, data });
-    const first = review.ignored[0];
     const others = lines.length + crossCheck.mismatch.length - 1;
     const more = others > 0 ? ` (+${others} more)` : '';
-    if (first) {
+    const first = noted[0];
+    if (first && problems.length === 0) {
       const u = first.setting;
-      const summary =
-        u.lookup?.kind === 'unknown' || !u.lookup
-          ? `unknown setting '${u.name}' at ${first.at}${u.suggestion ? ` — did you mean '${u.suggestion}'?` : ''}`
-          : first.text;
+      const typo = u && (u.lookup?.kind ?? 'unknown') === 'unknown';
+      const summary = typo
+        ? `unknown setting '${u.name}' at ${first.at}${u.suggestion ? ` — did you mean '${u.suggestion}'?` : ''}`
+        : first.text;
       return warn(`${summary}${more}`, { detail, fix, data });
     }
     const firstLine = lines[0] ?? crossCheck.mismatch[0];

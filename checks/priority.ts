@@ -37,6 +37,9 @@ export const priority: HostCheck = {
       }),
     );
     const { rows, problems, suggested } = judgeOrder(inputs);
+    const unusable = rows.filter((r) => r.place === 'unusable');
+    if (unusable.length === rows.length)
+      problems.push(`Nix can open none of the substituters (${unusable.map((r) => `'${r.url}'`).join(', ')}): it downloads nothing`);
     for (const t of targets) {
       if (t.url.badPriority !== undefined)
         problems.push(`${t.url.display}: ?priority=${t.url.badPriority} is not an integer; Nix refuses this store URL`);
@@ -59,9 +62,10 @@ export const priority: HostCheck = {
     const data = { order };
     if (problems.length === 0) {
       const known = rows.filter((r) => r.order !== null);
+      const skipped = unusable.length ? `; ${unusable.length} skipped (not a store URL Nix can open)` : '';
       const summary = known.length
-        ? `Nix tries ${known.map((r) => `${r.url} (${r.priority})`).join(', then ')}${unknown.length ? `; priority not known for ${unknown.length}` : ''}`
-        : `priority not known for any substituter (nix-cache-info not read)`;
+        ? `Nix tries ${known.map((r) => `${r.url} (${r.priority})`).join(', then ')}${unknown.length ? `; priority not known for ${unknown.length}` : ''}${skipped}`
+        : `priority not known for any substituter (nix-cache-info not read)${skipped}`;
       return pass(summary, { detail: [table, note].filter(Boolean).join('\n'), data });
     }
     const urls = [...targets].sort((a, b) => a.index - b.index).map((t) => ({ index: t.index, url: t.url.display }));

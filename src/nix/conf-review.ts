@@ -13,6 +13,8 @@ import {
 
 /** One thing the config check says about a nix.conf line: a line for the detail, and the fix. */
 export interface ConfNote {
+  /** Position of the line in the order Nix reads the files (notes sort by it). */
+  index: number;
   /** `file:line`. */
   at: string;
   /** One line, `file:line: …`. */
@@ -30,23 +32,28 @@ export interface ConfReview {
   literal: ConfNote[];
 }
 
-/** Names dropped in Nix 2.0, with what to write instead. */
-const NIX1_REPLACEMENTS: Readonly<Record<string, string>> = {
-  'signed-binary-caches': 'require-sigs',
-  'use-binary-caches': 'substitute',
+/** Names dropped in Nix 2.0: the setting that does their job now, and what to do about the line. */
+const NIX1_REPLACEMENTS: Readonly<Record<string, { setting: string; fix?: string }>> = {
+  // `signed-binary-caches = *` asked for signatures; Nix 2 requires them unless require-sigs = false.
+  'signed-binary-caches': { setting: 'require-sigs', fix: 'Nix 2 checks signatures unless require-sigs = false' },
+  'use-binary-caches': { setting: 'substitute' },
 };
 
 export function reviewAssignments(assignments: readonly Assignment[], knowledge: NixKnowledge): ConfReview {
   const applied = new EffectiveSettings(assignments, knowledge);
   const nix = knowledge.version ? `Nix ${knowledge.version}` : 'Nix';
+  const indexOf = (origin: Assignment['origin']) => assignments.findIndex((a) => a.origin === origin);
   return {
-    refused: applied.invalid.map((i) => refusal(i, knowledge)),
-    ignored: applied.unknown.map((u) => ({ ...ignoredNote(u, nix, knowledge), setting: u })),
-    literal: assignments.flatMap((a) => literalNote(a, knowledge) ?? []),
+    refused: applied.invalid.map((i) => ({ ...refusal(i, knowledge), index: indexOf(i.origin) })),
+    ignored: applied.unknown.map((u) => ({ ...ignoredNote(u, nix, knowledge), index: indexOf(u.origin), setting: u })),
+    literal: assignments.flatMap((a, index) => {
+      const note = literalNote(a, knowledge);
+      return note ? [{ ...note, index }] : [];
+    }),
   };
 }
 
-function ignoredNote(u: UnknownSetting, nix: string, knowledge: NixKnowledge): ConfNote {
+function ignoredNote(u: UnknownSetting, nix: string, knowledge: NixKnowledge): Omit<ConfNote, 'index'> {
   const at = formatOrigin(u.origin);
   const rename = (to: string) => `Rename '${u.name}' to '${to}' at ${at}.`;
   const lookup = u.lookup ?? { kind: 'unknown' };
@@ -60,10 +67,11 @@ function ignoredNote(u: UnknownSetting, nix: string, knowledge: NixKnowledge): C
     case 'removed': {
       const instead = replacementOf(u.name, lookup.until, knowledge);
       const last = lookup.until === '1.11' ? 'Nix 2.0 dropped it' : `Nix ${lookup.until} was the last to have it`;
+      const remove = NIX1_REPLACEMENTS[u.name]?.fix;
       return {
         at,
         text: `${at}: '${u.name}' is obsolete — ${last}: ${nix} ignores it ("unknown setting '${u.name}'")${instead ? `; the setting is now '${instead}'` : ''}`,
-        fix: instead ? rename(instead) : `Remove '${u.name}' (${at}).`,
+        fix: instead && !remove ? rename(instead) : `Remove '${u.name}' (${at})${remove ? `: ${remove}` : ''}.`,
       };
     }
     case 'platform': {
@@ -92,11 +100,11 @@ function ignoredNote(u: UnknownSetting, nix: string, knowledge: NixKnowledge): C
 /** What an obsolete NAME (last in release UNTIL) is written as now, when that still exists. */
 function replacementOf(name: string, until: string, knowledge: NixKnowledge): string | undefined {
   const then = until === '1.11' ? undefined : lookupSetting(name, { version: until });
-  const now = then?.kind === 'setting' ? (then.append ? `extra-${then.name}` : then.name) : NIX1_REPLACEMENTS[name];
+  const now = then?.kind === 'setting' ? (then.append ? `extra-${then.name}` : then.name) : NIX1_REPLACEMENTS[name]?.setting;
   return now && lookupSetting(now, knowledge).kind === 'setting' ? now : undefined;
 }
 
-function refusal(i: InvalidSetting, knowledge: NixKnowledge): ConfReview['refused'][number] {
+function refusal(i: InvalidSetting, knowledge: NixKnowledge): Omit<ConfReview['refused'][number], 'index'> {
   const at = formatOrigin(i.origin);
   const lines = runTogether(i, knowledge);
   const type = lookupSetting(i.name, knowledge);
@@ -148,7 +156,7 @@ export function literalTokenProblem(token: string): { kind: string; why: string 
 }
 
 /** The literal tokens of A's value that were meant as something else, and the line to write instead. */
-function literalNote(a: Assignment, knowledge: NixKnowledge): ConfNote | undefined {
+function literalNote(a: Assignment, knowledge: NixKnowledge): Omit<ConfNote, 'index'> | undefined {
   const found = lookupSetting(a.name, knowledge);
   if (found.kind !== 'setting') return undefined;
   const at = formatOrigin(a.origin);

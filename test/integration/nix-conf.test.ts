@@ -155,7 +155,7 @@ build-extra-sandbox-paths = /etc/ssl/certs
       expect.objectContaining({ name: 'build-extra-platforms', kind: 'unknown' }),
       expect.objectContaining({ name: 'build-extra-sandbox-paths', kind: 'removed', until: '2.3' }),
     ]);
-    expect(j.config.fix).toContain(`Rename 'signed-binary-caches' to 'require-sigs' at ${j.file}:6.`);
+    expect(j.config.fix).toContain(`Remove 'signed-binary-caches' (${j.file}:6): Nix 2 checks signatures unless require-sigs = false.`);
     expect(j.config.fix).toContain(`Rename 'build-extra-sandbox-paths' to 'extra-sandbox-paths' at ${j.file}:8.`);
   });
 
@@ -232,6 +232,10 @@ extra-platforms = [ "aarch64-linux" ]
     expect(j.config.detail).toContain(`${j.file}:4: extra-platforms gets the entries '[', '"aarch64-linux"', ']'`);
     const places = (j.priority.data.order as { url: string; place: string }[]).map((o) => o.place);
     expect(places).toEqual(['unusable', 'unusable', 'unusable', 'unusable']);
+    expect(j.priority.status).toBe('warn');
+    expect(j.priority.summary).toBe(
+      `Nix can open none of the substituters ('[', '"https://cache.nixos.org"', '"https://devenv.cachix.org"', ']'): it downloads nothing`,
+    );
   });
 
   it('substituters in quotes: the quoted tokens named; Nix cannot open the first, curl refuses the second', async () => {

@@ -30,6 +30,7 @@ describe('values Nix takes literally', () => {
     const r = review('extra-platforms = [ "aarch64-linux" ]\n');
     expect(r.literal).toEqual([
       {
+        index: 0,
         at: `${FILE}:1`,
         text: `${FILE}:1: extra-platforms gets the entries '[', '"aarch64-linux"', ']' — Nix-language list syntax, which nix.conf does not have`,
         fix: `Write at ${FILE}:1: extra-platforms = aarch64-linux`,
@@ -108,6 +109,7 @@ describe('values Nix refuses', () => {
     const r = review('max-jobs = auto cores = 0 keep-outputs = true\n');
     expect(r.refused).toEqual([
       {
+        index: 0,
         at: `${FILE}:1`,
         text: `${FILE}:1: configuration setting 'max-jobs' should be 'auto' or an integer`,
         message: "configuration setting 'max-jobs' should be 'auto' or an integer",
@@ -148,6 +150,8 @@ describe('names Nix ignores', () => {
       `${FILE}:2: 'build-extra-sandbox-paths' is obsolete — Nix 2.3 was the last to have it: Nix 2.8.0 ignores it ("unknown setting 'build-extra-sandbox-paths'"); the setting is now 'extra-sandbox-paths'`,
     ]);
     expect(r.ignored[1]?.fix).toBe(`Rename 'build-extra-sandbox-paths' to 'extra-sandbox-paths' at ${FILE}:2.`);
+    // Not a rename: require-sigs takes true or false, not the '*' signed-binary-caches took.
+    expect(r.ignored[0]?.fix).toBe(`Remove 'signed-binary-caches' (${FILE}:1): Nix 2 checks signatures unless require-sigs = false.`);
   });
 
   it('says extra- cannot add to a one-value setting', () => {

@@ -348,4 +348,15 @@ describe('config check: as the installed Nix release reads the files', () => {
       expect(f.summary).toBe('substitute = false: Nix never downloads from any substituter.');
     }
   });
+
+  it('summarises the first line Nix reads with a problem, whichever kind it is', async () => {
+    const f = await run(fakeFacts({ conf: `extra-platforms = [ "aarch64-linux" ]\nsubstituers = ${NIXOS_CACHE}\n` }).facts);
+    expect(f.summary).toBe(
+      `${SYSTEM}:1: extra-platforms gets the entries '[', '"aarch64-linux"', ']' — Nix-language list syntax, which nix.conf does not have (+1 more)`,
+    );
+    expect(f.detail?.split('\n').slice(0, 2)).toEqual([
+      `${SYSTEM}:1: extra-platforms gets the entries '[', '"aarch64-linux"', ']' — Nix-language list syntax, which nix.conf does not have`,
+      `${SYSTEM}:2: unknown setting 'substituers' — did you mean 'substituters'?`,
+    ]);
+  });
 });
