@@ -8,13 +8,13 @@ import { scriptedIo } from '../helpers/facts.js';
 
 /** Discovery over a real nix.conf on disk and scripted programs and DNS: what it looks up, and how it reads the settings. */
 
-function world(conf: string) {
+function world(conf: string, version = 'nix (Nix) 2.8.0\n') {
   const dir = mkdtempSync(join(tmpdir(), 'nixcache-discover-'));
   writeFileSync(join(dir, 'nix.conf'), conf);
   const env = { NIX_CONF_DIR: dir, NIX_USER_CONF_FILES: '', HOME: dir, USER: 'alice' };
   const evidence: Evidence[] = [];
   const io = scriptedIo(
-    { exec: { 'nix --version': 'nix (Nix) 2.8.0\n' }, resolve: { 'cache.example.org': ['203.0.113.7'], 'nas.lan': ['192.168.1.20'] } },
+    { exec: { 'nix --version': version }, resolve: { 'cache.example.org': ['203.0.113.7'], 'nas.lan': ['192.168.1.20'] } },
     [],
     (e) => evidence.push(e),
   );
@@ -62,5 +62,14 @@ describe('discovery reads the settings as the installed Nix does', () => {
       ['signed-binary-caches', 'removed'],
     ]);
     expect(d.config.settings.list('extra-platforms').map((i) => i.value)).toEqual(['aarch64-linux']);
+  });
+
+  it.each([
+    ['nix (Nix) 2.8.0', '2.8.0'],
+    ['nix (Nix) 2.24.10', '2.24.10'],
+    ['nix (Determinate Nix 3.8.2) 2.30.2', '2.30.2'],
+  ])('reads the Nix release from %j', async (line, version) => {
+    const w = world('', `${line}\n`);
+    expect((await discover(w.io, w.env, w.request({ network: false }))).env.nixVersion).toBe(version);
   });
 });
