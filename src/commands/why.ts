@@ -2,7 +2,7 @@ import { resolveArguments, validPaths } from '../facts/closure.js';
 import { type Lookup, lookupPath, probeNar } from '../facts/path-lookups.js';
 import type { DiskCacheVerdict } from '../nix/disk-cache.js';
 import { parseStorePath } from '../nix/store-path.js';
-import { type CacheView, DECODABLE, type DiskWord, decideSubstitution, type NarWord } from '../nix/substitution.js';
+import { type CacheView, DECODABLE, type DiskWord, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
 import { formatTime, renderDocument } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
@@ -10,10 +10,19 @@ import { writeFileAtomically } from '../system/atomic.js';
 import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
 import { SCHEMA_VERSION, VERSION } from '../version.js';
 import type { PathsFlags } from './flags.js';
-import { cacheEntries, diskSummary, eachLimited, openSession, pathsEnvironment, progressLine } from './paths-run.js';
+import { cacheEntries, diskSummary, eachLimited, openSession, PIPELINING, pathsEnvironment, progressLine } from './paths-run.js';
 
 /** `why` explains paths one by one; closures are `coverage`'s job. */
 export const MAX_WHY_PATHS = 1000;
+/** References judged beyond the paths named (their closures). */
+const MAX_REFERENCE_PATHS = 100_000;
+
+interface Judged {
+  verdict: PathVerdict;
+  caches: WhyCache[];
+  /** The references Nix would substitute first (from the chosen cache's narinfo). */
+  references: string[];
+}
 
 /** `nixcache why PATH…`: flags → discover → look-ups → verdicts → one report → a renderer. Returns the exit code. */
 export async function whyCommand(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
@@ -103,31 +112,36 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
     onProgress('resolving the arguments');
     const resolved = await resolveArguments(tools, flags.args);
     const paths = resolved.paths;
-    const valid =
-      (await validPaths(
-        tools,
-        paths.map((p) => p.path),
-      )) ?? new Set<string>();
+    const valid = new Set<string>();
     const lookups = new Map<string, Lookup>();
     const nars = new Map<string, { nar: NarWord; detail?: string }>();
-    const jobs: { path: string; plan: (typeof plans)[number] }[] = [];
-    for (const p of paths) if (!valid.has(p.path)) for (const plan of plans) jobs.push({ path: p.path, plan });
+    const judged = new Map<string, Judged>();
+    const fallback = discovery.config.settings.get('fallback') === 'true';
     let done = 0;
-    await eachLimited(jobs, flags.jobs * 4 * Math.max(1, plans.length), session.deadline, async ({ path, plan }) => {
-      const key = `${plan.order}\u0000${path}`;
-      const lookup = await lookupPath(deps, plan, path);
-      lookups.set(key, lookup);
-      if (lookup.narinfo === 'present' && lookup.narUrl) nars.set(key, await probeNar(deps, plan, lookup.narUrl));
-      onProgress(`looked up ${++done}/${jobs.length}`);
-    });
 
-    const out: WhyPath[] = paths.map(({ path, from }) => {
+    /** Looks PATHS up in every cache (those not valid locally) and judges each on its own. */
+    const evaluate = async (batch: readonly string[]) => {
+      for (const p of (await validPaths(tools, batch)) ?? []) valid.add(p);
+      const jobs: { path: string; plan: (typeof plans)[number] }[] = [];
+      for (const path of batch) if (!valid.has(path)) for (const plan of plans) jobs.push({ path, plan });
+      await eachLimited(jobs, flags.jobs * PIPELINING * Math.max(1, plans.length), session.deadline, async ({ path, plan }) => {
+        const key = `${plan.order}\u0000${path}`;
+        const lookup = await lookupPath(deps, plan, path);
+        lookups.set(key, lookup);
+        if (lookup.narinfo === 'present' && lookup.narUrl) nars.set(key, await probeNar(deps, plan, lookup.narUrl));
+        onProgress(`looked up ${++done} narinfos`);
+      });
+      for (const path of batch) judged.set(path, judge(path));
+    };
+
+    const judge = (path: string): Judged => {
       const hashPart = parseStorePath(path, storeDir).ok ? path.slice(storeDir.length + 1, storeDir.length + 33) : '';
       const isValid = valid.has(path);
       const views: CacheView[] = [];
+      let references: string[] = [];
       const caches: WhyCache[] = plans.map((plan) => {
         const key = `${plan.order}\u0000${path}`;
-        const l = lookups.get(key) ?? {
+        const l: Lookup = lookups.get(key) ?? {
           narinfo: isValid ? 'missing' : 'unreachable',
           detail: isValid ? 'not looked up: valid locally' : 'not looked up before the deadline',
           signature: null,
@@ -174,13 +188,81 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
         path,
         hashPart,
         valid: isValid,
-        fallback: discovery.config.settings.get('fallback') === 'true',
+        fallback,
         ...(disk.kind === 'read' ? { diskCachePath: disk.path } : {}),
         confFile: discovery.config.systemFile,
         netrcFile: discovery.config.netrc.path,
         at: formatTime,
       });
-      return { argument: from, path, ...verdict, caches };
+      if (verdict.verdict === 'substitute') {
+        const chosen = plans.find((p) => p.url === verdict.from);
+        const l = chosen ? lookups.get(`${chosen.order}\u0000${path}`) : undefined;
+        references = (l?.references ?? []).map((r) => `${storeDir}/${r}`).filter((r) => r !== path);
+      }
+      return { verdict, caches, references };
+    };
+
+    // Nix substitutes a path's references first (from the narinfo of the cache it chose): the
+    // references are judged too, wave by wave, each path once, at most MAX_REFERENCE_PATHS.
+    let wave = paths.map((p) => p.path);
+    while (wave.length > 0 && !session.deadline.aborted) {
+      await evaluate(wave);
+      const next = new Set<string>();
+      for (const path of wave)
+        for (const ref of judged.get(path)?.references ?? [])
+          if (!judged.has(ref) && judged.size + next.size < MAX_REFERENCE_PATHS && parseStorePath(ref, storeDir).ok) next.add(ref);
+      wave = [...next];
+    }
+
+    /** The first reference in PATH's closure that Nix cannot get (a hole), if any. */
+    const holeMemo = new Map<string, string | null>();
+    const holeOf = (path: string): string | null => {
+      const stack: { path: string; refs: string[]; i: number }[] = [];
+      const visit = (p: string) => stack.push({ path: p, refs: judged.get(p)?.references ?? [], i: 0 });
+      visit(path);
+      holeMemo.set(path, null);
+      // Iterative depth-first search: a deep closure does not overflow the call stack.
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1] as { path: string; refs: string[]; i: number };
+        if (top.i >= top.refs.length) {
+          stack.pop();
+          continue;
+        }
+        const ref = top.refs[top.i++] as string;
+        const j = judged.get(ref);
+        if (!j) continue; // not judged before the deadline or the bound: nothing known against it
+        if (j.verdict.verdict === 'build') {
+          for (const s of stack) holeMemo.set(s.path, ref);
+          return ref;
+        }
+        if (holeMemo.has(ref)) {
+          const known = holeMemo.get(ref) ?? null;
+          if (known) {
+            for (const s of stack) holeMemo.set(s.path, known);
+            return known;
+          }
+          continue;
+        }
+        holeMemo.set(ref, null);
+        visit(ref);
+      }
+      return null;
+    };
+
+    const out: WhyPath[] = paths.map(({ path, from }) => {
+      const j = judged.get(path) ?? judge(path);
+      let verdict = j.verdict;
+      const hole = verdict.verdict === 'substitute' ? holeOf(path) : null;
+      if (hole) {
+        const h = judged.get(hole)?.verdict;
+        verdict = {
+          verdict: 'build',
+          from: null,
+          reason: `${verdict.from} has it, but its reference ${hole} is in no cache Nix can use (${h?.reason ?? 'no cache has it'}): Nix cannot substitute a path whose references it cannot get, so it builds`,
+          fix: h?.fix ?? `Push the reference too: nix copy --to ${verdict.from} ${hole}`,
+        };
+      }
+      return { argument: from, path, ...verdict, caches: j.caches };
     });
     const summary = { valid: 0, substitute: 0, build: 0 };
     for (const p of out) summary[p.verdict]++;

@@ -1,0 +1,181 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TTLS, diskCacheTtls, diskCacheUrl, judgeDiskEntry } from '../../src/nix/disk-cache.js';
+import { type CacheView, decideSubstitution } from '../../src/nix/substitution.js';
+import { backoffMs, createBulkHttp, parseRetryAfter } from '../../src/system/bulk-http.js';
+import { readSqlite } from '../../src/system/sqlite.js';
+
+const entry = (present: boolean, timestamp: number, narHash: string | null = 'sha256:aaa') => ({
+  cache: 1,
+  hashPart: 'x'.repeat(32),
+  present,
+  narHash,
+  url: null,
+  timestamp,
+});
+
+describe('Nix’s narinfo disk cache rows, judged as lookupNarInfo does', () => {
+  it('keeps a negative entry for narinfo-cache-negative-ttl and says when it expires', () => {
+    expect(judgeDiskEntry(entry(false, 1000), 1000 + 3599, DEFAULT_TTLS)).toEqual({ kind: 'negative', expires: 4600, recorded: 1000 });
+  });
+  it('forgets a negative entry at the TTL (timestamp > now - ttl is strict)', () => {
+    expect(judgeDiskEntry(entry(false, 1000), 4600, DEFAULT_TTLS)).toEqual({ kind: 'none', expired: { present: false, at: 4600 } });
+  });
+  it('calls a positive entry stale when the server now serves another NarHash, or nothing', () => {
+    expect(judgeDiskEntry(entry(true, 1000), 2000, DEFAULT_TTLS, 'sha256:bbb').kind).toBe('positive-stale');
+    expect(judgeDiskEntry(entry(true, 1000), 2000, DEFAULT_TTLS, null).kind).toBe('positive-stale');
+    expect(judgeDiskEntry(entry(true, 1000), 2000, DEFAULT_TTLS, 'sha256:aaa').kind).toBe('positive');
+    expect(judgeDiskEntry(entry(true, 1000), 2000, DEFAULT_TTLS).kind).toBe('positive');
+  });
+  it('reads the TTL settings as unsigned integers, else Nix’s defaults', () => {
+    expect(diskCacheTtls('0', '60')).toEqual({ negative: 0, positive: 60 });
+    expect(diskCacheTtls('-1', 'abc')).toEqual(DEFAULT_TTLS);
+  });
+  it('files a cache under its URL without settings or trailing slash', () => {
+    expect(diskCacheUrl('http://cache.lan:5000/?priority=10')).toBe('http://cache.lan:5000');
+  });
+});
+
+const view = (over: Partial<CacheView>): CacheView => ({
+  url: 'http://a',
+  used: true,
+  narinfo: 'present',
+  signature: 'trusted',
+  keys: ['k-1'],
+  nar: 'ok',
+  disk: 'none',
+  ...over,
+});
+const ctx = {
+  path: '/nix/store/x',
+  hashPart: 'x',
+  valid: false,
+  fallback: false,
+  confFile: '/etc/nix/nix.conf',
+  netrcFile: '/etc/nix/netrc',
+  at: (s: number) => `t${s}`,
+};
+
+describe('the substitution verdict, decided as Nix 2.8 goes through its substituters', () => {
+  it('substitutes from the first cache that has a trusted narinfo and its NAR', () => {
+    const v = decideSubstitution(
+      [view({ url: 'http://a', narinfo: 'missing', signature: null, nar: null }), view({ url: 'http://b' })],
+      ctx,
+    );
+    expect(v).toMatchObject({ verdict: 'substitute', from: 'http://b' });
+  });
+  it('lets a remembered negative answer decide over a later untrusted cache, with the expiry and both fixes', () => {
+    const v = decideSubstitution(
+      [view({ url: 'http://b', signature: 'untrusted', keys: ['o-1'] }), view({ disk: 'negative', diskExpires: 42 })],
+      { ...ctx, diskCachePath: '/root/.cache/nix/binary-cache-v6.sqlite' },
+    );
+    expect(v.verdict).toBe('build');
+    expect(v.reason).toContain('until t42');
+    expect(v.fix).toContain('narinfo-cache-negative-ttl 0');
+    expect(v.fix).toContain("delete from NARs where hashPart = 'x'");
+  });
+  it('ignores a negative entry for a path the server does not have either', () => {
+    expect(decideSubstitution([view({ narinfo: 'missing', signature: null, nar: null, disk: 'negative' })], ctx).reason).toBe(
+      'no cache has it',
+    );
+  });
+  it('says a missing NAR stops the build unless fallback is on', () => {
+    expect(decideSubstitution([view({ nar: 'missing' })], ctx).reason).toMatch(/without fallback = true/);
+    expect(decideSubstitution([view({ nar: 'missing' })], { ...ctx, fallback: true }).reason).not.toMatch(/without fallback/);
+  });
+  it('skips a substituter the daemon does not use', () => {
+    expect(decideSubstitution([view({ used: false, unusedReason: 'untrusted user' })], ctx)).toMatchObject({ verdict: 'build' });
+  });
+  it('says valid without looking further when the path is in the store', () => {
+    expect(decideSubstitution([], { ...ctx, valid: true }).verdict).toBe('valid');
+  });
+});
+
+describe('bounded narinfo requests', () => {
+  it('reads Retry-After as seconds or an HTTP date', () => {
+    expect(parseRetryAfter('3', 0)).toBe(3000);
+    expect(parseRetryAfter('Thu, 01 Jan 1970 00:00:10 GMT', 4000)).toBe(6000);
+    expect(parseRetryAfter('soon', 0)).toBeUndefined();
+    expect(parseRetryAfter(undefined, 0)).toBeUndefined();
+  });
+  it('backs off exponentially with a cap', () => {
+    expect(backoffMs(0, () => 0.5)).toBe(200);
+    expect(backoffMs(3, () => 0.5)).toBe(1600);
+    expect(backoffMs(20, () => 0.5)).toBe(5000);
+  });
+
+  it('waits what Retry-After asks on a 429 and retries a 503 a bounded number of times', async () => {
+    let seen = 0;
+    const server = createServer((req, res) => {
+      seen++;
+      if (req.url === '/limited' && seen === 1) return void res.writeHead(429, { 'retry-after': '7' }).end();
+      if (req.url === '/down') return void res.writeHead(503).end();
+      res.writeHead(200).end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const waits: number[] = [];
+    const http = createBulkHttp({
+      jobs: 2,
+      pipelining: 1,
+      timeoutMs: 5000,
+      signal: new AbortController().signal,
+      maxAttempts: 3,
+      sleep: async (ms) => void waits.push(ms),
+    });
+    try {
+      const limited = await http.request({ method: 'GET', url: `${base}/limited`, maxBytes: 100 });
+      expect(limited).toMatchObject({ ok: true, status: 200, body: 'ok', attempts: 2 });
+      expect(waits[0]).toBeGreaterThan(6000);
+      seen = 10;
+      const down = await http.request({ method: 'GET', url: `${base}/down`, maxBytes: 100 });
+      expect(down).toMatchObject({ ok: true, status: 503, attempts: 3 });
+      expect(http.stats()).toMatchObject({ rateLimited: 1 });
+    } finally {
+      await http.close();
+      server.close();
+    }
+  });
+
+  it('never has more requests in flight per host than jobs × pipelining', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const server = createServer((_req, res) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      setImmediate(() => {
+        inFlight--;
+        res.writeHead(404).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const http = createBulkHttp({ jobs: 3, pipelining: 1, timeoutMs: 5000, signal: new AbortController().signal });
+    try {
+      const all = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => http.request({ method: 'GET', url: `${base}/${i}`, maxBytes: 10 })),
+      );
+      expect(all.every((r) => r.ok && r.status === 404)).toBe(true);
+      expect(most).toBeLessThanOrEqual(3);
+    } finally {
+      await http.close();
+      server.close();
+    }
+  });
+});
+
+describe('reading a SQLite file without writing it', () => {
+  it('says a file that is not a database is corrupt, in one line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixcache-sqlite-'));
+    writeFileSync(join(dir, 'x.sqlite'), 'garbage'.repeat(1000));
+    const r = await readSqlite(join(dir, 'x.sqlite'), { q: 'select 1 from NARs' });
+    expect(r).toMatchObject({ ok: false, code: 'corrupt' });
+    if (!r.ok) expect(r.message).not.toContain('\n');
+  });
+  it('says a missing file is missing', async () => {
+    expect(await readSqlite('/nonexistent/x.sqlite', { q: 'select 1' })).toMatchObject({ ok: false, code: 'ENOENT' });
+  });
+});
