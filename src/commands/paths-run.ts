@@ -7,6 +7,7 @@ import { createFacts } from '../facts/index.js';
 import { type CachePlan, type LookupDeps, planCaches } from '../facts/path-lookups.js';
 import type { CacheInfoFact } from '../facts/types.js';
 import { diskCacheTtls } from '../nix/disk-cache.js';
+import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { DiskCacheSummary, PathsCacheEntry, PathsEnvironment } from '../report/paths-common.js';
 import { Redactor } from '../report/redact.js';
@@ -91,13 +92,15 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
     signal: deadline,
     ca: discovery.caBundle,
   });
+  const trustedKeys = effectiveTrustedKeys(discovery.config, discovery.env);
   const deps: LookupDeps = {
     http,
     fs: world.fs,
     storeDir: discovery.env.storeDir,
     netrc: discovery.config.netrc.entries,
-    trustedKeys: effectiveTrustedKeys(discovery.config, discovery.env),
+    trustedKeys,
     requireSigs: effectiveRequireSigs(discovery.config, discovery.env),
+    verify: createSignatureVerifier(trustedKeys),
   };
   const tools: StoreTools = { exec: world.exec, fs: world.fs, storeDir: discovery.env.storeDir, store: flags.store };
   return {

@@ -1,10 +1,10 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import { parseCacheInfo } from '../nix/cache-info.js';
 import type { PublicKey } from '../nix/keys.js';
-import { parseNarInfo } from '../nix/narinfo.js';
+import { type NarInfo, parseNarInfo } from '../nix/narinfo.js';
 import { credentialsFor } from '../nix/netrc.js';
 import { effectiveOrder, resolvePriority } from '../nix/priority.js';
-import { classifySignatures } from '../nix/signatures.js';
+import type { SignatureVerdict } from '../nix/signatures.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { cacheFileUrl } from '../nix/store-url.js';
 import type { NarinfoWord, NarWord, SignatureWord } from '../nix/substitution.js';
@@ -13,7 +13,8 @@ import type { BulkHttp } from '../system/bulk-http.js';
 import type { Fs } from '../system/fs.js';
 import type { CacheInfoFact } from './types.js';
 
-const MAX_NARINFO_BYTES = 256 * 1024;
+/** Nix reads a narinfo of any size; one naming 100,000 references is about 5 MB. */
+const MAX_NARINFO_BYTES = 16 * 1024 * 1024;
 
 /** A cache as why/coverage use it: where it stands in Nix's order, and whether Nix uses it at all. */
 export interface CachePlan {
@@ -102,6 +103,8 @@ export interface LookupDeps {
   netrc: Discovery['config']['netrc']['entries'];
   trustedKeys: readonly PublicKey[];
   requireSigs: boolean;
+  /** classifySignatures over trustedKeys (see createSignatureVerifier). */
+  verify: (info: NarInfo) => Promise<SignatureVerdict>;
 }
 
 const fileDir = (cache: CacheTarget) => cache.url.base.replace(/^file:\/\//, '');
@@ -141,7 +144,7 @@ export async function lookupPath(deps: LookupDeps, plan: CachePlan, path: string
   let keys: string[] = [];
   if (!deps.requireSigs || plan.trusted) signature = 'not-required';
   else {
-    const v = classifySignatures(info.value, deps.trustedKeys);
+    const v = await deps.verify(info.value);
     if (v.kind === 'valid') {
       signature = 'trusted';
       keys = [v.key];

@@ -138,7 +138,10 @@ export function createBulkHttp(opts: BulkOptions): BulkHttp {
       signal,
       origin: u.origin,
       path: `${u.pathname}${u.search}`,
-    });
+      // undici holds the pipeline behind a GET until its headers arrive unless told the answer is quick:
+      // a narinfo or a HEAD is a few hundred bytes of a static file.
+      blocking: false,
+    } as Parameters<typeof apiRequest>[0]);
     const flat: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : String(v);
     if (res.statusCode === 429 || RETRY_STATUS.has(res.statusCode)) {

@@ -179,3 +179,29 @@ describe('reading a SQLite file without writing it', () => {
     expect(await readSqlite('/nonexistent/x.sqlite', { q: 'select 1' })).toMatchObject({ ok: false, code: 'ENOENT' });
   });
 });
+
+describe('the pooled signature verifier', () => {
+  it('reaches classifySignatures’ verdict on every narinfo of every Nix-made fixture cache', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { parseNarInfo } = await import('../../src/nix/narinfo.js');
+    const { parsePublicKey } = await import('../../src/nix/keys.js');
+    const { classifySignatures } = await import('../../src/nix/signatures.js');
+    const { createSignatureVerifier } = await import('../../src/nix/signature-verifier.js');
+    const fixtures = new URL('../../fixtures/', import.meta.url).pathname;
+    const key = parsePublicKey(readFileSync(join(fixtures, 'keys', 'lan.pub'), 'utf8'));
+    if (!key.ok) throw new Error('lan.pub');
+    const verify = createSignatureVerifier([key.value]);
+    const kinds = new Set<string>();
+    for (const cache of ['signed-lan', 'signed-other', 'regenerated', 'multi-sig', 'unsigned', 'tampered']) {
+      const dir = join(fixtures, 'caches', cache);
+      for (const f of readdirSync(dir).filter((n) => n.endsWith('.narinfo'))) {
+        const info = parseNarInfo(readFileSync(join(dir, f), 'utf8'));
+        if (!info.ok) throw new Error(f);
+        const expected = classifySignatures(info.value, [key.value]);
+        expect(await verify(info.value)).toEqual(expected);
+        kinds.add(expected.kind);
+      }
+    }
+    expect([...kinds].sort()).toEqual(['mismatch', 'unsigned', 'untrusted', 'valid']);
+  });
+});
