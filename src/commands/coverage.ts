@@ -35,16 +35,20 @@ export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS
     }
   }
   const color = flags.color && !env.NO_COLOR && terminal.stdoutIsTTY;
-  if (flags.json) await terminal.stdout(renderDocument(report));
+  let undelivered = 0;
+  if (flags.json) undelivered += (await terminal.stdout(renderDocument(report))).ok ? 0 : 1;
   if (flags.report?.to === 'file') {
     const written = writeFileAtomically(flags.report.path, renderCoverageMarkdown(report));
+    if (!written.ok) undelivered++;
     if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
-  } else if (flags.report?.to === 'stdout') await terminal.stdout(renderCoverageMarkdown(report));
-  if (!flags.json && flags.report?.to !== 'stdout') await terminal.stdout(renderCoverageTable(report, { width: terminal.columns, color }));
+  } else if (flags.report?.to === 'stdout') undelivered += (await terminal.stdout(renderCoverageMarkdown(report))).ok ? 0 : 1;
+  if (!flags.json && flags.report?.to !== 'stdout')
+    undelivered += (await terminal.stdout(renderCoverageTable(report, { width: terminal.columns, color }))).ok ? 0 : 1;
   if (report.errors.length > 0) {
     for (const e of report.errors) await terminal.stderr(`nixcache: ${e.argument.startsWith('(') ? '' : `${e.argument}: `}${e.message}\n`);
     return 2;
   }
+  if (undelivered > 0) return 3;
   return report.missing.length > 0 ? 1 : 0;
 }
 

@@ -41,11 +41,12 @@ export async function whyCommand(flags: PathsFlags, env: Readonly<NodeJS.Process
       progress?.stop();
     }
   }
-  await emit(flags, report);
+  const undelivered = await emit(flags, report);
   if (report.errors.length > 0) {
     for (const e of report.errors) await terminal.stderr(`nixcache: ${e.argument === '(run)' ? '' : `${e.argument}: `}${e.message}\n`);
     return 2;
   }
+  if (undelivered > 0) return 3;
   return report.summary.build > 0 ? 1 : 0;
 }
 
@@ -67,14 +68,19 @@ function usageProblem(flags: PathsFlags): { errors: WhyReport['errors'] } | unde
   return undefined;
 }
 
-async function emit(flags: PathsFlags, report: WhyReport): Promise<void> {
+/** Writes the outputs asked for; returns how many could not be delivered. */
+async function emit(flags: PathsFlags, report: WhyReport): Promise<number> {
+  let undelivered = 0;
   const color = flags.color && !process.env.NO_COLOR && terminal.stdoutIsTTY;
-  if (flags.json) await terminal.stdout(renderDocument(report));
+  if (flags.json) undelivered += (await terminal.stdout(renderDocument(report))).ok ? 0 : 1;
   if (flags.report?.to === 'file') {
     const written = writeFileAtomically(flags.report.path, renderWhyMarkdown(report));
+    if (!written.ok) undelivered++;
     if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
-  } else if (flags.report?.to === 'stdout') await terminal.stdout(renderWhyMarkdown(report));
-  if (!flags.json && flags.report?.to !== 'stdout') await terminal.stdout(renderWhyTable(report, { width: terminal.columns, color }));
+  } else if (flags.report?.to === 'stdout') undelivered += (await terminal.stdout(renderWhyMarkdown(report))).ok ? 0 : 1;
+  if (!flags.json && flags.report?.to !== 'stdout')
+    undelivered += (await terminal.stdout(renderWhyTable(report, { width: terminal.columns, color }))).ok ? 0 : 1;
+  return undelivered;
 }
 
 function emptyReport(errors: WhyReport['errors']): WhyReport {
