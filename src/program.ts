@@ -86,7 +86,9 @@ export function buildProgram(): Command {
       .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect, [])
       .option('--store <store>', 'the Nix store paths are substituted into (default: the local store)')
       .addOption(new Option('--jobs <n>', 'connections per cache host').default(32).argParser(jobs))
-      .addOption(new Option('--timeout <seconds>', 'time limit of each network operation').default(5).argParser(seconds('--timeout', 0.1, 3600)))
+      .addOption(
+        new Option('--timeout <seconds>', 'time limit of each network operation').default(5).argParser(seconds('--timeout', 0.1, 3600)),
+      )
       .addOption(new Option('--deadline <seconds>', 'time limit of the whole run').default(300).argParser(seconds('--deadline', 1, 86400)))
       .option('-v, --verbose', 'stack traces of crashes')
       .option('--no-color', 'no colours (also NO_COLOR=1)');
