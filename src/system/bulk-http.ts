@@ -130,7 +130,9 @@ export function createBulkHttp(opts: BulkOptions): BulkHttp {
     const dispatcher = await host.pool;
     const headers: Record<string, string> = { 'user-agent': 'nixcache (like curl/Nix)', accept: '*/*' };
     if (req.auth) headers.authorization = `Basic ${Buffer.from(`${req.auth.user}:${req.auth.password}`).toString('base64')}`;
-    const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
+    // The pool's connect, headers and body timeouts bound each request; the deadline bounds them all
+    // (a signal and a timer per request cost more than the rest of a narinfo look-up).
+    const signal = opts.signal;
     stats.requests++;
     const res = await apiRequest.call(dispatcher, {
       method: req.method,
