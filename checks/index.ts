@@ -4,6 +4,7 @@ import { config } from './config.js';
 import { connect } from './connect.js';
 import { firewall } from './firewall.js';
 import { hitRate } from './hit-rate.js';
+import { nar } from './nar.js';
 import { ping } from './ping.js';
 import { priority } from './priority.js';
 import { service } from './service.js';
@@ -26,6 +27,7 @@ export const CHECKS: readonly Check[] = [
   connect,
   cacheInfo,
   signature,
+  nar,
   priority,
   hitRate,
 ];

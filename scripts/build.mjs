@@ -1,7 +1,7 @@
 // Builds the CLI as an ES module bundle split at dynamic imports: start-up reads a few large
 // files instead of hundreds of small ones (execa and undici alone are ~150 files), and
 // `nixcache --version` loads only the CLI chunk. Type checking is `tsc --noEmit` (npm run typecheck).
-import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -47,6 +47,9 @@ function notices(inputs) {
         .filter((f) => /^(licen[cs]e|copying|notice)(\.|$)/i.test(f))
         .sort();
       const texts = files.map((f) => readFileSync(join(dir, f), 'utf8').trim());
+      // A package that names its licence but ships no file: the text kept in licenses/NAME.txt.
+      const kept = new URL(`../licenses/${pkg.name.replace('/', '+')}.txt`, import.meta.url).pathname;
+      if (texts.length === 0 && existsSync(kept)) texts.push(readFileSync(kept, 'utf8').trim());
       const license = typeof pkg.license === 'string' ? pkg.license : (pkg.license?.type ?? 'see text');
       if (texts.length === 0) throw new Error(`${pkg.name}: bundled, but ships no licence file to copy into the notices`);
       return { name: pkg.name, text: `${pkg.name} ${pkg.version} (${license})\n\n${texts.join('\n\n')}` };

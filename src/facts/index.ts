@@ -8,6 +8,7 @@ import { downloadNarFile, lookupNarInfo, readCacheInfo, storeCandidates } from '
 import { FactTable, recorderOnce } from './gather.js';
 import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.js';
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
+import { readNar } from './nar.js';
 import { probePath, probePing, readNameservers } from './network.js';
 import type { FactKind, Facts, NarInfoLookup, NixConfigView } from './types.js';
 
@@ -48,6 +49,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const cacheInfos = new FactTable<CacheTarget, Awaited<ReturnType<typeof readCacheInfo>>>();
   const narinfos = new FactTable<string, NarInfoLookup>();
   const narFiles = new FactTable<string, Awaited<ReturnType<typeof downloadNarFile>>>();
+  const nars = new FactTable<string, Awaited<ReturnType<typeof readNar>>>();
   const single = {
     nameservers: new FactTable<'', string[]>(),
     candidates: new FactTable<'', string[]>(),
@@ -140,6 +142,10 @@ export function createFacts(deps: FactsDeps): RunFacts {
           return { hits: hits().sort((a, b) => order(a.path) - order(b.path)), tried };
         },
         narFile: (cache, info) => use(narFiles.get(`${cache.index}\u0000${info.url}`, (r) => downloadNarFile(io(r), cache, info, netrc))),
+        nar: (cache, info, totalMs) =>
+          use(
+            nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, { timeoutMs: run.timeoutMs, totalMs })),
+          ),
         firewall: () => use(firewall()),
         systemd: () => use(systemd()),
         unitFile: (unit) =>

@@ -10,6 +10,7 @@ import type { HttpResult } from '../system/http.js';
 import type { Resolution, TcpProbe, TlsProbe } from '../system/net.js';
 import type { PingResult } from '../system/ping.js';
 import type { HitRateFact } from './hit-rate.js';
+import type { NarFact } from './nar.js';
 
 /** Facts worth starting when the run starts (checks name them in `reads`). */
 export type FactKind = 'path' | 'ping' | 'firewall' | 'systemd' | 'listeners';
@@ -90,6 +91,8 @@ export interface Facts {
   findNarInfos(cache: CacheTarget, candidates: readonly string[], want: number): Promise<{ hits: NarInfoLookup[]; tried: NarInfoLookup[] }>;
   /** The NAR file INFO points to, when it is small enough to download whole. */
   narFile(cache: CacheTarget, info: NarInfo): Promise<NarFileFact>;
+  /** The NAR file INFO points to, streamed whole through FileHash, the decompressor and NarHash within BUDGETMS. */
+  nar(cache: CacheTarget, info: NarInfo, budgetMs: number): Promise<NarFact>;
 
   firewall(): Promise<FirewallState>;
   systemd(): Promise<SystemdState>;

@@ -73,6 +73,8 @@ export interface LazyAgent {
   dispatcher(): Promise<Dispatcher>;
   /** Closes the pool's sockets, if it was ever made. */
   destroy(): Promise<void>;
+  /** The CA bundle (PEM) connections trust, for requests made outside the pool (http-stream.ts). */
+  ca?: string;
 }
 
 /**
@@ -95,7 +97,7 @@ export function createAgent(connectTimeoutMs: number, ca?: string, perHost = 25)
     );
     return agent;
   };
-  return { dispatcher, destroy: async () => void (agent ? await (await agent).destroy() : undefined) };
+  return { dispatcher, destroy: async () => void (agent ? await (await agent).destroy() : undefined), ...(ca ? { ca } : {}) };
 }
 
 /**

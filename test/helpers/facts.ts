@@ -143,6 +143,23 @@ export function scriptedIo(script: Script, calls: string[] = [], record: (e: Evi
         record({ kind: 'http', method: 'GET', url, status: result.ok ? result.response.status : null, bytes: 0, durationMs: 1 });
         return result;
       },
+      async stream(url, _options, sink) {
+        const answer = script.http?.[url];
+        if (answer && 'fail' in answer)
+          return { ok: false, error: { kind: answer.fail, message: answer.message ?? answer.fail, bytes: 0, durationMs: 1 } };
+        const status = answer?.status ?? 404;
+        const raw = Buffer.from(answer?.body ?? '');
+        let bytes = 0;
+        let stopped = false;
+        // Scripted bodies arrive in 1 kB chunks, as a server's would in several reads.
+        for (let at = 0; status === 200 && at < raw.length && !stopped; at += 1024) {
+          const chunk = raw.subarray(at, at + 1024);
+          bytes += chunk.length;
+          stopped = (await sink(chunk)) === 'stop';
+        }
+        record({ kind: 'http', method: 'GET', url, status, bytes, durationMs: 1 });
+        return { ok: true, status, headers: {}, bytes, durationMs: answer?.durationMs ?? 3, stopped };
+      },
     },
     net: {
       isLocalAddress: (a) => a.startsWith('127.') || a === '::1',

@@ -1,0 +1,65 @@
+import type { CacheTarget } from '../discover/types.js';
+import { createNarVerifier, type NarVerification } from '../nix/nar-verify.js';
+import type { NarInfo } from '../nix/narinfo.js';
+import { credentialsFor, type NetrcEntry } from '../nix/netrc.js';
+import { cacheFileUrl } from '../nix/store-url.js';
+import type { HttpFailure } from '../system/http.js';
+import type { Io } from '../system/io.js';
+
+/** The NAR file of a narinfo, downloaded and verified as a stream (or why not). */
+export type NarFact =
+  | { kind: 'unsupported'; why: string }
+  | { kind: 'status'; status: number; url: string }
+  | { kind: 'transport'; url: string; error: HttpFailure }
+  /** Reading it all would not finish in time: BYTES came in RATE bytes/s, the file has FILESIZE. */
+  | { kind: 'too-slow'; url: string; bytes: number; fileSize?: number; bytesPerSecond: number; budgetMs: number }
+  | { kind: 'read'; url: string; verification: NarVerification; durationMs: number };
+
+export interface NarBudget {
+  /** Per network operation (to the first byte, and between chunks). */
+  timeoutMs: number;
+  /** For the whole download. */
+  totalMs: number;
+}
+
+/** After this long, the download's rate says whether it can finish within the budget. */
+const PROJECT_AFTER_MS = 1000;
+
+export async function readNar(
+  io: Io,
+  cache: CacheTarget,
+  info: NarInfo,
+  netrc: readonly NetrcEntry[],
+  budget: NarBudget,
+): Promise<NarFact> {
+  const base = cache.url.httpBase;
+  if (!base) return { kind: 'unsupported', why: `the doctor downloads NAR files only from http(s) and s3 caches, not ${cache.url.scheme}` };
+  const url = cacheFileUrl(base, info.url);
+  const auth = credentialsFor(cache.url, netrc);
+  const verifier = createNarVerifier(info);
+  const started = performance.now();
+  let tooSlow: { bytes: number; bytesPerSecond: number } | undefined;
+  let bytes = 0;
+  const r = await io.http.stream(
+    url,
+    { timeoutMs: budget.timeoutMs, totalMs: budget.totalMs, ...(auth ? { auth } : {}) },
+    async (chunk) => {
+      bytes += chunk.length;
+      const verdict = await verifier.write(chunk);
+      const ms = performance.now() - started;
+      if (info.fileSize && ms > PROJECT_AFTER_MS) {
+        const bytesPerSecond = (bytes / ms) * 1000;
+        if (((info.fileSize - bytes) / bytesPerSecond) * 1000 > budget.totalMs - ms) {
+          tooSlow = { bytes, bytesPerSecond: Math.round(bytesPerSecond) };
+          return 'stop';
+        }
+      }
+      return verdict;
+    },
+  );
+  if (tooSlow)
+    return { kind: 'too-slow', url, ...tooSlow, ...(info.fileSize ? { fileSize: info.fileSize } : {}), budgetMs: budget.totalMs };
+  if (!r.ok) return { kind: 'transport', url, error: r.error };
+  if (r.status !== 200) return { kind: 'status', status: r.status, url };
+  return { kind: 'read', url, verification: await verifier.finish(), durationMs: r.durationMs };
+}

@@ -1,0 +1,101 @@
+import { type Compression, compressionOf, labelMatches, nixDecodes, normaliseCompression } from './compression.js';
+import type { NarVerification } from './nar-verify.js';
+
+/** What is wrong with a NAR file read end to end, first problem first, in the words Nix would use. */
+export type NarProblem =
+  | { kind: 'unknown-method'; declared: string }
+  | { kind: 'nix-cannot-decode'; method: Compression }
+  /** HARMLESS: this Nix reads the declared method through libarchive, which recognises the real format anyway. */
+  | { kind: 'mislabelled'; declared: string; actual: Compression | 'unknown'; harmless: boolean }
+  | { kind: 'truncated'; got: number; expected: number }
+  | { kind: 'file-hash'; got: number }
+  | { kind: 'corrupt'; method: string; message: string }
+  | { kind: 'nar-size'; got: number; expected: number; overflow: boolean }
+  | { kind: 'nar-hash' };
+
+export function narProblems(v: NarVerification, nixVersion: string | null): NarProblem[] {
+  const out: NarProblem[] = [];
+  const declared = normaliseCompression(v.declared);
+  if (!declared) out.push({ kind: 'unknown-method', declared: v.declared });
+  else if (nixDecodes(declared, nixVersion) === false) out.push({ kind: 'nix-cannot-decode', method: declared });
+  if (declared && !labelMatches(declared, v.sniffed))
+    out.push({
+      kind: 'mislabelled',
+      declared: v.declared || 'none',
+      actual: compressionOf(v.sniffed) ?? 'unknown',
+      harmless: sniffedByLibarchive(declared, nixVersion) && sniffedByLibarchive(compressionOf(v.sniffed), nixVersion),
+    });
+  if (v.fileSize !== undefined && v.fileBytes < v.fileSize) out.push({ kind: 'truncated', got: v.fileBytes, expected: v.fileSize });
+  else if (v.fileHash === 'differs' || (v.fileSize !== undefined && v.fileBytes !== v.fileSize))
+    out.push({ kind: 'file-hash', got: v.fileBytes });
+  if (v.decodeError && declared) out.push({ kind: 'corrupt', method: v.decodedAs ?? declared, message: v.decodeError });
+  if (!v.decodeError && (v.overflow || v.narBytes !== v.narSize))
+    out.push({ kind: 'nar-size', got: v.narBytes, expected: v.narSize, overflow: v.overflow === true });
+  else if (v.narHash === 'differs') out.push({ kind: 'nar-hash' });
+  return out;
+}
+
+/**
+ * Nix from 2.4 on decompresses everything but br and none through libarchive with every filter
+ * enabled, so a file labelled xz that is really zstd still reads (observed on Nix 2.8).
+ */
+function sniffedByLibarchive(method: Compression | undefined, nixVersion: string | null): boolean {
+  return (
+    method !== undefined &&
+    method !== 'br' &&
+    method !== 'none' &&
+    nixDecodes('zstd', nixVersion) === true &&
+    nixDecodes(method, nixVersion) === true
+  );
+}
+
+/** Whether the problems stop Nix from substituting (else they are worth a warning only). */
+export function blocksSubstitution(problems: readonly NarProblem[]): boolean {
+  return problems.some((p) => p.kind !== 'mislabelled' || !p.harmless);
+}
+
+/** Nix 2.8's own words when decompressing fails (observed), so the user can match them. */
+const NIX_DECODE_ERROR: Partial<Record<string, string>> = {
+  xz: 'failed to read compressed data (Lzma library error: …)',
+  zstd: 'failed to read compressed data (Truncated zstd input)',
+  bzip2: 'Failed to open archive (truncated bzip2 input)',
+};
+
+/** One line per problem, quoting Nix where the user will have seen its message. */
+export function describeNarProblem(p: NarProblem, fileUrl: string, nixVersion: string | null): string {
+  switch (p.kind) {
+    case 'unknown-method':
+      return `Compression: ${p.declared} is no method Nix knows — Nix fails with "unknown compression method '${p.declared}'"`;
+    case 'nix-cannot-decode':
+      return `Compression: ${p.method}, which the installed Nix ${nixVersion ?? ''} cannot decompress (Nix reads ${p.method} from 2.4 on)`;
+    case 'mislabelled':
+      return `the narinfo says Compression: ${p.declared}, but the file is ${p.actual === 'unknown' ? 'in no format the doctor recognises' : p.actual === 'none' ? 'an uncompressed NAR' : `${p.actual}-compressed`} — ${p.harmless ? `Nix ${nixVersion ?? ''} still reads it (libarchive recognises the format), but tools and Nix before 2.4 that trust the label fail` : `Nix decompresses it as ${p.declared} and fails`}`;
+    case 'truncated':
+      return `the NAR file is truncated: ${p.got} of the ${p.expected} bytes in FileSize`;
+    case 'file-hash':
+      return `the NAR file does not match FileHash/FileSize (${p.got} bytes) — Nix reports "hash mismatch in file downloaded from '${fileUrl}'"`;
+    case 'corrupt':
+      return `decompressing it as ${p.method} fails: ${friendlyDecodeError(p.method, p.message)}${NIX_DECODE_ERROR[p.method] ? ` — Nix reports "${NIX_DECODE_ERROR[p.method]}"` : p.method === 'br' ? ' — Nix 2.8 spins without end on a truncated brotli file (observed)' : ''}`;
+    case 'nar-size':
+      return p.overflow
+        ? `the NAR decompresses to more than twice NarSize (${p.expected} bytes); reading stopped`
+        : `the NAR is ${p.got} bytes, NarSize says ${p.expected}`;
+    case 'nar-hash':
+      return 'the NAR does not match NarHash — Nix refuses the path with a hash mismatch ("hash mismatch importing path"): the narinfo and the NAR file disagree';
+  }
+}
+
+/** XZ Embedded's return codes (xz.h) in words. */
+const XZ_CODES: Record<string, string> = {
+  '5': 'not xz data',
+  '6': 'unsupported xz options',
+  '7': 'the xz data is corrupt',
+  '8': 'the xz stream ends early (truncated)',
+};
+
+function friendlyDecodeError(method: string, message: string): string {
+  const code = /error code (\d+)/.exec(message)?.[1];
+  if (method === 'xz' && code && XZ_CODES[code]) return XZ_CODES[code];
+  if (method === 'bzip2' && /undefined|null/.test(message)) return 'the bzip2 stream is corrupt or ends early';
+  return message;
+}
