@@ -97,7 +97,9 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  if (widths.reduce((a, b) => a + b + 2, 0) <= width) {
+  if (r.caches.length === 0) {
+    if (r.paths > 0) out.push('No caches are configured (substituters is empty).');
+  } else if (widths.reduce((a, b) => a + b + 2, 0) <= width) {
     out.push(line(head));
     for (const row of rows) out.push(line(row));
   } else {
@@ -152,12 +154,15 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
   }
   for (const e of r.errors) out.push(...wrapWords(`✘ ${e.argument}: ${e.message}`, width, '', '    '));
   if (r.errors.length) out.push('');
-  out.push(
-    r.missing.length === 0 && r.errors.length === 0
-      ? paint(32, 'Every path is available from some cache.')
-      : paint(31, `${plural(r.missing.length, 'path')} must be built: no cache has ${r.missing.length === 1 ? 'it' : 'them'}.`),
-    '',
-  );
+  const closing =
+    r.paths === 0
+      ? paint(31, 'Nothing was looked up: see the lines above.')
+      : r.missing.length > 0
+        ? paint(31, `${plural(r.missing.length, 'path')} must be built: no cache has ${r.missing.length === 1 ? 'it' : 'them'}.`)
+        : r.errors.length > 0
+          ? paint(33, 'Every path looked up is available from some cache; the arguments above were not looked up.')
+          : paint(32, 'Every path is available from some cache.');
+  out.push(closing, '');
   return out.join('\n');
 }
 
