@@ -205,3 +205,42 @@ describe('the pooled signature verifier', () => {
     expect([...kinds].sort()).toEqual(['mismatch', 'unsigned', 'untrusted', 'valid']);
   });
 });
+
+describe('the caches in the order Nix tries them, and the ones it does not use', () => {
+  it('orders by URL priority, then nix-cache-info, then nix.conf order; drops what the daemon ignores and a foreign StoreDir', async () => {
+    const { EffectiveSettings } = await import('../../src/nix/config.js');
+    const { planCaches } = await import('../../src/facts/path-lookups.js');
+    const { cacheTarget } = await import('../helpers/facts.js');
+    const at = (file: string, level: 'system' | 'user') => ({ file, line: 1, level });
+    const system = [{ name: 'substituters', value: 'http://a http://b', origin: at('/etc/nix/nix.conf', 'system') }];
+    const user = [{ name: 'extra-substituters', value: 'http://c http://d', origin: at('/home/u/.config/nix/nix.conf', 'user') }];
+    const targets = ['http://a', 'http://b', 'http://c', 'http://d?priority=5'].map((u, i) => cacheTarget(u, i));
+    const info = (body: string) => ({
+      kind: 'http' as const,
+      result: {
+        ok: true as const,
+        response: { status: 200, headers: {}, body, raw: Buffer.from(body), bytes: 0, url: '', redirects: 0, durationMs: 1 },
+      },
+    });
+    const infos = new Map([
+      [targets[0]!, info('StoreDir: /nix/store\nPriority: 40\n')],
+      [targets[1]!, info('StoreDir: /gnu/store\n')],
+      [targets[2]!, info('StoreDir: /nix/store\nPriority: 10\n')],
+      [targets[3]!, info('StoreDir: /nix/store\n')],
+    ]);
+    const discovery = {
+      env: { multiUser: true, trustedUser: false, user: 'u', storeDir: '/nix/store' },
+      config: { daemonSettings: new EffectiveSettings(system), settings: new EffectiveSettings([...system, ...user]) },
+      targets,
+    } as never;
+    const plans = planCaches(discovery, infos as never);
+    expect(plans.map((p) => [p.url, p.order, p.priority, p.used])).toEqual([
+      ['http://b', 1, 0, false],
+      ['http://d?priority=5', 2, 5, false],
+      ['http://c', 3, 10, false],
+      ['http://a', 4, 40, true],
+    ]);
+    expect(plans[0]!.unusedReason).toMatch(/\/gnu\/store/);
+    expect(plans[2]!.unusedReason).toMatch(/not a trusted user/);
+  });
+});
