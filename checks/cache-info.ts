@@ -2,6 +2,7 @@ import type { CacheTarget } from '../src/discover/types.js';
 import type { Facts } from '../src/facts/types.js';
 import { deadCacheAdvice } from '../src/nix/advice.js';
 import { parseCacheInfo } from '../src/nix/cache-info.js';
+import { describeNetrc, type NetrcView, narinfoAuthProblem } from '../src/nix/credentials.js';
 import type { Credentials } from '../src/nix/netrc.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
@@ -45,9 +46,14 @@ export const cacheInfo: CacheCheck = {
         data,
       });
     }
-    return judge(facts, cache, body, data);
+    const verdict = judge(facts, cache, body, data);
+    const probe = verdict.status === 'fail' ? undefined : await facts.narinfoProbe(cache);
+    const auth = probe?.kind === 'answered' ? narinfoAuthProblem(cache.url, probe, netrcView(facts)) : undefined;
+    return auth ? { ...auth, data: { ...verdict.data, ...auth.data } } : verdict;
   },
 };
+
+const netrcView = (facts: Facts): NetrcView => ({ ...facts.config.netrc, root: facts.env.root, multiUser: facts.env.multiUser });
 
 const advice = (facts: Facts, cache: CacheTarget) =>
   cache.role === 'substituter' ? deadCacheAdvice(facts.config.settings, cache.url.display) : undefined;
@@ -145,6 +151,7 @@ function authFailure(
       ? ' (Nix treats a 403 on a .narinfo as "not in cache", as S3 answers 403 for missing keys, so builds silently compile instead)'
       : '';
   return fail(`GET /nix-cache-info answered ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}: ${how}${note403}`, {
+    detail: describeNetrc(cache.url, netrcView(facts)),
     fix: [
       `Add to ${netrc.path} (mode 600, readable by the nix-daemon):`,
       `  machine ${cache.url.host ?? 'HOST'} login ${auth?.user || 'USER'} password ***`,

@@ -5,6 +5,7 @@ import type { Evidence, Recorder } from '../system/evidence.js';
 import type { Io } from '../system/io.js';
 import type { Resolution } from '../system/net.js';
 import { downloadNarFile, lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
+import { probeNarinfo } from './credentials.js';
 import { FactTable, recorderOnce } from './gather.js';
 import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.js';
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
@@ -50,6 +51,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const narinfos = new FactTable<string, NarInfoLookup>();
   const narFiles = new FactTable<string, Awaited<ReturnType<typeof downloadNarFile>>>();
   const nars = new FactTable<string, Awaited<ReturnType<typeof readNar>>>();
+  const narinfoProbes = new FactTable<CacheTarget, Awaited<ReturnType<typeof probeNarinfo>>>();
   const single = {
     nameservers: new FactTable<'', string[]>(),
     candidates: new FactTable<'', string[]>(),
@@ -142,6 +144,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
           return { hits: hits().sort((a, b) => order(a.path) - order(b.path)), tried };
         },
         narFile: (cache, info) => use(narFiles.get(`${cache.index}\u0000${info.url}`, (r) => downloadNarFile(io(r), cache, info, netrc))),
+        narinfoProbe: (cache) => use(narinfoProbes.get(cache, (r) => probeNarinfo(io(r), cache, netrc))),
         nar: (cache, info, totalMs) =>
           use(
             nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, { timeoutMs: run.timeoutMs, totalMs })),

@@ -9,6 +9,7 @@ import type { FileStat, ReadResult } from '../system/fs.js';
 import type { HttpResult } from '../system/http.js';
 import type { Resolution, TcpProbe, TlsProbe } from '../system/net.js';
 import type { PingResult } from '../system/ping.js';
+import type { NarinfoProbe } from './credentials.js';
 import type { HitRateFact } from './hit-rate.js';
 import type { NarFact } from './nar.js';
 
@@ -91,6 +92,8 @@ export interface Facts {
   findNarInfos(cache: CacheTarget, candidates: readonly string[], want: number): Promise<{ hits: NarInfoLookup[]; tried: NarInfoLookup[] }>;
   /** The NAR file INFO points to, when it is small enough to download whole. */
   narFile(cache: CacheTarget, info: NarInfo): Promise<NarFileFact>;
+  /** A narinfo no cache has, requested with the credentials Nix would send: 404 means narinfos are public. */
+  narinfoProbe(cache: CacheTarget): Promise<NarinfoProbe | undefined>;
   /** The NAR file INFO points to, streamed whole through FileHash, the decompressor and NarHash within BUDGETMS. */
   nar(cache: CacheTarget, info: NarInfo, budgetMs: number): Promise<NarFact>;
 

@@ -1,0 +1,139 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, normalize } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AS_NOBODY, checkOf, parseReport, runCli } from '../helpers/cli.js';
+import { CACHES, KEYS } from '../helpers/servers.js';
+import { ensureFixturePathsInStore, FIXTURE_PATHS, missing } from '../helpers/system.js';
+
+const LAN_KEY = readFileSync(join(KEYS, 'lan.pub'), 'utf8').trim();
+const skipReason = missing('credential tests (auth only on narinfos)', { root: true, commands: ['nix', 'setpriv'] });
+const USER = 'builder';
+const PASSWORD = 'narinfo-secret-7';
+let server: Server;
+let url = '';
+let port = 0;
+const work = skipReason ? '' : mkdtempSync(join(tmpdir(), 'nixcache-cred-'));
+
+/** Serves the signed fixture cache; only *.narinfo needs HTTP basic auth, as some nginx setups do. */
+function narinfoAuthServer(dir: string): Server {
+  const expected = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+  return createServer(async (req, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0] as string);
+    if (path.endsWith('.narinfo') && req.headers.authorization !== expected) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="narinfo"' }).end('Unauthorized\n');
+      return;
+    }
+    const file = normalize(join(dir, path));
+    if (!file.startsWith(dir)) return void res.writeHead(403).end();
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-length': body.length }).end(body);
+    } catch {
+      res.writeHead(404).end('not found\n');
+    }
+  });
+}
+
+/** A nix.conf (and netrc) every user may read — the netrc's own mode is what a test sets. */
+function confDir(netrc?: { text: string; mode: number }): Record<string, string> {
+  const dir = mkdtempSync(join(work, 'conf-'));
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, 'nix.conf'), `substituters = ${url}\ntrusted-public-keys = ${LAN_KEY}\nnetrc-file = ${dir}/netrc\n`, {
+    mode: 0o644,
+  });
+  if (netrc) {
+    writeFileSync(join(dir, 'netrc'), netrc.text);
+    chownSync(join(dir, 'netrc'), 0, 0);
+    chmodSync(join(dir, 'netrc'), netrc.mode);
+  }
+  return { NIX_CONF_DIR: dir, NIX_USER_CONF_FILES: '', HOME: dir, XDG_CONFIG_HOME: join(dir, 'xdg') };
+}
+
+async function cacheInfo(env: Record<string, string>, wrap?: string[]) {
+  const r = await runCli(['doctor', '--json', '--only', 'connect,cache-info,signature', '--sample', FIXTURE_PATHS[0] as string], {
+    env,
+    ...(wrap ? { wrap } : {}),
+  });
+  const report = parseReport(r.stdout);
+  return { info: checkOf(report, 'cache-info', url), signature: checkOf(report, 'signature', url), stdout: r.stdout };
+}
+
+beforeAll(async () => {
+  if (skipReason) return;
+  ensureFixturePathsInStore();
+  chmodSync(work, 0o755);
+  server = narinfoAuthServer(join(CACHES, 'signed-lan'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+  url = `http://127.0.0.1:${port}`;
+});
+afterAll(async () => {
+  if (server) await new Promise((resolve) => server.close(resolve));
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe.skipIf(skipReason)('credentials as the daemon sees them: a cache with auth only on *.narinfo', () => {
+  it('fails a public nix-cache-info with 401 narinfos: Nix treats this as not in the cache, silently', async () => {
+    const { info } = await cacheInfo(confDir());
+    expect(info.status).toBe('fail');
+    expect(info.summary).toContain("Nix treats this as 'not in the cache', silently");
+    expect(info.data).toMatchObject({ narinfoStatus: 401, credentials: null, netrc: 'none' });
+    expect(info.fix).toContain(`machine 127.0.0.1 login USER password ***`);
+    expect(info.fix).toContain('nix.settings.netrc-file');
+    // The oracle: real Nix asked for a path the cache has says only that it is not there.
+    const env = confDir();
+    const nix = spawn('nix', ['--extra-experimental-features', 'nix-command', 'path-info', '--store', url, FIXTURE_PATHS[0] as string], {
+      env: { ...process.env, ...env, XDG_CACHE_HOME: join(env.HOME as string, 'cache') },
+    });
+    let stderr = '';
+    nix.stderr.on('data', (d) => (stderr += String(d)));
+    const code = await new Promise((resolve) => nix.on('close', resolve));
+    expect(code).not.toBe(0);
+    expect(stderr).not.toMatch(/401|Unauthorized|authenticat/i);
+  });
+
+  it('passes when netrc-file has a machine entry for the host, and never shows its password', async () => {
+    const { info, signature, stdout } = await cacheInfo(
+      confDir({ text: `machine 127.0.0.1 login ${USER} password ${PASSWORD}\n`, mode: 0o600 }),
+    );
+    expect(info.status).toBe('pass');
+    expect(signature.status).toBe('pass');
+    expect(stdout).not.toContain(PASSWORD);
+  });
+
+  it('names a netrc machine entry with a port as the reason it never matches', async () => {
+    const { info, stdout } = await cacheInfo(
+      confDir({ text: `machine 127.0.0.1:${port} login ${USER} password ${PASSWORD}\n`, mode: 0o600 }),
+    );
+    expect(info.status).toBe('fail');
+    expect(info.detail).toContain(`'machine 127.0.0.1:${port}' has a port: curl matches the host name alone`);
+    expect(stdout).not.toContain(PASSWORD);
+  });
+
+  it('fails a netrc whose machine name is another host, saying it has no entry for this one', async () => {
+    const { info } = await cacheInfo(confDir({ text: `machine cache.example.org login ${USER} password ${PASSWORD}\n`, mode: 0o600 }));
+    expect(info.status).toBe('fail');
+    expect(info.detail).toContain("has no 'machine 127.0.0.1' entry and no 'default' entry");
+  });
+
+  it('as an unprivileged user with a root-only netrc and a daemon, says the daemon may read it and what sudo adds', async () => {
+    const env = { ...confDir({ text: `machine 127.0.0.1 login ${USER} password ${PASSWORD}\n`, mode: 0o600 }), NIX_REMOTE: 'daemon' };
+    const { info } = await cacheInfo(env, AS_NOBODY);
+    expect(info.status, JSON.stringify(info)).toBe('warn');
+    expect(info.detail).toMatch(/could not read .*netrc \(.*not readable by this user/);
+    expect(info.detail).toContain('sudo nixcache doctor');
+    // As root (what sudo adds) the same files pass.
+    expect((await cacheInfo(env)).info.status).toBe('pass');
+  });
+
+  it('as an unprivileged single-user Nix, a netrc it cannot read is its own failure', async () => {
+    const { info } = await cacheInfo(confDir({ text: `machine 127.0.0.1 login ${USER} password ${PASSWORD}\n`, mode: 0o600 }), AS_NOBODY);
+    expect(info.status).toBe('fail');
+    expect(info.detail).toMatch(/Nix \(this user\) cannot use/);
+  });
+});
