@@ -125,11 +125,12 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
     const fallback = discovery.config.settings.get('fallback') === 'true';
     let done = 0;
 
-    /** Looks PATHS up in every cache (those not valid locally) and judges each on its own. */
+    /** Looks PATHS up in every cache and judges each on its own. */
     const evaluate = async (batch: readonly string[]) => {
       for (const p of (await validPaths(tools, batch)) ?? []) valid.add(p);
       const jobs: { path: string; plan: (typeof plans)[number] }[] = [];
-      for (const path of batch) if (!valid.has(path)) for (const plan of plans) jobs.push({ path, plan });
+      // A valid path is looked up too: whether the caches have what this machine built is worth knowing.
+      for (const path of batch) for (const plan of plans) jobs.push({ path, plan });
       await eachLimited(jobs, flags.jobs * PIPELINING * Math.max(1, plans.length), session.deadline, async ({ path, plan }) => {
         const key = `${plan.order}\u0000${path}`;
         const lookup = await lookupPath(deps, plan, path);
@@ -148,8 +149,8 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
       const caches: WhyCache[] = plans.map((plan) => {
         const key = `${plan.order}\u0000${path}`;
         const l: Lookup = lookups.get(key) ?? {
-          narinfo: isValid ? 'missing' : 'unreachable',
-          detail: isValid ? 'not looked up: valid locally' : 'not looked up before the deadline',
+          narinfo: 'unreachable',
+          detail: 'not looked up before the deadline',
           signature: null,
           keys: [],
         };

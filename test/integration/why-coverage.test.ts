@@ -120,6 +120,8 @@ describe.skipIf(skipReason)('why: the verdict real Nix reaches, cache by cache (
     expect(await nixSubstitutes(w, LEAF_A)).toBe(true);
     const { report, exitCode } = await why(w, [LEAF_A]);
     expect(report.paths[0]!.verdict).toBe('valid');
+    // Still looked up: whether the cache has what this machine holds is worth knowing.
+    expect(report.paths[0]!.caches[0]).toMatchObject({ narinfo: 'present', signature: 'trusted' });
     expect(exitCode).toBe(0);
   });
 
