@@ -6,7 +6,7 @@ import { DEFAULT_SINCE_MS } from '../facts/hit-rate.js';
 import { createFacts } from '../facts/index.js';
 import { readNixView } from '../facts/nix.js';
 import type { FactKind } from '../facts/types.js';
-import { renderJson } from '../report/json.js';
+import { renderJsonChunks } from '../report/json.js';
 import { buildReport, crashReport, type Report } from '../report/model.js';
 import { Redactor, redactPatterns } from '../report/redact.js';
 import type { Check } from '../runner/check.js';
@@ -61,7 +61,15 @@ export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.Pro
     const r = await written;
     if (!r.ok) undelivered.push(r.code === 'EPIPE' ? '' : `could not write ${what}: ${r.message}`);
   };
-  if (flags.json) await deliver('the JSON to stdout', terminal.stdout(renderJson(report)));
+  if (flags.json) {
+    for (const chunk of renderJsonChunks(report)) {
+      const written = await terminal.stdout(chunk);
+      if (!written.ok) {
+        await deliver('the JSON to stdout', written);
+        break;
+      }
+    }
+  }
   if (flags.report?.to === 'file') {
     const path = flags.report.path;
     // Checked again now that the run knows every file it read (nix.conf and its includes).

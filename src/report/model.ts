@@ -176,7 +176,7 @@ export function buildReport(input: {
     fixFirst: [],
   };
   report.fixFirst = rankFixes(report.checks, report.caches);
-  return input.redactor.deep(report);
+  return input.redactor.inPlace(report);
 }
 
 /** The doctor itself failed (not one check): still one valid document, with a one-line reason. */

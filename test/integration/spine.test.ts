@@ -169,7 +169,7 @@ describe('outputs', () => {
   });
 
   it.each([
-    [['doctor', '--timeout', 'soon'], /--timeout must be a positive number/],
+    [['doctor', '--timeout', 'soon'], /--timeout takes a number of seconds from 0\.1 to 3600/],
     [['doctor', '--only', 'nope'], /unknown check id 'nope'/],
     [['doctor', '--conf', '/no/such/nix.conf'], /--conf \/no\/such\/nix.conf: no such file/],
     [['doctor', '--port', '70000'], /--port must be a port number/],
