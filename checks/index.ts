@@ -2,6 +2,7 @@ import type { Check } from '../src/runner/check.js';
 import { cacheInfo } from './cache-info.js';
 import { config } from './config.js';
 import { connect } from './connect.js';
+import { daemon } from './daemon.js';
 import { firewall } from './firewall.js';
 import { hitRate } from './hit-rate.js';
 import { nar } from './nar.js';
@@ -29,5 +30,6 @@ export const CHECKS: readonly Check[] = [
   signature,
   nar,
   priority,
+  daemon,
   hitRate,
 ];

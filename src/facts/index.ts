@@ -6,6 +6,7 @@ import type { Io } from '../system/io.js';
 import type { Resolution } from '../system/net.js';
 import { downloadNarFile, lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
 import { probeNarinfo } from './credentials.js';
+import { probeDaemonProxies, readDaemon } from './daemon.js';
 import { FactTable, recorderOnce } from './gather.js';
 import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.js';
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
@@ -51,6 +52,9 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const narinfos = new FactTable<string, NarInfoLookup>();
   const narFiles = new FactTable<string, Awaited<ReturnType<typeof downloadNarFile>>>();
   const nars = new FactTable<string, Awaited<ReturnType<typeof readNar>>>();
+  const daemons = new FactTable<'', Awaited<ReturnType<typeof readDaemon>>>();
+  const daemonProxies = new FactTable<'', Awaited<ReturnType<typeof probeDaemonProxies>>>();
+  const daemon = () => daemons.get('', (r) => readDaemon(io(r), config, process.env, env.root));
   const narinfoProbes = new FactTable<CacheTarget, Awaited<ReturnType<typeof probeNarinfo>>>();
   const single = {
     nameservers: new FactTable<'', string[]>(),
@@ -148,6 +152,15 @@ export function createFacts(deps: FactsDeps): RunFacts {
         nar: (cache, info, totalMs) =>
           use(
             nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, { timeoutMs: run.timeoutMs, totalMs })),
+          ),
+        daemon: () => use(daemon()),
+        daemonProxies: () =>
+          use(
+            daemonProxies.get('', async (r) => {
+              const d = await recorderOnce(r)(daemon());
+              const urls = targets.flatMap((c) => (c.url.httpBase && c.url.scheme !== 's3' ? [c.url.httpBase] : []));
+              return d.env ? probeDaemonProxies(urls, d.env, run.timeoutMs, deps.deadline, r) : [];
+            }),
           ),
         firewall: () => use(firewall()),
         systemd: () => use(systemd()),

@@ -10,6 +10,7 @@ import type { HttpResult } from '../system/http.js';
 import type { Resolution, TcpProbe, TlsProbe } from '../system/net.js';
 import type { PingResult } from '../system/ping.js';
 import type { NarinfoProbe } from './credentials.js';
+import type { DaemonFact, probeDaemonProxies } from './daemon.js';
 import type { HitRateFact } from './hit-rate.js';
 import type { NarFact } from './nar.js';
 
@@ -97,6 +98,10 @@ export interface Facts {
   /** The NAR file INFO points to, streamed whole through FileHash, the decompressor and NarHash within BUDGETMS. */
   nar(cache: CacheTarget, info: NarInfo, budgetMs: number): Promise<NarFact>;
 
+  /** The nix-daemon: which process, its environment, when it started, what this Nix cannot open. */
+  daemon(): Promise<DaemonFact>;
+  /** Each http(s) cache requested through the proxy the daemon's environment gives it. */
+  daemonProxies(): Promise<Awaited<ReturnType<typeof probeDaemonProxies>>>;
   firewall(): Promise<FirewallState>;
   systemd(): Promise<SystemdState>;
   /** `systemctl cat UNIT`, when it works. */
