@@ -97,7 +97,12 @@ function daemonLooksUp(socket: string): Promise<number | null> {
     stdio: 'ignore',
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.on('close', (code) => (clearTimeout(timer), resolve(code))));
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    }),
+  );
 }
 
 describe.skipIf(skipReason)('the daemon check against a real nix-daemon started by the test', () => {
