@@ -12,6 +12,7 @@ export const connect: CacheCheck = {
   id: 'connect',
   title: 'TCP/TLS connection',
   scope: 'cache',
+  needs: ['network'],
   uses: ['ping'],
   reads: ['path'],
   async run(facts, cache, results) {
@@ -27,12 +28,21 @@ export const connect: CacheCheck = {
 
     if (!path.resolution.ok) {
       const resolvers = (await facts.nameservers()).join(', ');
+      // ENOTFOUND: a resolver answered that the name does not exist; anything else: no answer.
+      const missing = path.resolution.code === 'ENOTFOUND' || path.resolution.code === 'ENODATA';
       return withAdvice(
-        fail(`cannot resolve host name '${path.host}': ${path.resolution.message} — Nix reports "Couldn't resolve host name (6)"`, {
-          detail: resolvers ? `Resolvers in /etc/resolv.conf: ${resolvers}` : undefined,
-          fix: `Check the spelling of '${path.host}', add it to /etc/hosts or DNS, or use the server's IP address in substituters.`,
-          data: { host: path.host, resolveError: path.resolution.code },
-        }),
+        fail(
+          missing
+            ? `cannot resolve host name '${path.host}': the name does not exist (${path.resolution.code}, the resolver's answer) — Nix reports "Couldn't resolve host name (6)"`
+            : `cannot resolve host name '${path.host}': no resolver answered (${path.resolution.code}), which says nothing about the name — Nix reports "Couldn't resolve host name (6)"`,
+          {
+            detail: resolvers ? `Resolvers in /etc/resolv.conf: ${resolvers}` : undefined,
+            fix: missing
+              ? `Check the spelling of '${path.host}', add it to /etc/hosts or DNS, or use the server's IP address in substituters.`
+              : `Check the resolvers (${resolvers || 'none'}): resolvectl query ${path.host}, or use the server's IP address in substituters.`,
+            data: { host: path.host, resolveError: path.resolution.code },
+          },
+        ),
       );
     }
     const tcp = path.tcp;

@@ -6,6 +6,7 @@ import { daemon } from './daemon.js';
 import { firewall } from './firewall.js';
 import { hitRate } from './hit-rate.js';
 import { nar } from './nar.js';
+import { network } from './network.js';
 import { ping } from './ping.js';
 import { priority } from './priority.js';
 import { service } from './service.js';
@@ -22,6 +23,7 @@ export const CHECKS: readonly Check[] = [
   config,
   trust,
   signingKey,
+  network,
   service,
   firewall,
   ping,

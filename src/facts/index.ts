@@ -7,6 +7,7 @@ import type { Resolution } from '../system/net.js';
 import { downloadNarFile, lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
 import { probeNarinfo } from './credentials.js';
 import { probeDaemonProxies, readDaemon } from './daemon.js';
+import { readRoutes } from './routes.js';
 import { FactTable, recorderOnce } from './gather.js';
 import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.js';
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
@@ -52,6 +53,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const narinfos = new FactTable<string, NarInfoLookup>();
   const narFiles = new FactTable<string, Awaited<ReturnType<typeof downloadNarFile>>>();
   const nars = new FactTable<string, Awaited<ReturnType<typeof readNar>>>();
+  const routes = new FactTable<'', Awaited<ReturnType<typeof readRoutes>>>();
   const daemons = new FactTable<'', Awaited<ReturnType<typeof readDaemon>>>();
   const daemonProxies = new FactTable<'', Awaited<ReturnType<typeof probeDaemonProxies>>>();
   const daemon = () => daemons.get('', (r) => readDaemon(io(r), config, process.env, env.root));
@@ -153,6 +155,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
           use(
             nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, { timeoutMs: run.timeoutMs, totalMs })),
           ),
+        routes: () => use(routes.get('', (r) => readRoutes(io(r)))),
         daemon: () => use(daemon()),
         daemonProxies: () =>
           use(

@@ -11,6 +11,7 @@ import type { Resolution, TcpProbe, TlsProbe } from '../system/net.js';
 import type { PingResult } from '../system/ping.js';
 import type { NarinfoProbe } from './credentials.js';
 import type { DaemonFact, probeDaemonProxies } from './daemon.js';
+import type { Routes } from '../host/routes.js';
 import type { HitRateFact } from './hit-rate.js';
 import type { NarFact } from './nar.js';
 
@@ -98,6 +99,8 @@ export interface Facts {
   /** The NAR file INFO points to, streamed whole through FileHash, the decompressor and NarHash within BUDGETMS. */
   nar(cache: CacheTarget, info: NarInfo, budgetMs: number): Promise<NarFact>;
 
+  /** Default routes from the kernel's routing tables. */
+  routes(): Promise<Routes>;
   /** The nix-daemon: which process, its environment, when it started, what this Nix cannot open. */
   daemon(): Promise<DaemonFact>;
   /** Each http(s) cache requested through the proxy the daemon's environment gives it. */

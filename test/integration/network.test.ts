@@ -106,6 +106,8 @@ describe('cache-info over real faults', () => {
     const info = checkOf(report, 'cache-info', ok.url);
     expect(info.evidence).toEqual([
       expect.objectContaining({ kind: 'http', method: 'GET', url: `${ok.url}/nix-cache-info`, status: 200, bytes: 21 }),
+      // One narinfo no cache has: a 404 says narinfos are public (a 401/403 would be a silent miss for Nix).
+      expect.objectContaining({ kind: 'http', method: 'GET', url: `${ok.url}/00000000000000000000000000000000.narinfo`, status: 404 }),
     ]);
     expect(info.data.latencyMs).toEqual(expect.any(Number));
   });

@@ -85,7 +85,7 @@ describe.each([60, 80, 120])('the table in a %i-column terminal', (columns) => {
 describe('noise', () => {
   it('folds the skips that carry no news into one line per cache, and -v shows them all', async () => {
     const quiet = (await inTerminal(100, ['doctor', '--timeout', '2'], env)).join('\n');
-    expect(quiet).toContain('2 checks not run — cache-info, signature: connect failed');
+    expect(quiet).toContain('3 checks not run — cache-info, signature, nar: connect failed');
     expect(quiet).not.toMatch(/needs connect/);
     const verbose = (await inTerminal(100, ['doctor', '--timeout', '2', '-v'], env)).join('\n');
     expect(verbose).toContain("not run: needs 'connect', which failed");
