@@ -4,6 +4,7 @@ import { config } from './config.js';
 import { connect } from './connect.js';
 import { daemon } from './daemon.js';
 import { firewall } from './firewall.js';
+import { flake } from './flake.js';
 import { hitRate } from './hit-rate.js';
 import { nar } from './nar.js';
 import { network } from './network.js';
@@ -33,5 +34,6 @@ export const CHECKS: readonly Check[] = [
   nar,
   priority,
   daemon,
+  flake,
   hitRate,
 ];

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { coverageFlags, doctorFlags, pathsFlags, serveMetricsFlags, UsageError } from './commands/flags.js';
 import { parseDuration } from './host/hit-rate.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
     .option('--cache <url>', 'check only this cache (repeatable); keys and trust still come from nix.conf', collect)
     .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect)
     .option('--sample <storepath>', 'store path whose .narinfo is fetched to check signatures')
+    .option('--flake <dir>', 'the flake whose nixConfig the flake check reads (default: flake.nix in the working directory)')
     .addOption(
       new Option('--timeout <seconds>', 'time limit of each network operation').default(5).argParser(seconds('--timeout', 0.1, 3600)),
     )
@@ -68,6 +70,8 @@ export function buildProgram(): Command {
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .action(async (opts: Record<string, unknown>) => {
       const flags = doctorFlags(opts);
+      // The flake check's fact reads this (the run settings are discovery's, which --flake does not change).
+      if (typeof opts.flake === 'string') process.env.NIXCACHE_FLAKE_DIR = resolve(opts.flake);
       const { doctorCommand } = await import('./commands/doctor.js');
       process.exitCode = await doctorCommand(flags);
     });

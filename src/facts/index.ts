@@ -7,12 +7,13 @@ import type { Resolution } from '../system/net.js';
 import { downloadNarFile, lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
 import { probeNarinfo } from './credentials.js';
 import { probeDaemonProxies, readDaemon } from './daemon.js';
-import { readRoutes } from './routes.js';
+import { readFlake } from './flake.js';
 import { FactTable, recorderOnce } from './gather.js';
 import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.js';
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
 import { readNar } from './nar.js';
 import { probePath, probePing, readNameservers } from './network.js';
+import { readRoutes } from './routes.js';
 import type { FactKind, Facts, NarInfoLookup, NixConfigView } from './types.js';
 
 export interface FactsDeps {
@@ -53,6 +54,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const narinfos = new FactTable<string, NarInfoLookup>();
   const narFiles = new FactTable<string, Awaited<ReturnType<typeof downloadNarFile>>>();
   const nars = new FactTable<string, Awaited<ReturnType<typeof readNar>>>();
+  const flakes = new FactTable<'', Awaited<ReturnType<typeof readFlake>>>();
   const routes = new FactTable<'', Awaited<ReturnType<typeof readRoutes>>>();
   const daemons = new FactTable<'', Awaited<ReturnType<typeof readDaemon>>>();
   const daemonProxies = new FactTable<'', Awaited<ReturnType<typeof probeDaemonProxies>>>();
@@ -155,6 +157,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
           use(
             nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, { timeoutMs: run.timeoutMs, totalMs })),
           ),
+        flake: () => use(flakes.get('', (r) => readFlake(io(r), process.env.NIXCACHE_FLAKE_DIR || process.cwd(), process.env))),
         routes: () => use(routes.get('', (r) => readRoutes(io(r)))),
         daemon: () => use(daemon()),
         daemonProxies: () =>

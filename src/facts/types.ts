@@ -1,5 +1,6 @@
 import type { CacheTarget, DoctorConfig, Environment, RunSettings } from '../discover/types.js';
 import type { FirewallState } from '../host/firewall-judge.js';
+import type { Routes } from '../host/routes.js';
 import type { Listener } from '../host/sockets.js';
 import type { UnitProperties } from '../host/systemd.js';
 import type { NarInfo } from '../nix/narinfo.js';
@@ -11,7 +12,7 @@ import type { Resolution, TcpProbe, TlsProbe } from '../system/net.js';
 import type { PingResult } from '../system/ping.js';
 import type { NarinfoProbe } from './credentials.js';
 import type { DaemonFact, probeDaemonProxies } from './daemon.js';
-import type { Routes } from '../host/routes.js';
+import type { FlakeFact } from './flake.js';
 import type { HitRateFact } from './hit-rate.js';
 import type { NarFact } from './nar.js';
 
@@ -99,6 +100,8 @@ export interface Facts {
   /** The NAR file INFO points to, streamed whole through FileHash, the decompressor and NarHash within BUDGETMS. */
   nar(cache: CacheTarget, info: NarInfo, budgetMs: number): Promise<NarFact>;
 
+  /** The flake.nix in the working directory: its nixConfig and the user's trusted-settings.json. */
+  flake(): Promise<FlakeFact>;
   /** Default routes from the kernel's routing tables. */
   routes(): Promise<Routes>;
   /** The nix-daemon: which process, its environment, when it started, what this Nix cannot open. */
