@@ -73,7 +73,8 @@ export function describeNarProblem(p: NarProblem, fileUrl: string, nixVersion: s
     case 'truncated':
       return `the NAR file is truncated: ${p.got} of the ${p.expected} bytes in FileSize`;
     case 'file-hash':
-      return `the NAR file does not match FileHash/FileSize (${p.got} bytes) — Nix reports "hash mismatch in file downloaded from '${fileUrl}'"`;
+      // "hash mismatch in file downloaded from" is fetchurl's message: substitution does not check FileHash.
+      return `the NAR file from ${fileUrl} does not match FileHash/FileSize (${p.got} bytes): it is not the file the narinfo describes — Nix then fails decompressing it or on NarHash ("hash mismatch importing path")`;
     case 'corrupt':
       return `decompressing it as ${p.method} fails: ${friendlyDecodeError(p.method, p.message)}${NIX_DECODE_ERROR[p.method] ? ` — Nix reports "${NIX_DECODE_ERROR[p.method]}"` : p.method === 'br' ? ' — Nix 2.8 spins without end on a truncated brotli file (observed)' : ''}`;
     case 'nar-size':
