@@ -9,6 +9,7 @@ export const daemon: HostCheck = {
   id: 'daemon',
   title: 'The nix-daemon sees what you see',
   scope: 'host',
+  reads: ['daemon'],
   timeoutMs: (operation) => operation * 4 + 2000,
   async run(facts) {
     const d = await facts.daemon();

@@ -108,6 +108,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
       if (kinds.has('firewall') && env.root && localHttp) firewall();
       if (kinds.has('systemd') && targets.some((c) => c.local)) systemd();
       if (kinds.has('listeners') && targets.some((c) => c.local)) listeners();
+      if (kinds.has('daemon')) daemon();
     },
     view(record) {
       const use = recorderOnce(record);
