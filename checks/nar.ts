@@ -24,6 +24,7 @@ export const nar: CacheCheck = {
   scope: 'cache',
   needs: ['cache-info'],
   uses: ['signature'],
+  reads: ['nar'],
   timeoutMs: (operation) => operation * (BUDGET_OPERATIONS + 3) + 2000,
   async run(facts, cache) {
     if (!cache.url.httpBase)

@@ -31,13 +31,15 @@ const field = (text: string, name: string) => new RegExp(`^${name}=(.*)$`, 'm').
 export async function readDaemon(io: Io, config: DoctorConfig, userEnvAll: NodeJS.ProcessEnv, root: boolean): Promise<DaemonFact> {
   const socket = userEnvAll.NIX_DAEMON_SOCKET_PATH || DEFAULT_SOCKET;
   const userEnv = relevantEnv(userEnvAll);
-  const [st, unitShow, confFiles, unsupported] = await Promise.all([
-    io.fs.stat(socket),
+  const [st, unsupported] = await Promise.all([io.fs.stat(socket), unsupportedSchemes(io, config)]);
+  const fact: DaemonFact = { socket, socketExists: st !== null, confFiles: [], userEnv, unsupported };
+  // Single-user (no socket, NIX_REMOTE not daemon): no daemon to look for, and no programs to run.
+  if (!st && userEnvAll.NIX_REMOTE !== 'daemon') return fact;
+  const [unitShow, confFiles] = await Promise.all([
     io.exec('systemctl', ['show', 'nix-daemon.service', '--property=MainPID,ActiveState,Environment', '--no-pager']),
     confMtimes(io, config),
-    unsupportedSchemes(io, config),
   ]);
-  const fact: DaemonFact = { socket, socketExists: st !== null, confFiles, userEnv, unsupported };
+  fact.confFiles = confFiles;
   const unit = unitShow.exitCode === 0 ? unitShow.stdout : '';
   const pidFromSocket = root && st ? await listenerOf(io, socket) : undefined;
   const mainPid = Number(field(unit, 'MainPID') ?? 0);

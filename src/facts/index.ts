@@ -1,5 +1,6 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import { familiesFor } from '../host/firewall-judge.js';
+import { warmDecoders } from '../nix/decompress.js';
 import { isHttpScheme, overNetwork } from '../nix/store-url.js';
 import type { Evidence, Recorder } from '../system/evidence.js';
 import type { Io } from '../system/io.js';
@@ -55,6 +56,14 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const narFiles = new FactTable<string, Awaited<ReturnType<typeof downloadNarFile>>>();
   const nars = new FactTable<string, Awaited<ReturnType<typeof readNar>>>();
   const flakes = new FactTable<'', Awaited<ReturnType<typeof readFlake>>>();
+  // The xz decoder's WebAssembly compiles while the first nix-cache-info is on the wire (idle time),
+  // not at start (busy loading the program) nor when the first NAR arrives (on every cache's path).
+  let warmDecodersWhenIdle = false;
+  const warmOnce = () => {
+    if (!warmDecodersWhenIdle) return;
+    warmDecodersWhenIdle = false;
+    setImmediate(() => warmDecoders().catch(() => {}));
+  };
   const routes = new FactTable<'', Awaited<ReturnType<typeof readRoutes>>>();
   const daemons = new FactTable<'', Awaited<ReturnType<typeof readDaemon>>>();
   const daemonProxies = new FactTable<'', Awaited<ReturnType<typeof probeDaemonProxies>>>();
@@ -109,6 +118,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
       if (kinds.has('systemd') && targets.some((c) => c.local)) systemd();
       if (kinds.has('listeners') && targets.some((c) => c.local)) listeners();
       if (kinds.has('daemon')) daemon();
+      if (kinds.has('nar') && targets.some((c) => c.url.httpBase)) warmDecodersWhenIdle = true;
     },
     view(record) {
       const use = recorderOnce(record);
@@ -132,7 +142,11 @@ export function createFacts(deps: FactsDeps): RunFacts {
         nameservers: () => use(single.nameservers.get('', (r) => readNameservers(io(r)))),
         stat: (p) => io(record).fs.stat(p),
         writable: (p) => io(record).fs.canWrite(p),
-        cacheInfo: (cache) => use(cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc))),
+        cacheInfo: (cache) => {
+          const fact = use(cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc)));
+          warmOnce();
+          return fact;
+        },
         sampleCandidates: async () => (run.sample ? [run.sample] : use(candidates())),
         storeCandidates: () => use(candidates()),
         narinfo: (cache, storePath) => use(narinfo(cache, storePath)),

@@ -22,6 +22,9 @@ export interface NarBudget {
   totalMs: number;
 }
 
+/** NAR files up to this size are fetched whole (bounded memory all the same). */
+const SMALL_NAR_BYTES = 1024 * 1024;
+
 /** After this long, the download's rate says whether it can finish within the budget. */
 const PROJECT_AFTER_MS = 1000;
 
@@ -37,6 +40,14 @@ export async function readNar(
   const url = cacheFileUrl(base, info.url);
   const auth = credentialsFor(cache.url, netrc);
   const verifier = createNarVerifier(info);
+  // A small file comes whole over the pool's warm connection; only large ones are streamed.
+  if (info.fileSize !== undefined && info.fileSize <= SMALL_NAR_BYTES) {
+    const r = await io.http.get(url, { maxBytes: SMALL_NAR_BYTES * 2, timeoutMs: budget.totalMs, ...(auth ? { auth } : {}) });
+    if (!r.ok) return { kind: 'transport', url, error: r.error };
+    if (r.response.status !== 200) return { kind: 'status', status: r.response.status, url };
+    for (let at = 0; at < r.response.raw.length; at += 64 * 1024) await verifier.write(r.response.raw.subarray(at, at + 64 * 1024));
+    return { kind: 'read', url, verification: await verifier.finish(), durationMs: r.response.durationMs };
+  }
   const started = performance.now();
   let tooSlow: { bytes: number; bytesPerSecond: number } | undefined;
   let bytes = 0;

@@ -17,7 +17,7 @@ import type { HitRateFact } from './hit-rate.js';
 import type { NarFact } from './nar.js';
 
 /** Facts worth starting when the run starts (checks name them in `reads`). */
-export type FactKind = 'path' | 'ping' | 'firewall' | 'systemd' | 'listeners' | 'daemon';
+export type FactKind = 'path' | 'ping' | 'firewall' | 'systemd' | 'listeners' | 'daemon' | 'nar';
 
 /** A cache host resolved and its port tried on every address (up to four) at once. */
 export interface PathProbe {
