@@ -9,7 +9,9 @@ export interface DaemonProblem {
 const RESTART = 'systemctl daemon-reload && systemctl restart nix-daemon';
 
 /** How to give the daemon (or take from it) environment variable NAME, as a drop-in and on NixOS. */
-export function envFix(name: string, value: string | undefined): string {
+export function envFix(name: string, raw: string | undefined): string {
+  // A proxy URL's password stays out of the fix (the user has it; the report may travel).
+  const value = raw?.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
   return value === undefined
     ? [
         `Remove ${name} from the daemon's environment: systemctl edit nix-daemon (drop the Environment=${name}=… line), then ${RESTART}`,

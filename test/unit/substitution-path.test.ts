@@ -133,3 +133,12 @@ describe("a flake's nixConfig", () => {
     expect(parseNixConfigText('{ nixConfig.extra-trusted-public-keys = [ "k:1" ]; }')).toEqual({ 'extra-trusted-public-keys': ['k:1'] });
   });
 });
+
+describe('fixes for the daemon environment', () => {
+  it('never repeats a proxy password in the drop-in it suggests', async () => {
+    const { envFix } = await import('../../src/nix/daemon-advice.js');
+    const fix = envFix('https_proxy', 'http://alice:s3cret@proxy.corp:3128');
+    expect(fix).toContain('http://alice:***@proxy.corp:3128');
+    expect(fix).not.toContain('s3cret');
+  });
+});
