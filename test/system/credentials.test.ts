@@ -63,6 +63,15 @@ async function cacheInfo(env: Record<string, string>, wrap?: string[]) {
   return { info: checkOf(report, 'cache-info', url), signature: checkOf(report, 'signature', url), stdout: r.stdout };
 }
 
+/** Whether real Nix, with the nix.conf and netrc of ENV, finds the fixture path in the cache. */
+async function nixFinds(env: Record<string, string>): Promise<boolean> {
+  const nix = spawn('nix', ['--extra-experimental-features', 'nix-command', 'path-info', '--store', url, FIXTURE_PATHS[0] as string], {
+    env: { ...process.env, ...env, XDG_CACHE_HOME: join(env.HOME as string, 'cache') },
+    stdio: 'ignore',
+  });
+  return (await new Promise((resolve) => nix.on('close', resolve))) === 0;
+}
+
 beforeAll(async () => {
   if (skipReason) return;
   ensureFixturePathsInStore();
@@ -106,13 +115,15 @@ describe.skipIf(skipReason)('credentials as the daemon sees them: a cache with a
     expect(stdout).not.toContain(PASSWORD);
   });
 
-  it('names a netrc machine entry with a port as the reason it never matches', async () => {
-    const { info, stdout } = await cacheInfo(
-      confDir({ text: `machine 127.0.0.1:${port} login ${USER} password ${PASSWORD}\n`, mode: 0o600 }),
-    );
+  it('names a netrc machine entry with a port as the reason it never matches, as Nix finds nothing with it', async () => {
+    const withPort = confDir({ text: `machine 127.0.0.1:${port} login ${USER} password ${PASSWORD}\n`, mode: 0o600 });
+    const { info, stdout } = await cacheInfo(withPort);
     expect(info.status).toBe('fail');
     expect(info.detail).toContain(`'machine 127.0.0.1:${port}' has a port: curl matches the host name alone`);
     expect(stdout).not.toContain(PASSWORD);
+    // The oracle: Nix with the port-qualified entry does not find the path; with the host alone it does.
+    expect(await nixFinds(withPort)).toBe(false);
+    expect(await nixFinds(confDir({ text: `machine 127.0.0.1 login ${USER} password ${PASSWORD}\n`, mode: 0o600 }))).toBe(true);
   });
 
   it('fails a netrc whose machine name is another host, saying it has no entry for this one', async () => {
