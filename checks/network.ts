@@ -26,7 +26,7 @@ export const network: HostCheck = {
       names.map((n) => (n.ok ? { ok: true } : { ok: false, code: n.code })),
       routes,
     );
-    const via = [...routes.defaultV4, ...routes.defaultV6];
+    const via = [...new Set([...routes.defaultV4, ...routes.defaultV6])];
     const resolved = resolvers.length ? resolvers.join(', ') : 'none';
     const stub = resolvers.includes('127.0.0.53') ? ' (systemd-resolved: resolvectl status shows the servers it asks)' : '';
     const data = { hosts, resolvers, defaultRoutes: via, verdict: verdict.kind, errors: names.flatMap((n) => (n.ok ? [] : [n.code])) };
