@@ -15,8 +15,6 @@ export const cacheInfo: CacheCheck = {
   scope: 'cache',
   needs: ['connect'],
   async run(facts, cache) {
-    // The narinfo probe goes out beside nix-cache-info: a second round trip would add to every run.
-    void facts.narinfoProbe(cache).catch(() => {});
     const fact = await facts.cacheInfo(cache);
     if (fact.kind === 'file') {
       if (!fact.read.ok) return fail(`'${cache.url.display}' does not appear to be a binary cache: ${fact.read.message}`);

@@ -144,6 +144,8 @@ export function createFacts(deps: FactsDeps): RunFacts {
         writable: (p) => io(record).fs.canWrite(p),
         cacheInfo: (cache) => {
           const fact = use(cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc)));
+          // The narinfo probe goes out beside nix-cache-info (its evidence goes only to a check that reads it).
+          narinfoProbes.get(cache, (r) => probeNarinfo(io(r), cache, netrc));
           warmOnce();
           return fact;
         },
