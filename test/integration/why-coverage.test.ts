@@ -247,7 +247,11 @@ describe.skipIf(skipReason)('coverage: per cache, in Nix’s order', () => {
       const w = world([server.url]);
       const { report } = await coverage(w, [APP]);
       expect(report.caches[0]).toMatchObject({ present: 3, error: 0 });
-      expect(report.requests.rateLimited).toBe(2);
+      expect(report.requests.rateLimited).toBeGreaterThanOrEqual(1);
+      expect(report.requests.retries).toBeGreaterThanOrEqual(report.requests.rateLimited);
+      // Both 429s were answered by asking again, not by giving up.
+      const narinfoRequests = server.requests.filter((r) => r.endsWith('.narinfo'));
+      expect(narinfoRequests.length).toBe(3 + 2);
     } finally {
       await server.close();
     }
