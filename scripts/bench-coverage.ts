@@ -86,8 +86,25 @@ export async function makeClosures(work: string): Promise<{ cacheDir: string; ro
   return { cacheDir, roots, made: [...roots.map((r) => r.root), ...paths] };
 }
 
-/** Removes what the bench added to the store: roots first, then the leaves, in batches (best effort). */
+/**
+ * Removes what the bench added to the store, so that it leaves the store as it found it (the doctor's
+ * automatic sample reads the first store entries): the roots and their .drv files first — a root's
+ * derivation keeps every leaf alive — then the leaves, in batches (best effort).
+ */
 async function deletePaths(paths: readonly string[]): Promise<void> {
+  const derivers = await Promise.all(
+    paths
+      .filter((p) => p.includes('nixcache-bench-root'))
+      .map(async (root) => (await execa('nix-store', ['-qd', root], { reject: false })).stdout.trim()),
+  );
+  await execa(
+    'nix-store',
+    ['--delete', ...paths.filter((p) => p.includes('nixcache-bench-root')), ...derivers.filter((d) => d.endsWith('.drv'))],
+    {
+      reject: false,
+      timeout: 120_000,
+    },
+  );
   for (let i = 0; i < paths.length; i += 2000)
     await execa('nix-store', ['--delete', ...paths.slice(i, i + 2000)], { reject: false, timeout: 120_000 });
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { CACHES, faultServer, KEYS, type Running, refusedPort, serveCache, silentTcp } from '../test/helpers/servers.js';
+import { benchCoverage } from './bench-coverage.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -186,6 +187,7 @@ async function main() {
   }
   const h = await healthy();
   const many = await manyCaches();
+  const coverage = await benchCoverage();
   let f: Awaited<ReturnType<typeof faults>>;
   const canNamespace =
     process.getuid?.() === 0 &&
@@ -275,6 +277,7 @@ async function main() {
       met: rss > 0 && rss <= 90,
     },
   ];
+  rows.push(...coverage.rows);
   const width = Math.max(...rows.map((r) => r.figure.length));
   const vwidth = Math.max(...rows.map((r) => r.value.length));
   console.log(`nixcache bench — node ${process.version}, ${new Date().toISOString()}\n`);
@@ -307,6 +310,7 @@ async function main() {
       goalMs: 5000,
     },
     manyCaches: { caches: 10_000, tableMs: many.table.ms, jsonMs: many.json.ms, peakRssMb: manyRss, deadlineMs: many.deadlineMs },
+    coverage: coverage.results,
     peakRssMb: rss,
     peakRssMbHealthy: rssHealthy,
     peakRssMbFaults: rssFaults,

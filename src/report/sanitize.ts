@@ -37,6 +37,11 @@ export function forDisplay(report: Report): Report {
   return deep(report);
 }
 
+/** Any part of a report (a section's checks, a cache), made safe to show: for renderers that go piece by piece. */
+export function displayed<T>(value: T): T {
+  return deep(value);
+}
+
 /**
  * The JSON text with the characters JSON.stringify leaves raw but a terminal would act on (DEL, C1,
  * bidirectional overrides, line and paragraph separators) written as \u escapes: the same strings

@@ -1,6 +1,6 @@
 import { collapsedSkips, describeCache, evidenceLine, sections, summaryLine } from './group.js';
 import type { CheckResult, FixFirstItem, Report, Status } from './model.js';
-import { forDisplay } from './sanitize.js';
+import { displayed } from './sanitize.js';
 import { plural, truncate, wrapFixLine, wrapWords } from './text.js';
 
 const MARK: Record<Status, string> = { pass: '✔ pass', warn: '▲ warn', fail: '✘ fail', skip: '– skip' };
@@ -24,8 +24,8 @@ export interface TableOptions {
  * result, each problem with its detail and fix under it; skips that carry no news folded into one
  * line; then "Fix first", the problems in the order to fix them. Linear in the size of the report.
  */
-export function renderTable(raw: Report, opts: TableOptions): string {
-  const report = forDisplay(raw);
+export function renderTable(report: Report, opts: TableOptions): string {
+  // Untrusted text is made visible section by section, not as a second copy of the whole report.
   const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const bold = (s: string) => (opts.color ? `\u001b[1m${s}\u001b[22m` : s);
   const dim = (s: string) => paint(90, s);
@@ -34,7 +34,8 @@ export function renderTable(raw: Report, opts: TableOptions): string {
   const titleWidth = Math.min(TITLE_WIDTH.max, Math.max(TITLE_WIDTH.min, ...report.checks.map((c) => c.title.length)));
   const out: string[] = [...wrapWords(`nixcache doctor — ${summaryLine(report)}`, width).map(bold), ''];
 
-  for (const section of sections(report)) {
+  for (const rawSection of sections(report)) {
+    const section = displayed(rawSection);
     if (section.checks.length === 0) continue; // every check of this cache was deselected (--only / --skip)
     out.push(...wrapWords(section.title, width).map(bold));
     if (section.cache) out.push(...wrapWords(describeCache(section.cache), width, '  ').map(dim));
@@ -47,7 +48,7 @@ export function renderTable(raw: Report, opts: TableOptions): string {
     out.push('');
   }
 
-  if (report.fixFirst.length > 0) out.push(...fixFirst(report.fixFirst), '');
+  if (report.fixFirst.length > 0) out.push(...fixFirst(displayed(report.fixFirst.slice(0, 64))), '');
   const { fail, warn } = report.summary;
   const closing =
     fail > 0
