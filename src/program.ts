@@ -66,7 +66,7 @@ export function buildProgram(): Command {
     .option('--metrics <file>', 'also write the run as Prometheus metrics to FILE, replaced atomically (- for stdout)')
     .option('--access-log <file>', 'the cache server’s access log (nginx, nix-serve) for the hit-rate check')
     .addOption(new Option('--since <duration>', 'how far back the access log is read').default(3_600_000, '1h').argParser(duration))
-    .option('-v, --verbose', 'show evidence in the table and stack traces of crashed checks')
+    .option('-v, --verbose', 'show every check (no folded skips), its evidence, and stack traces of crashed checks')
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .action(async (opts: Record<string, unknown>) => {
       const flags = doctorFlags(opts);
