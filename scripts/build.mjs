@@ -24,7 +24,7 @@ const result = await build({
   logLevel: 'warning',
   // The entry prints the version without importing any other module (fast `nixcache --version`).
   define: { NIXCACHE_VERSION: JSON.stringify(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version) },
-  // Bundled CommonJS dependencies (ping, cli-table3) call require() for Node built-ins.
+  // Bundled CommonJS dependencies (ping) call require() for Node built-ins.
   banner: { js: "import { createRequire as __nixcacheRequire } from 'node:module'; const require = __nixcacheRequire(import.meta.url);" },
 });
 chmodSync(`${outdir}cli.js`, 0o755);
