@@ -4,7 +4,7 @@ import { type Lookup, lookupPath } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
 import type { CoverageCache, CoverageHole, CoverageReport } from '../report/coverage.js';
 import { renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
-import { renderDocument } from '../report/paths-common.js';
+import { renderDocument, UNREAD_DISK_CACHE, unknownEnvironment } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
@@ -73,17 +73,8 @@ function emptyReport(flags: CoverageFlags, errors: CoverageReport['errors']): Co
     tool: { name: 'nixcache', version: VERSION },
     generatedAt: new Date().toISOString(),
     durationMs: 0,
-    environment: {
-      nixVersion: null,
-      user: process.env.USER ?? 'unknown',
-      multiUser: false,
-      trustedUser: null,
-      storeDir: '/nix/store',
-      requireSigs: true,
-      fallback: false,
-      configFiles: [],
-    },
-    diskCache: { state: 'absent', path: null, owner: 'unknown', message: null, ttls: { negative: 3600, positive: 2592000 } },
+    environment: unknownEnvironment(process.env.USER),
+    diskCache: { ...UNREAD_DISK_CACHE, ttls: { ...UNREAD_DISK_CACHE.ttls } },
     closure: flags.closure,
     roots: [],
     paths: 0,

@@ -3,7 +3,7 @@ import { type Lookup, lookupPath, probeNar } from '../facts/path-lookups.js';
 import type { DiskCacheVerdict } from '../nix/disk-cache.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { type CacheView, DECODABLE, type DiskWord, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
-import { formatTime, renderDocument } from '../report/paths-common.js';
+import { formatTime, renderDocument, UNREAD_DISK_CACHE, unknownEnvironment } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
 import { writeFileAtomically } from '../system/atomic.js';
@@ -90,17 +90,8 @@ function emptyReport(errors: WhyReport['errors']): WhyReport {
     tool: { name: 'nixcache', version: VERSION },
     generatedAt: new Date().toISOString(),
     durationMs: 0,
-    environment: {
-      nixVersion: null,
-      user: process.env.USER ?? 'unknown',
-      multiUser: false,
-      trustedUser: null,
-      storeDir: '/nix/store',
-      requireSigs: true,
-      fallback: false,
-      configFiles: [],
-    },
-    diskCache: { state: 'absent', path: null, owner: 'unknown', message: null, ttls: { negative: 3600, positive: 2592000 } },
+    environment: unknownEnvironment(process.env.USER),
+    diskCache: { ...UNREAD_DISK_CACHE, ttls: { ...UNREAD_DISK_CACHE.ttls } },
     caches: [],
     paths: [],
     errors: errors.map((e) => ({ argument: redactPatterns(e.argument), message: redactPatterns(e.message) })),

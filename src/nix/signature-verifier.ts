@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { fingerprint } from './fingerprint.js';
 import { type PublicKey, parseSignature } from './keys.js';
 import type { NarInfo } from './narinfo.js';
-import type { SignatureVerdict } from './signatures.js';
+import { type SignatureVerdict, signerNames } from './signatures.js';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
@@ -32,14 +32,7 @@ export function createSignatureVerifier(trusted: readonly PublicKey[]): (info: N
       }
     });
   return async (info) => {
-    const signedBy = [
-      ...new Set(
-        info.sigs.flatMap((s) => {
-          const colon = s.trim().indexOf(':');
-          return colon > 0 ? [s.trim().slice(0, colon)] : [];
-        }),
-      ),
-    ];
+    const signedBy = signerNames(info.sigs);
     if (info.sigs.length === 0) return { kind: 'unsigned' };
     const candidates = info.sigs.map(parseSignature).flatMap((s) => (s.ok && keys.has(s.value.keyName) ? [s.value] : []));
     if (candidates.length === 0) return { kind: 'untrusted', signedBy };

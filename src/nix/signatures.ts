@@ -29,19 +29,25 @@ export function parseTrustedKeys(entries: readonly string[]): TrustedKeys {
   return { keys, invalid };
 }
 
-/** Decides, like `ValidPathInfo::checkSignatures` with one signature needed, whether Nix accepts INFO. */
-export function classifySignatures(info: NarInfo, trusted: readonly PublicKey[]): SignatureVerdict {
-  const sigs = info.sigs.map(parseSignature).flatMap((s) => (s.ok ? [s.value] : []));
-  // Nix looks a signature's key up by the text before its first colon, whatever follows (crypto.cc
-  // `verifyDetached`): a malformed signature still names its signer.
-  const signedBy = [
+/**
+ * The key names a narinfo's Sig: lines name. Nix looks a signature's key up by the text before its
+ * first colon, whatever follows (crypto.cc `verifyDetached`): a malformed signature still names its signer.
+ */
+export function signerNames(sigs: readonly string[]): string[] {
+  return [
     ...new Set(
-      info.sigs.flatMap((s) => {
+      sigs.flatMap((s) => {
         const colon = s.trim().indexOf(':');
         return colon > 0 ? [s.trim().slice(0, colon)] : [];
       }),
     ),
   ];
+}
+
+/** Decides, like `ValidPathInfo::checkSignatures` with one signature needed, whether Nix accepts INFO. */
+export function classifySignatures(info: NarInfo, trusted: readonly PublicKey[]): SignatureVerdict {
+  const sigs = info.sigs.map(parseSignature).flatMap((s) => (s.ok ? [s.value] : []));
+  const signedBy = signerNames(info.sigs);
   if (info.sigs.length === 0) return { kind: 'unsigned' };
   const fp = fingerprint(info);
   if (!fp.ok) return { kind: 'unverifiable', reason: fp.error.message, signedBy };

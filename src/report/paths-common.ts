@@ -1,4 +1,4 @@
-import { displayText, jsonSafe } from './sanitize.js';
+import { displayed, jsonSafe } from './sanitize.js';
 
 /** What `why` and `coverage` documents say about the machine, for a reader of the JSON or a ticket. */
 export interface PathsEnvironment {
@@ -39,16 +39,30 @@ export interface ArgumentProblem {
 }
 
 /** Every string of VALUE through the shared sanitiser: what the table and the Markdown show. */
-export function forDisplayDeep<T>(value: T): T {
-  if (typeof value === 'string') return displayText(value) as T;
-  if (Array.isArray(value)) return value.map((v) => forDisplayDeep(v)) as T;
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[displayText(k)] = forDisplayDeep(v);
-    return out as T;
-  }
-  return value;
+export const forDisplayDeep = displayed;
+
+/** The environment of a document written before discovery could run (bad arguments). */
+export function unknownEnvironment(user: string | undefined): PathsEnvironment {
+  return {
+    nixVersion: null,
+    user: user ?? 'unknown',
+    multiUser: false,
+    trustedUser: null,
+    storeDir: '/nix/store',
+    requireSigs: true,
+    fallback: false,
+    configFiles: [],
+  };
 }
+
+/** Nix's disk cache, not read (and Nix's default time-to-live of its entries). */
+export const UNREAD_DISK_CACHE: DiskCacheSummary = {
+  state: 'absent',
+  path: null,
+  owner: 'unknown',
+  message: null,
+  ttls: { negative: 3600, positive: 2592000 },
+};
 
 /** The JSON contract: exact strings, nothing a terminal would act on. */
 export function renderDocument(doc: unknown): string {
