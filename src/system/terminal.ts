@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, fstatSync, lstatSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, fstatSync, lstatSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 export type WriteResult = { ok: true } | { ok: false; code: string; message: string };
