@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { redactUrl } from '../nix/store-url.js';
 import type { Recorder } from './evidence.js';
@@ -150,7 +151,9 @@ export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSign
             }
             chunks.push(chunk as Buffer);
           }
-          const raw = Buffer.concat(chunks);
+          const decoded = decodeContent(Buffer.concat(chunks), res.headers['content-encoding'], maxBytes);
+          if (!decoded.ok) return fail(decoded.kind, decoded.message);
+          const raw = decoded.bytes;
           const response: HttpResponse = {
             status: res.statusCode,
             headers: flattenHeaders(res.headers),
@@ -234,4 +237,34 @@ export function formatBytes(n: number): string {
   if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
   if (n >= 1024) return `${(n / 1024).toFixed(1)} kB`;
   return `${n} B`;
+}
+
+/**
+ * The body as Nix sees it: curl hands Nix the bytes and Nix decodes a Content-Encoding itself
+ * (filetransfer.cc), so an S3 cache written with narinfo-compression=gzip serves narinfos Nix
+ * reads. gzip, deflate and br are decoded here, within MAXBYTES; another encoding is named.
+ */
+function decodeContent(
+  body: Buffer,
+  header: string | string[] | undefined,
+  maxBytes: number,
+): { ok: true; bytes: Buffer } | { ok: false; kind: HttpFailureKind; message: string } {
+  const encoding = (Array.isArray(header) ? header.join(',') : (header ?? '')).trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return { ok: true, bytes: body };
+  const options = { maxOutputLength: maxBytes };
+  try {
+    if (encoding === 'gzip' || encoding === 'x-gzip') return { ok: true, bytes: gunzipSync(body, options) };
+    if (encoding === 'deflate') return { ok: true, bytes: inflateSync(body, options) };
+    if (encoding === 'br') return { ok: true, bytes: brotliDecompressSync(body, options) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE')
+      return { ok: false, kind: 'too-large', message: `the ${encoding}-encoded answer unpacks to more than ${formatBytes(maxBytes)}` };
+    return { ok: false, kind: 'other', message: `the answer says Content-Encoding: ${encoding} but does not decode as such` };
+  }
+  return {
+    ok: false,
+    kind: 'other',
+    message: `the answer has Content-Encoding: ${encoding.slice(0, 40)}, which the doctor does not decode`,
+  };
 }

@@ -1,6 +1,9 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, normalize } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
@@ -75,5 +78,29 @@ describe.skipIf(reason)('narinfo and nix-cache-info: the doctor agrees with Nix 
       status: 'fail',
       summary: expect.stringContaining('error: stoi'),
     });
+  });
+
+  it('reads narinfo and nix-cache-info sent with Content-Encoding: gzip, as Nix does (an S3 cache with narinfo-compression)', async () => {
+    const dir = join(CACHES, 'signed-lan');
+    const server = createServer((req, res) => {
+      const file = normalize(join(dir, (req.url ?? '/').split('?')[0] as string));
+      try {
+        const body = readFileSync(file);
+        const text = file.endsWith('.narinfo') || file.endsWith('nix-cache-info');
+        res.writeHead(200, text ? { 'content-encoding': 'gzip' } : {}).end(text ? gzipSync(body) : body);
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect((await nixAccepts(url)).ok).toBe(true);
+      const report = await doctor(url);
+      expect(checkOf(report, 'cache-info', url).status).toBe('pass');
+      expect(checkOf(report, 'signature', url).status).toBe('pass');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
