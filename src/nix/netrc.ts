@@ -8,9 +8,36 @@ export interface NetrcEntry {
   password?: string;
 }
 
+/** The tokens of one netrc line as curl (7.84 and later) reads them: a double-quoted token may hold blanks and \\ \" \n \r \t. */
+function lineTokens(line: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < line.length; ) {
+    while (i < line.length && /\s/.test(line[i] as string)) i++;
+    if (i >= line.length) break;
+    if (line[i] === '"') {
+      let token = '';
+      for (i++; i < line.length && line[i] !== '"'; i++) {
+        const ch = line[i] as string;
+        if (ch === '\\' && i + 1 < line.length) {
+          const e = line[++i] as string;
+          token += e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : e;
+        } else token += ch;
+      }
+      i++;
+      out.push(token);
+    } else {
+      const start = i;
+      while (i < line.length && !/\s/.test(line[i] as string)) i++;
+      out.push(line.slice(start, i));
+    }
+  }
+  return out;
+}
+
 /**
- * Parses a netrc file as curl does: whitespace-separated tokens, `machine`/`default` start an
- * entry, `login`/`password`/`account` take a value, `macdef` runs to the next blank line.
+ * Parses a netrc file as curl does: blank-separated tokens (quoted ones too), `machine`/`default`
+ * start an entry, `login`/`password`/`account` take a value, `macdef` runs to the next blank line,
+ * and a word curl does not know (`port 443`) is passed over, as curl passes it, not the whole file.
  */
 export function parseNetrc(text: string): Result<NetrcEntry[]> {
   const entries: NetrcEntry[] = [];
@@ -19,7 +46,7 @@ export function parseNetrc(text: string): Result<NetrcEntry[]> {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] as string;
     if (/^\s*#/.test(line)) continue;
-    const words = line.trim().split(/\s+/).filter(Boolean);
+    const words = lineTokens(line);
     if (words[0] === 'macdef') {
       while (i + 1 < lines.length && (lines[i + 1] as string).trim() !== '') i++;
       continue;
@@ -43,9 +70,8 @@ export function parseNetrc(text: string): Result<NetrcEntry[]> {
       if (value === undefined) return err('truncated', `'${word}' without a value`, line);
       if (!current) return err('orphan', `'${word}' before any 'machine' line`, line);
       if (word !== 'account') current[word] = value;
-    } else {
-      return err('unexpected', `unexpected word '${word.slice(0, 40)}'`, line);
     }
+    // Any other word (`port`, `443`) is passed over, as curl passes it.
   }
   return ok(entries);
 }

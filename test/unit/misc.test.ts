@@ -52,10 +52,23 @@ describe('netrc', () => {
     expect(netrcFor(r.value, 'cache.lan')).toEqual({ machine: 'cache.lan', login: 'alice', password: 'hunter2' });
     expect(netrcFor(r.value, 'other')).toEqual({ login: 'anon', password: 'x' });
   });
-  it.each([['machine'], ['login x'], ['machine a password'], ['machine a bogus b']])('reports %j with a line number', (t) => {
+  it.each([['machine'], ['login x'], ['machine a password']])('reports %j with a line number', (t) => {
     const r = parseNetrc(t);
     expect(r.ok).toBe(false);
     expect(r.ok ? 0 : r.error.line).toBe(1);
+  });
+});
+
+describe('netrc as curl 7.84+ reads it', () => {
+  it('reads a quoted password with blanks and escapes, and passes over words it does not know (port 443)', () => {
+    const r = parseNetrc('machine cache.lan login alice password "sec ret\\"x" port 443\nmachine b login bob password p2 bogus\n');
+    expect(r).toEqual({
+      ok: true,
+      value: [
+        { machine: 'cache.lan', login: 'alice', password: 'sec ret"x' },
+        { machine: 'b', login: 'bob', password: 'p2' },
+      ],
+    });
   });
 });
 
