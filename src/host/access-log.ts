@@ -1,4 +1,4 @@
-import { HASH_PART, type HitRate, isMissStatus, NARINFO_PATH, ratio, requestKind, topCounts } from './hit-rate.js';
+import { emptyHitRate, HASH_PART, type HitRate, isMissStatus, NARINFO_PATH, ratio, requestKind, topCounts } from './hit-rate.js';
 
 /**
  * Access logs in the "combined" / "common" format that nginx writes by default and that
@@ -61,21 +61,7 @@ export function parseAccessLogLine(line: string): AccessLogEntry | undefined {
  */
 export function accessLogHitRate(text: string, window: { sinceMs: number; nowMs: number }): HitRate {
   const missing = new Map<string, number>();
-  const out: HitRate = {
-    source: 'access-log',
-    requests: 0,
-    narinfoRequests: 0,
-    narinfoHits: 0,
-    narinfoMisses: 0,
-    hitRatio: null,
-    narRequests: 0,
-    narBytes: 0,
-    serverErrors: 0,
-    topMissing: [],
-    from: null,
-    to: null,
-    skipped: 0,
-  };
+  const out = emptyHitRate('access-log', 0);
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;
   let start = 0;

@@ -1,4 +1,4 @@
-import { type HitRate, isMissStatus, ratio } from './hit-rate.js';
+import { emptyHitRate, type HitRate, isMissStatus, ratio } from './hit-rate.js';
 import { parseExposition } from './prom-text.js';
 
 /**
@@ -13,21 +13,7 @@ export function harmoniaHitRate(text: string): HitRate | undefined {
   const parsed = parseExposition(text);
   const requests = parsed.samples.filter((s) => s.name === HARMONIA_REQUESTS);
   if (requests.length === 0) return undefined;
-  const out: HitRate = {
-    source: 'harmonia',
-    requests: 0,
-    narinfoRequests: 0,
-    narinfoHits: 0,
-    narinfoMisses: 0,
-    hitRatio: null,
-    narRequests: 0,
-    narBytes: null,
-    serverErrors: 0,
-    topMissing: [],
-    from: null,
-    to: null,
-    skipped: parsed.skipped,
-  };
+  const out = emptyHitRate('harmonia', null, parsed.skipped);
   for (const s of requests) {
     // A counter is a finite, non-negative count; anything else is not believed.
     if (!Number.isFinite(s.value) || s.value < 0) {

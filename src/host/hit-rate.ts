@@ -28,6 +28,25 @@ export interface HitRate {
   skipped: number;
 }
 
+/** Nothing counted yet, from SOURCE: what both readers start from. */
+export function emptyHitRate(source: HitRate['source'], narBytes: number | null, skipped = 0): HitRate {
+  return {
+    source,
+    requests: 0,
+    narinfoRequests: 0,
+    narinfoHits: 0,
+    narinfoMisses: 0,
+    hitRatio: null,
+    narRequests: 0,
+    narBytes,
+    serverErrors: 0,
+    topMissing: [],
+    from: null,
+    to: null,
+    skipped,
+  };
+}
+
 /** A 32-character Nix base32 hash part, the only part of a request path ever repeated in output. */
 export const HASH_PART = /^[0-9a-df-np-sv-z]{32}$/;
 export const NARINFO_PATH = /^\/([0-9a-df-np-sv-z]{32})\.narinfo$/;

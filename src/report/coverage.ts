@@ -1,5 +1,6 @@
 import {
   type ArgumentProblem,
+  argumentErrorsMarkdown,
   type DiskCacheSummary,
   forDisplayDeep,
   formatSize,
@@ -198,10 +199,6 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
       out.push(`- ${mdInline(h.path)} in ${mdInline(h.cache)} lacks ${mdInline(h.missing.join(', '))}`);
     out.push('');
   }
-  if (r.errors.length) {
-    out.push('## Arguments not looked up', '');
-    for (const e of r.errors) out.push(`- ${mdInline(e.argument)}: ${mdInline(e.message)}`);
-    out.push('');
-  }
+  out.push(...argumentErrorsMarkdown(r.errors));
   return `${out.join('\n')}\n`;
 }

@@ -78,7 +78,7 @@ function details(c: CheckResult): string[] {
 }
 
 /** A code block no line of TEXT can close: its fence is longer than any run of backticks in it. */
-function fence(text: string): string {
+export function fence(text: string): string {
   const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
   const ticks = '`'.repeat(Math.max(3, longest + 1));
   return `${ticks}text\n${text}\n${ticks}`;

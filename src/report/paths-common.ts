@@ -1,3 +1,4 @@
+import { fence } from './markdown.js';
 import { displayed, jsonSafe } from './sanitize.js';
 
 /** What `why` and `coverage` documents say about the machine, for a reader of the JSON or a ticket. */
@@ -74,11 +75,13 @@ export function mdInline(text: string): string {
   return text.replace(/\n/g, ' ').replace(/([\\`*_{}[\]()#+!|<>~])/g, '\\$1');
 }
 
-/** A fenced block longer than any backtick run inside it. */
-export function mdFence(text: string): string {
-  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-  const fence = '`'.repeat(longest + 1);
-  return `${fence}text\n${text}\n${fence}`;
+/** A fenced block longer than any backtick run inside it: the doctor report's own. */
+export const mdFence = fence;
+
+/** The Markdown section listing the arguments a why/coverage run could not look up. */
+export function argumentErrorsMarkdown(errors: readonly ArgumentProblem[]): string[] {
+  if (errors.length === 0) return [];
+  return ['## Arguments not looked up', '', ...errors.map((e) => `- ${mdInline(e.argument)}: ${mdInline(e.message)}`), ''];
 }
 
 export function formatSize(n: number): string {

@@ -1,6 +1,7 @@
 import type { DiskWord, NarinfoWord, NarWord, SignatureWord, Verdict } from '../nix/substitution.js';
 import {
   type ArgumentProblem,
+  argumentErrorsMarkdown,
   type DiskCacheSummary,
   forDisplayDeep,
   mdFence,
@@ -135,10 +136,6 @@ export function renderWhyMarkdown(raw: WhyReport): string {
     if (p.fix) out.push('', 'Fix:', '', mdFence(p.fix));
     out.push('');
   }
-  if (r.errors.length) {
-    out.push('## Arguments not looked up', '');
-    for (const e of r.errors) out.push(`- ${mdInline(e.argument)}: ${mdInline(e.message)}`);
-    out.push('');
-  }
+  out.push(...argumentErrorsMarkdown(r.errors));
   return `${out.join('\n')}\n`;
 }
