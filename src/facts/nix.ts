@@ -1,12 +1,6 @@
 import type { Io } from '../system/io.js';
 import type { NixConfigView } from './types.js';
 
-/** `nix --version`: `nix (Nix) 2.8.0`. */
-export async function readNixVersion(io: Io): Promise<string | null> {
-  const r = await io.exec('nix', ['--version'], { timeoutMs: 3000 });
-  return r.exitCode === 0 ? (/(\d+\.\d+[\w.+-]*)/.exec(r.stdout)?.[1] ?? null) : null;
-}
-
 /** `nix config show --json` (Nix ≥ 2.20) or `nix show-config --json`: Nix's own view, as a cross-check. */
 export async function readNixView(io: Io, env: Readonly<Record<string, string>>): Promise<NixConfigView | undefined> {
   const features = ['--extra-experimental-features', 'nix-command'];
