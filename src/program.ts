@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { coverageFlags, doctorFlags, pathsFlags, serveMetricsFlags, UsageError } from './commands/flags.js';
 import { parseDuration } from './host/hit-rate.js';
@@ -44,7 +43,11 @@ export function buildProgram(): Command {
     .option('--conf <file>', 'read this nix.conf instead of discovering Nix’s configuration files')
     .option('--cache <url>', 'check only this cache (repeatable); keys and trust still come from nix.conf', collect)
     .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect)
-    .option('--sample <storepath>', 'store path whose .narinfo is fetched to check signatures')
+    .option(
+      '--sample <storepath>',
+      'store path whose .narinfo is fetched to check signatures (repeatable: several add a coverage step)',
+      collect,
+    )
     .option('--flake <dir>', 'the flake whose nixConfig the flake check reads (default: flake.nix in the working directory)')
     .addOption(
       new Option('--timeout <seconds>', 'time limit of each network operation').default(5).argParser(seconds('--timeout', 0.1, 3600)),
@@ -70,8 +73,6 @@ export function buildProgram(): Command {
     .option('--no-color', 'no colours (also NO_COLOR=1)')
     .action(async (opts: Record<string, unknown>) => {
       const flags = doctorFlags(opts);
-      // The flake check's fact reads this (the run settings are discovery's, which --flake does not change).
-      if (typeof opts.flake === 'string') process.env.NIXCACHE_FLAKE_DIR = resolve(opts.flake);
       const { doctorCommand } = await import('./commands/doctor.js');
       process.exitCode = await doctorCommand(flags);
     });
@@ -116,7 +117,8 @@ export function buildProgram(): Command {
       .argument('[paths...]', 'store paths, .drv files or installables (their closures)')
       .option('--no-closure', 'look up only the paths named, not their closures')
       .option('--system', 'the system closure: /run/current-system, else the default profile')
-      .option('--paths-from <file>', 'read more paths from FILE, one a line (- for stdin)'),
+      .option('--paths-from <file>', 'read more paths from FILE, one a line (- for stdin)')
+      .option('--metrics <file>', 'also write the coverage as Prometheus metrics to FILE, replaced atomically (- for stdout)'),
     'coverage',
   ).action(async (args: string[], opts: Record<string, unknown>) => {
     const flags = coverageFlags(opts, args);
@@ -134,7 +136,8 @@ export function buildProgram(): Command {
       new Option('--min-interval <seconds>', 'a scrape sooner than this after a run gets that run’s metrics')
         .default(60)
         .argParser(seconds('--min-interval', 1, 86400)),
-    );
+    )
+    .option('--coverage <path>', 'also measure the coverage of this store path’s closure on every run (repeatable)', collect);
   const output = new Set(['--json', '--report', '--strict', '--metrics', '--verbose', '--no-color']);
   for (const option of doctor?.options ?? []) if (option.long && !output.has(option.long)) serve.addOption(option);
   serve.action(async (opts: Record<string, unknown>) => {

@@ -133,7 +133,8 @@ export async function runDoctor(
     server: flags.server,
     port: flags.port,
     secretKeyFile: flags.secretKeyFile,
-    sample: flags.sample,
+    samples: flags.samples,
+    flakeDir: flags.flakeDir,
     timeoutMs: flags.timeoutMs,
     // Only cache checks (and plugins, which may do anything) go on the network: without them, no DNS.
     network: checks.some((c) => c.scope === 'cache' || !CHECKS.includes(c)),

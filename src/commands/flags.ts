@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+
 /** Usage errors: one line on stderr, exit 2, never a stack. */
 export class UsageError extends Error {}
 
@@ -14,7 +16,10 @@ export interface DoctorFlags {
   conf?: string;
   caches: string[];
   trustedKeys: string[];
-  sample?: string;
+  /** --sample (repeatable): the store paths whose narinfos are looked up; the first is the signature sample. */
+  samples: string[];
+  /** --flake DIR, resolved: the flake whose nixConfig the flake check reads. */
+  flakeDir?: string;
   /** Per network operation. */
   timeoutMs: number;
   /** The whole run. */
@@ -44,6 +49,8 @@ export interface ServeMetricsFlags {
   port: number;
   /** A scrape within this long of the last run gets that run's metrics. */
   minIntervalMs: number;
+  /** --coverage PATH (repeatable): store paths whose closures' coverage every run also measures. */
+  coveragePaths: string[];
 }
 
 const string = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -56,13 +63,14 @@ export function doctorFlags(opts: Readonly<Record<string, unknown>>): DoctorFlag
   const report: ReportTarget | undefined =
     opts.report === true ? { to: 'stdout' } : reportFile ? { to: 'file', path: reportFile } : undefined;
   const conf = string(opts.conf);
-  const sample = string(opts.sample);
+  const flakeDir = string(opts.flake);
   const port = number(opts.port);
   const secretKeyFile = string(opts.secretKeyFile);
   const flags: DoctorFlags = {
     json: opts.json === true,
     caches: strings(opts.cache),
     trustedKeys: strings(opts.trustedKey),
+    samples: strings(opts.sample),
     timeoutMs: Math.round((number(opts.timeout) ?? 5) * 1000),
     deadlineMs: Math.round((number(opts.deadline) ?? 60) * 1000),
     strict: opts.strict === true,
@@ -74,7 +82,7 @@ export function doctorFlags(opts: Readonly<Record<string, unknown>>): DoctorFlag
     color: opts.color !== false,
     ...(report ? { report } : {}),
     ...(conf ? { conf } : {}),
-    ...(sample ? { sample } : {}),
+    ...(flakeDir ? { flakeDir: resolve(flakeDir) } : {}),
     ...(port !== undefined ? { port } : {}),
     ...(secretKeyFile ? { secretKeyFile } : {}),
   };
@@ -105,6 +113,7 @@ export function serveMetricsFlags(opts: Readonly<Record<string, unknown>>): Serv
     host: (m[1] ?? m[2]) as string,
     port,
     minIntervalMs: Math.round((number(opts.minInterval) ?? 60) * 1000),
+    coveragePaths: strings(opts.coverage),
   };
 }
 
@@ -134,6 +143,8 @@ export interface CoverageFlags extends PathsFlags {
   system: boolean;
   /** --paths-from FILE|-: more paths, one a line. */
   pathsFrom?: string;
+  /** --metrics FILE|-: the coverage as Prometheus metrics. */
+  metrics?: MetricsTarget;
 }
 
 /** The polite default of narinfo connections per host. */
@@ -166,10 +177,22 @@ export function pathsFlags(opts: Readonly<Record<string, unknown>>, args: readon
 
 export function coverageFlags(opts: Readonly<Record<string, unknown>>, args: readonly string[]): CoverageFlags {
   const pathsFrom = string(opts.pathsFrom);
-  return {
+  const metricsFile = string(opts.metrics);
+  const metrics: MetricsTarget | undefined = metricsFile
+    ? metricsFile === '-'
+      ? { to: 'stdout' }
+      : { to: 'file', path: metricsFile }
+    : undefined;
+  const flags: CoverageFlags = {
     ...pathsFlags(opts, args),
     closure: opts.closure !== false,
     system: opts.system === true,
     ...(pathsFrom ? { pathsFrom } : {}),
+    ...(metrics ? { metrics } : {}),
   };
+  if (metrics?.to === 'stdout' && (flags.json || flags.report?.to === 'stdout'))
+    throw new UsageError(
+      `--metrics - writes to stdout, which ${flags.json ? '--json' : '--report'} already uses: give --metrics a file name`,
+    );
+  return flags;
 }

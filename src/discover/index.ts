@@ -24,7 +24,10 @@ export interface DiscoverRequest {
   server: boolean;
   port?: number | undefined;
   secretKeyFile?: string | undefined;
-  sample?: string | undefined;
+  /** --sample: the store paths whose narinfos are looked up (the first is the signature sample). */
+  samples?: readonly string[] | undefined;
+  /** --flake DIR (absolute): the flake the flake check reads. */
+  flakeDir?: string | undefined;
   timeoutMs: number;
   /**
    * Whether the selected checks go on the network. When not (e.g. `--only config,trust,priority`),
@@ -61,7 +64,8 @@ export async function discover(io: Io, env: Readonly<NodeJS.ProcessEnv>, request
     timeoutMs: request.timeoutMs,
     server: request.server || targets.some((t) => t.role === 'server'),
     ...(request.secretKeyFile ? { secretKeyFile: request.secretKeyFile } : {}),
-    ...(request.sample ? { sample: request.sample } : {}),
+    samples: [...(request.samples ?? [])],
+    flakeDir: request.flakeDir ?? process.cwd(),
     ...(request.conf ? { confFile: request.conf } : {}),
   };
   return deepFreeze({

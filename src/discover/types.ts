@@ -59,8 +59,10 @@ export interface RunSettings {
   /** This machine is checked as a cache server (--server, or implied by a running cache service or a signing key). */
   server: boolean;
   secretKeyFile?: string;
-  /** --sample: the store path whose narinfo is looked up. */
-  sample?: string;
+  /** --sample (repeatable): the store paths whose narinfos are looked up; the first is the signature sample. */
+  samples: readonly string[];
+  /** The flake whose nixConfig the flake check reads: --flake DIR, else the working directory. */
+  flakeDir: string;
   /** --conf: discovery was replaced by this one file. */
   confFile?: string;
 }

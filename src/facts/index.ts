@@ -149,7 +149,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
           warmOnce();
           return fact;
         },
-        sampleCandidates: async () => (run.sample ? [run.sample] : use(candidates())),
+        sampleCandidates: async () => (run.samples.length > 0 ? [...run.samples] : use(candidates())),
         storeCandidates: () => use(candidates()),
         narinfo: (cache, storePath) => use(narinfo(cache, storePath)),
         async findNarInfos(cache, list, want) {
@@ -174,7 +174,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
           use(
             nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, { timeoutMs: run.timeoutMs, totalMs })),
           ),
-        flake: () => use(flakes.get('', (r) => readFlake(io(r), process.env.NIXCACHE_FLAKE_DIR || process.cwd(), process.env))),
+        flake: () => use(flakes.get('', (r) => readFlake(io(r), run.flakeDir, process.env))),
         routes: () => use(routes.get('', (r) => readRoutes(io(r)))),
         daemon: () => use(daemon()),
         daemonProxies: () =>

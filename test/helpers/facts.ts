@@ -265,7 +265,13 @@ export function fakeFacts(world: World = {}): Fake {
   const caches = (world.caches ?? substituters).map((c, i) =>
     typeof c === 'string' ? cacheTarget(c, i) : cacheTarget(c.url, i, c.role ?? 'substituter', c.local),
   );
-  const run: RunSettings = { timeoutMs: 5000, server: caches.some((c) => c.role === 'server'), ...world.run };
+  const run: RunSettings = {
+    timeoutMs: 5000,
+    server: caches.some((c) => c.role === 'server'),
+    samples: [],
+    flakeDir: '/home/alice',
+    ...world.run,
+  };
   const discovery: Discovery = {
     env,
     config,

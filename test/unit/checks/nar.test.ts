@@ -19,7 +19,7 @@ const LAN_KEY = readFileSync(join(KEYS, 'lan.pub'), 'utf8').trim();
 async function runNar(narAnswer: NonNullable<NonNullable<World['script']>['http']>[string], text = narinfo): Promise<Finding> {
   const { facts, caches } = fakeFacts({
     conf: `substituters = ${LAN}\ntrusted-public-keys = ${LAN_KEY}`,
-    run: { sample: storePath },
+    run: { samples: [storePath] },
     script: {
       resolve: {},
       http: {
@@ -71,7 +71,7 @@ describe('nar check: scripted verdicts over the real leaf-a NAR of the signed fi
     const { facts, caches } = fakeFacts({
       conf: `substituters = ${LAN}`,
       env: { nixVersion: '2.3.16' },
-      run: { sample: storePath },
+      run: { samples: [storePath] },
       script: {
         http: {
           [`${LAN}/${narinfoFile}`]: { status: 200, body: narinfo.replace('Compression: xz', 'Compression: zstd') },

@@ -95,7 +95,7 @@ describe('signature check: which caches it can read', () => {
     const { finding, evidence } = await check({
       caches: ['s3://nixcache-fixtures?region=eu-west-1'],
       conf: TRUST_LAN,
-      run: { sample: LEAF_A },
+      run: { samples: [LEAF_A] },
       script: { http: served('signed-lan', bucket) },
     });
     expect(finding.status).toBe('pass');
@@ -144,7 +144,7 @@ describe('signature check: finding a store path the cache has', () => {
   it('treats a 403 for a narinfo as "not in this cache", as Nix does for S3', async () => {
     const { finding } = await check({
       conf: conf(TRUST_LAN),
-      run: { sample: APP },
+      run: { samples: [APP] },
       script: { http: { ...served('signed-lan'), [`${CACHE}/${narinfoOf(APP)}`]: { status: 403 } } },
     });
     expect(finding.status).toBe('skip');
@@ -181,7 +181,7 @@ describe('signature check: finding a store path the cache has', () => {
   it('looks up the --sample path rather than the store paths on this machine', async () => {
     const { finding, evidence } = await check({
       conf: conf(TRUST_LAN),
-      run: { sample: LEAF_B },
+      run: { samples: [LEAF_B] },
       script: { directories: STORE, http: served('signed-lan') },
     });
     expect(finding.status).toBe('pass');
@@ -193,7 +193,7 @@ describe('signature check: finding a store path the cache has', () => {
   it('fails on a corrupt narinfo, naming the path and the missing field', async () => {
     const { finding } = await check({
       conf: conf(TRUST_LAN),
-      run: { sample: APP },
+      run: { samples: [APP] },
       script: {
         http: served('signed-lan', CACHE, (file, body) =>
           file === narinfoOf(APP) ? body.toString('utf8').replace(/^NarHash: .*\n/m, '') : body,
@@ -209,7 +209,7 @@ describe('signature check: finding a store path the cache has', () => {
   it('fails on an HTML page served in place of a narinfo', async () => {
     const { finding } = await check({
       conf: conf(TRUST_LAN),
-      run: { sample: APP },
+      run: { samples: [APP] },
       script: {
         http: { ...served('signed-lan'), [`${CACHE}/${narinfoOf(APP)}`]: { status: 200, body: '<!DOCTYPE html><html>login</html>' } },
       },
@@ -314,7 +314,7 @@ describe('signature check: a trusted key name whose signature does not verify', 
   });
 
   it('cannot tell a regenerated key from an altered narinfo when only one narinfo can be looked at', async () => {
-    const { finding } = await check({ conf: conf(TRUST_LAN), run: { sample: APP }, script: { http: served('tampered') } });
+    const { finding } = await check({ conf: conf(TRUST_LAN), run: { samples: [APP] }, script: { http: served('tampered') } });
     expect(finding.status).toBe('fail');
     expect(finding.summary).toContain(
       'either the key was regenerated on the server under the same name, or this narinfo was altered after signing',
