@@ -9,7 +9,7 @@ import { redactPatterns } from '../report/redact.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
 import { SCHEMA_VERSION, VERSION } from '../version.js';
-import type { CoverageFlags } from './flags.js';
+import type { CoverageFlags, MetricsTarget } from './flags.js';
 import { cacheEntries, diskSummary, eachLimited, openSession, PIPELINING, pathsEnvironment, progressLine } from './paths-run.js';
 
 /** A closure larger than this is cut there (with a message): memory stays bounded. */
@@ -19,21 +19,11 @@ const MAX_PATHS_FROM_BYTES = 256 * 1024 * 1024;
 
 /** `nixcache coverage [PATH…]`: exit 0 when every path is available from some cache, 1 when some must be built, 2 usage. */
 export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
-  let report: CoverageReport;
   const usage = usageProblem(flags);
-  if (usage) report = emptyReport(flags, [usage]);
-  else {
-    const progress = progressLine(env);
-    try {
-      report = await runCoverage(flags, env, (t) => progress?.update(t));
-    } catch (e) {
-      const message = redactPatterns(String(e instanceof Error ? e.message : e).split('\n')[0] ?? 'unknown error');
-      report = emptyReport(flags, [{ argument: '(run)', message: `nixcache coverage could not run: ${message}` }]);
-      if (flags.verbose && e instanceof Error) terminal.stderr(`${redactPatterns(e.stack ?? '')}\n`);
-    } finally {
-      progress?.stop();
-    }
-  }
+  const progress = usage ? undefined : progressLine(env);
+  const report = usage
+    ? emptyReport(flags, [usage])
+    : await measureCoverage(flags, env, (t) => progress?.update(t)).finally(() => progress?.stop());
   const color = flags.color && !env.NO_COLOR && terminal.stdoutIsTTY;
   let undelivered = 0;
   if (flags.json) undelivered += (await terminal.stdout(renderDocument(report))).ok ? 0 : 1;
@@ -42,8 +32,10 @@ export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS
     if (!written.ok) undelivered++;
     if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
   } else if (flags.report?.to === 'stdout') undelivered += (await terminal.stdout(renderCoverageMarkdown(report))).ok ? 0 : 1;
-  if (!flags.json && flags.report?.to !== 'stdout')
+  if (!flags.json && flags.report?.to !== 'stdout' && flags.metrics?.to !== 'stdout')
     undelivered += (await terminal.stdout(renderCoverageTable(report, { width: terminal.columns, color }))).ok ? 0 : 1;
+  // A usage error stops before anything runs: there is no run to write, and the file is left alone.
+  if (flags.metrics && !usage) undelivered += (await writeMetrics(flags.metrics, report, flags.json)) ? 0 : 1;
   if (report.errors.length > 0) {
     for (const e of report.errors) await terminal.stderr(`nixcache: ${e.argument.startsWith('(') ? '' : `${e.argument}: `}${e.message}\n`);
     return 2;
@@ -53,8 +45,10 @@ export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS
 }
 
 function usageProblem(flags: CoverageFlags): { argument: string; message: string } | undefined {
+  const inputs = [flags.conf, flags.pathsFrom].filter((f): f is string => f !== undefined && f !== '-');
   const problems = [
     flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path)] : undefined,
+    flags.metrics?.to === 'file' ? ['--metrics', flags.metrics.path, unwritableFileProblem(flags.metrics.path, inputs)] : undefined,
     flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
     flags.pathsFrom && flags.pathsFrom !== '-'
       ? ['--paths-from', flags.pathsFrom, unreadableFileProblem(flags.pathsFrom, true)]
@@ -64,6 +58,39 @@ function usageProblem(flags: CoverageFlags): { argument: string; message: string
   if (flags.args.length === 0 && !flags.system && !flags.pathsFrom)
     return { argument: '(no paths)', message: 'name store paths, .drv files or installables, or use --system or --paths-from FILE' };
   return undefined;
+}
+
+/**
+ * One coverage run as a report, never printed and never thrown: a run that crashes is a report
+ * whose errors say so (what `coverage` prints and `serve-metrics --coverage` exposes).
+ */
+export async function measureCoverage(
+  flags: CoverageFlags,
+  env: Readonly<NodeJS.ProcessEnv>,
+  onProgress: (text: string) => void = () => {},
+): Promise<CoverageReport> {
+  try {
+    return await runCoverage(flags, env, onProgress);
+  } catch (e) {
+    const message = redactPatterns(String(e instanceof Error ? e.message : e).split('\n')[0] ?? 'unknown error');
+    if (flags.verbose && e instanceof Error) await terminal.stderr(`${redactPatterns(e.stack ?? '')}\n`);
+    return failedCoverage(flags, `nixcache coverage could not run: ${message}`);
+  }
+}
+
+/** The report of a run that could not measure anything: MESSAGE says why. */
+export function failedCoverage(flags: CoverageFlags, message: string): CoverageReport {
+  return emptyReport(flags, [{ argument: '(run)', message }]);
+}
+
+/** `--metrics`: the coverage as Prometheus metrics, on stdout or replacing FILE atomically; false when not delivered. */
+async function writeMetrics(target: MetricsTarget, report: CoverageReport, quiet: boolean): Promise<boolean> {
+  const text = await (await import('../report/coverage-metrics.js')).renderCoverageMetrics(report);
+  if (target.to === 'stdout') return (await terminal.stdout(text)).ok;
+  const written = writeFileAtomically(target.path, text);
+  if (!written.ok) await terminal.stderr(`nixcache: could not write the metrics to ${target.path}: ${written.message}\n`);
+  else if (!quiet) await terminal.stderr(`nixcache: metrics written to ${target.path}\n`);
+  return written.ok;
 }
 
 function emptyReport(flags: CoverageFlags, errors: CoverageReport['errors']): CoverageReport {

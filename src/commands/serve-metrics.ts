@@ -1,12 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { CHECKS } from '../../checks/index.js';
+import type { CoverageReport } from '../report/coverage.js';
 import { crashReport, type Report } from '../report/model.js';
 import { redactPatterns } from '../report/redact.js';
 import { loadPlugins } from '../runner/plugins.js';
 import { terminal, unreadableFileProblem } from '../system/terminal.js';
 import { runDoctor } from './doctor.js';
 import { Exporter, sleepFor } from './exporter.js';
-import { type ServeMetricsFlags, UsageError } from './flags.js';
+import { type CoverageFlags, DEFAULT_JOBS, type ServeMetricsFlags, UsageError } from './flags.js';
 
 /**
  * `nixcache serve-metrics`: a Prometheus exporter over doctor runs. `/metrics` answers with the
@@ -29,16 +30,24 @@ export async function serveMetricsCommand(flags: ServeMetricsFlags, env: Readonl
   }
   const checks = registry.filter((c) => (doctor.only.length === 0 || doctor.only.includes(c.id)) && !doctor.skip.includes(c.id));
   const metrics = await import('../report/metrics.js');
+  const coverageFlags = coverageFlagsOf(flags);
+  const coverage = coverageFlags ? coverageRunner(coverageFlags, env) : undefined;
 
   const exporter = new Exporter({
     async run() {
-      let report: Report;
-      try {
-        report = await runDoctor(doctor, checks, env);
-      } catch (e) {
-        report = crashReport(e, false, { user: env.USER });
-      }
-      return metrics.renderMetrics(report);
+      const doctorRun = (async () => {
+        let report: Report;
+        try {
+          report = await runDoctor(doctor, checks, env);
+        } catch (e) {
+          report = crashReport(e, false, { user: env.USER });
+        }
+        return metrics.renderMetrics(report);
+      })();
+      // Beside the doctor, not after it: both end by the one deadline. A coverage run that fails is
+      // nixcache_coverage_up 0; the doctor's metrics never depend on it.
+      const [doctorText, coverageText] = await Promise.all([doctorRun, coverage ? coverage().catch(() => '') : '']);
+      return doctorText + coverageText;
     },
     minIntervalMs: flags.minIntervalMs,
     deadlineMs: doctor.deadlineMs,
@@ -103,4 +112,58 @@ export async function serveMetricsCommand(flags: ServeMetricsFlags, env: Readonl
     process.on('SIGINT', stop);
   });
   return 0;
+}
+
+/** What every run measures with --coverage PATH…: those paths' closures, over the doctor's caches and settings. */
+export function coverageFlagsOf(flags: ServeMetricsFlags): CoverageFlags | undefined {
+  if (flags.coveragePaths.length === 0) return undefined;
+  const { doctor } = flags;
+  return {
+    json: false,
+    caches: doctor.caches,
+    trustedKeys: doctor.trustedKeys,
+    timeoutMs: doctor.timeoutMs,
+    deadlineMs: doctor.deadlineMs,
+    jobs: DEFAULT_JOBS,
+    verbose: false,
+    color: false,
+    args: flags.coveragePaths,
+    closure: true,
+    system: false,
+    ...(doctor.conf ? { conf: doctor.conf } : {}),
+  };
+}
+
+/**
+ * Coverage runs as metrics, each settled by the deadline whatever happens: a run that crashed, or
+ * did not end a second after its deadline, is nixcache_coverage_up 0. Why a run measured nothing
+ * goes to stderr (the service's journal), once until it changes.
+ */
+function coverageRunner(flags: CoverageFlags, env: Readonly<NodeJS.ProcessEnv>): () => Promise<string> {
+  let said = '';
+  return async () => {
+    const { measureCoverage, failedCoverage } = await import('./coverage.js');
+    const { renderCoverageMetrics } = await import('../report/coverage-metrics.js');
+    const late = sleepFor(flags.deadlineMs + 1000);
+    let report: CoverageReport;
+    try {
+      report = await Promise.race([
+        measureCoverage(flags, env),
+        late.promise.then(() => failedCoverage(flags, `the coverage run did not end within --deadline ${flags.deadlineMs / 1000} s`)),
+      ]);
+    } catch (e) {
+      report = failedCoverage(flags, `nixcache coverage could not run: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+    } finally {
+      late.cancel();
+    }
+    const problems = [
+      ...report.errors.map((e) => `${e.argument.startsWith('(') ? '' : `${e.argument}: `}${e.message}`),
+      ...(report.complete ? [] : [`the run reached --deadline ${flags.deadlineMs / 1000} s before every path was looked up`]),
+    ]
+      .map((line) => `nixcache: serve-metrics: coverage: ${line}\n`)
+      .join('');
+    if (problems !== said) await terminal.stderr(redactPatterns(problems));
+    said = problems;
+    return renderCoverageMetrics(report);
+  };
 }

@@ -28,10 +28,17 @@ export function labelValue(text: string): string {
   return clean.length > MAX_LABEL ? `${clean.slice(0, MAX_LABEL - 1)}…` : clean;
 }
 
+export type GaugeMaker = <L extends string>(name: string, help: string, labelNames?: readonly L[]) => Gauge<L>;
+
+/** A gauge maker registering in REGISTRY: every family of our metrics is a gauge of one run. */
+export function gaugesIn(registry: Registry): GaugeMaker {
+  return <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+}
+
 export async function renderMetrics(report: Report): Promise<string> {
   const registry = new Registry();
-  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
-    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  const gauge = gaugesIn(registry);
 
   gauge('nixcache_info', 'The nixcache that made these metrics (always 1).', ['version']).set(
     { version: labelValue(report.tool.version) },
@@ -110,8 +117,6 @@ export function cacheUp(connect: CheckResult | undefined, cacheInfo: CheckResult
   if (connect && connect.status !== 'skip') return true;
   return undefined;
 }
-
-type GaugeMaker = <L extends string>(name: string, help: string, labelNames?: readonly L[]) => Gauge<L>;
 
 /** The cache server's own figures, from the hit-rate check (gauges over its window, not counters). */
 function serverMetrics(result: CheckResult | undefined, gauge: GaugeMaker): void {
