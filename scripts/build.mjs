@@ -20,7 +20,6 @@ const result = await build({
   sourcemap: false,
   legalComments: 'none',
   minify: process.env.NIXCACHE_NO_MINIFY !== '1',
-  keepNames: true,
   logLevel: 'warning',
   // The entry prints the version without importing any other module (fast `nixcache --version`).
   define: { NIXCACHE_VERSION: JSON.stringify(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version) },

@@ -14,7 +14,6 @@ const CHECKS_PER_CHUNK = 500;
  * the number of caches, a few hundred at a time.
  */
 export function* renderJsonChunks(report: Report): Generator<string> {
-  const indent = (text: string, by: string) => text.replace(/\n/g, `\n${by}`);
   const entries = Object.entries(report);
   yield '{\n';
   for (const [i, [key, value]] of entries.entries()) {
@@ -22,13 +21,16 @@ export function* renderJsonChunks(report: Report): Generator<string> {
     if (key === 'checks' && Array.isArray(value) && value.length > 0) {
       yield `  ${JSON.stringify(key)}: [\n`;
       for (let start = 0; start < value.length; start += CHECKS_PER_CHUNK) {
-        const slice = value.slice(start, start + CHECKS_PER_CHUNK);
         const last = start + CHECKS_PER_CHUNK >= value.length;
-        yield jsonSafe(`${slice.map((c) => `    ${indent(JSON.stringify(c, null, 2), '    ')}`).join(',\n')}${last ? '\n' : ',\n'}`);
+        // Stringified at the depth they stand in the document, so JSON.stringify indents them itself.
+        const nested = JSON.stringify({ checks: value.slice(start, start + CHECKS_PER_CHUNK) }, null, 2);
+        const items = nested.slice(nested.indexOf('[') + 2, nested.lastIndexOf(']') - 3);
+        yield jsonSafe(`${items}${last ? '\n' : ',\n'}`);
       }
       yield `  ]${comma}\n`;
     } else {
-      yield jsonSafe(`  ${JSON.stringify(key)}: ${indent(JSON.stringify(value, null, 2), '  ')}${comma}\n`);
+      const nested = JSON.stringify({ [key]: value }, null, 2);
+      yield jsonSafe(`${nested.slice(2, nested.length - 2)}${comma}\n`);
     }
   }
   yield '}\n';

@@ -92,20 +92,9 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
     const facts = plan.facts((e) => evidence.push(e));
     const results = resultsFor(slot.check);
     const timeoutMs = plan.checkTimeoutMs(slot.check);
-    const checkTimer = AbortSignal.timeout(timeoutMs);
     let finding: Finding;
     try {
-      const timedOut = new Promise<Finding>((resolve) =>
-        checkTimer.addEventListener(
-          'abort',
-          () => resolve({ status: 'fail', summary: `the check did not finish within ${(timeoutMs / 1000).toFixed(1)} s` }),
-          { once: true },
-        ),
-      );
-      const cut = deadlineReached.then(
-        (): Finding => ({ status: 'skip', summary: 'not finished by the run deadline', reason: 'deadline' }),
-      );
-      finding = validate(await Promise.race([start(slot, facts, results), timedOut, cut]));
+      finding = validate(await settle(start(slot, facts, results), timeoutMs, deadline));
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       finding = {
@@ -157,6 +146,42 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
     (slot) =>
       slot.result ?? toResult(slot, { status: 'skip', summary: 'not run: the run deadline was reached', reason: 'deadline' }, [], 0),
   );
+}
+
+/**
+ * The check's finding, a fail when it runs past its time limit, or a deadline skip. One timer and
+ * one listener per check, both gone when it settles: with 10,000 caches, per-check reactions
+ * left waiting on the run's deadline would hold every check's closure to the end of the run.
+ */
+function settle(running: Promise<Finding>, timeoutMs: number, deadline: AbortSignal): Promise<Finding> {
+  return new Promise<Finding>((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      deadline.removeEventListener('abort', onDeadline);
+    };
+    const onDeadline = () => {
+      done();
+      resolve({ status: 'skip', summary: 'not finished by the run deadline', reason: 'deadline' });
+    };
+    const timer = setTimeout(() => {
+      done();
+      resolve({ status: 'fail', summary: `the check did not finish within ${(timeoutMs / 1000).toFixed(1)} s` });
+    }, timeoutMs);
+    // Like AbortSignal.timeout's: the run's own deadline timer is what keeps the process alive.
+    timer.unref();
+    if (deadline.aborted) onDeadline();
+    else deadline.addEventListener('abort', onDeadline, { once: true });
+    running.then(
+      (finding) => {
+        done();
+        resolve(finding);
+      },
+      (e: unknown) => {
+        done();
+        reject(e);
+      },
+    );
+  });
 }
 
 function start(slot: Slot, facts: Facts, results: Results): Promise<Finding> {
