@@ -2,6 +2,7 @@ import type { Check } from '../src/runner/check.js';
 import { cacheInfo } from './cache-info.js';
 import { config } from './config.js';
 import { connect } from './connect.js';
+import { coverage } from './coverage.js';
 import { daemon } from './daemon.js';
 import { firewall } from './firewall.js';
 import { flake } from './flake.js';
@@ -32,6 +33,7 @@ export const CHECKS: readonly Check[] = [
   cacheInfo,
   signature,
   nar,
+  coverage,
   priority,
   daemon,
   flake,

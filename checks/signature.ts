@@ -1,5 +1,6 @@
 import type { CacheTarget } from '../src/discover/types.js';
 import { isPrivateBucket } from '../src/facts/cache.js';
+import { unreadableNote } from '../src/facts/disk-cache.js';
 import type { Facts } from '../src/facts/types.js';
 import { checkNarFileBytes } from '../src/nix/nar.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
@@ -7,6 +8,7 @@ import { classifySignatures, explainMismatch, type SignatureVerdict } from '../s
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../src/nix/trust.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
+import { rememberedMissing } from './coverage.js';
 
 const SERVER_SIGNS =
   'On the cache server: nix-serve signs with services.nix-serve.secretKeyFile (harmonia: services.harmonia.signKeyPaths); a cache made with nix copy needs --option secret-key-files or nix store sign --key-file SECRET --recursive PATH.';
@@ -49,38 +51,70 @@ export const signature: CacheCheck = {
       });
     }
     if (hit.kind !== 'hit') return fail(`looking up ${hit.path} failed`);
-    const keys = effectiveTrustedKeys(facts.config, facts.env);
-    const verdict = classifySignatures(hit.info, keys);
-    const data = {
-      sample: hit.path,
-      verdict: verdict.kind,
-      signedBy: 'signedBy' in verdict ? verdict.signedBy : [],
-      trustedKeys: keys.map((k) => k.name),
-      ...(verdict.kind === 'valid' ? { key: verdict.key } : {}),
-    };
-    const finding = await judge(facts, cache, hit.info, verdict, data);
-    const requireSigs = effectiveRequireSigs(facts.config, facts.env);
-    const trustedParam = cache.url.params.trusted;
-    const lenient = !requireSigs
-      ? 'require-sigs = false'
-      : trustedParam === 'true' || trustedParam === '1'
-        ? `?trusted=${trustedParam} in the URL`
-        : undefined;
-    if (lenient && finding.status !== 'pass') {
-      return warn(`${lenient}: Nix accepts this cache's paths without checking signatures (${finding.summary})`, {
-        detail: 'Anyone who can answer for this cache (or sit between you and it) can put anything in your store.',
-        fix: `Remove ${lenient} and trust the cache's key instead.\n${finding.fix ?? ''}`.trim(),
-        data: { ...data, requireSigs },
-      });
-    }
-    if (lenient)
-      return warn(`${finding.summary}, but ${lenient}: nothing from this cache is actually verified`, {
-        fix: `Remove ${lenient}: Nix then checks signatures.`,
-        data,
-      });
-    return finding;
+    return withDiskCache(facts, cache, hit.path, hit.info, await judgeSample(facts, cache, hit.info));
   },
 };
+
+/** The sample's Sig: lines against the trusted keys, and what require-sigs / ?trusted= make of the verdict. */
+async function judgeSample(facts: Facts, cache: CacheTarget, info: NarInfo): Promise<Finding> {
+  const keys = effectiveTrustedKeys(facts.config, facts.env);
+  const verdict = classifySignatures(info, keys);
+  const data = {
+    sample: `${info.storePath.storeDir}/${info.storePath.baseName}`,
+    verdict: verdict.kind,
+    signedBy: 'signedBy' in verdict ? verdict.signedBy : [],
+    trustedKeys: keys.map((k) => k.name),
+    ...(verdict.kind === 'valid' ? { key: verdict.key } : {}),
+  };
+  const finding = await judge(facts, cache, info, verdict, data);
+  const requireSigs = effectiveRequireSigs(facts.config, facts.env);
+  const trustedParam = cache.url.params.trusted;
+  const lenient = !requireSigs
+    ? 'require-sigs = false'
+    : trustedParam === 'true' || trustedParam === '1'
+      ? `?trusted=${trustedParam} in the URL`
+      : undefined;
+  if (lenient && finding.status !== 'pass') {
+    return warn(`${lenient}: Nix accepts this cache's paths without checking signatures (${finding.summary})`, {
+      detail: 'Anyone who can answer for this cache (or sit between you and it) can put anything in your store.',
+      fix: `Remove ${lenient} and trust the cache's key instead.\n${finding.fix ?? ''}`.trim(),
+      data: { ...data, requireSigs },
+    });
+  }
+  if (lenient)
+    return warn(`${finding.summary}, but ${lenient}: nothing from this cache is actually verified`, {
+      fix: `Remove ${lenient}: Nix then checks signatures.`,
+      data,
+    });
+  return finding;
+}
+
+/**
+ * Nix's disk cache may remember the sample as missing from this cache: until that entry expires, Nix
+ * does not ask the server, whatever it serves now. An unreadable database is said once (first cache).
+ */
+async function withDiskCache(facts: Facts, cache: CacheTarget, path: string, info: NarInfo, finding: Finding): Promise<Finding> {
+  const disk = await facts.diskCache();
+  if (disk.kind === 'unreadable') {
+    const first = facts.caches.find((c) => c.url.scheme === 'file' || c.url.httpBase);
+    const note = first?.index === cache.index ? `Nix's narinfo disk cache: ${unreadableNote(disk)}` : undefined;
+    return {
+      ...finding,
+      ...(note ? { detail: [finding.detail, note].filter(Boolean).join('\n') } : {}),
+      data: { ...finding.data, diskCache: { state: 'unreadable', path: disk.path, owner: disk.owner } },
+    };
+  }
+  const remembered = await rememberedMissing(facts, cache, path, info.storePath.hashPart, info.narHash);
+  if (!remembered) return finding;
+  const { verdict, expires, database } = remembered;
+  const data = {
+    ...finding.data,
+    diskCache: { state: 'negative', path: database, expires: expires === undefined ? null : new Date(expires * 1000).toISOString() },
+  };
+  const fix = [verdict.fix, finding.fix].filter(Boolean).join('\n');
+  if (finding.status === 'pass') return warn(`${info.storePath.baseName}: ${verdict.reason}`, { detail: finding.summary, fix, data });
+  return { ...finding, detail: [finding.detail, verdict.reason].filter(Boolean).join('\n'), fix, data };
+}
 
 async function judge(
   facts: Facts,

@@ -98,3 +98,10 @@ export async function readDiskCache(
     },
   };
 }
+
+/** What to say about a database this run could not read (once, never a guess at what it holds). */
+export function unreadableNote(fact: Extract<DiskCacheFact, { kind: 'unreadable' }>): string {
+  return fact.denied
+    ? `cannot read ${fact.path} (${fact.owner}'s): run with sudo to see which paths Nix remembers as missing`
+    : `cannot use ${fact.path}: ${fact.message}`;
+}

@@ -1,19 +1,26 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import { familiesFor } from '../host/firewall-judge.js';
 import { warmDecoders } from '../nix/decompress.js';
+import { diskCacheTtls } from '../nix/disk-cache.js';
+import { createSignatureVerifier } from '../nix/signature-verifier.js';
+import { parseStorePath } from '../nix/store-path.js';
 import { isHttpScheme, overNetwork } from '../nix/store-url.js';
+import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { Evidence, Recorder } from '../system/evidence.js';
 import type { Io } from '../system/io.js';
 import type { Resolution } from '../system/net.js';
 import { downloadNarFile, lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
 import { probeNarinfo } from './credentials.js';
 import { probeDaemonProxies, readDaemon } from './daemon.js';
+import { type DiskCacheFact, diskCacheDirs, readDiskCache } from './disk-cache.js';
 import { readFlake } from './flake.js';
 import { FactTable, recorderOnce } from './gather.js';
 import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.js';
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
 import { readNar } from './nar.js';
 import { probePath, probePing, readNameservers } from './network.js';
+import { type LookupDeps, lookupPath, probeNar } from './path-lookups.js';
+import { bulkOverHttp, cacheViewOf, type PathLookupFact, planFor } from './path-view.js';
 import { readRoutes } from './routes.js';
 import type { FactKind, Facts, NarInfoLookup, NixConfigView } from './types.js';
 
@@ -29,6 +36,8 @@ export interface FactsDeps {
   deadline: AbortSignal;
   /** --access-log and --since, for the hit-rate fact. */
   hitRate?: HitRateOptions;
+  /** Nix's narinfo disk cache read some other way (scripted worlds); else the database on this machine. */
+  diskCache?: () => Promise<DiskCacheFact>;
 }
 
 export interface RunFacts {
@@ -80,6 +89,8 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const journals = new FactTable<string, string | undefined>();
   const secretKeys = new FactTable<string, Awaited<ReturnType<typeof readSecretKey>>>();
   const hitRates = new FactTable<'', Awaited<ReturnType<typeof readHitRate>>>();
+  const diskCaches = new FactTable<'', DiskCacheFact>();
+  const pathLookups = new FactTable<string, PathLookupFact>();
 
   const resolve = (name: string) => resolutions.get(name, (r) => io(r).net.resolve(name));
   const path = (cache: CacheTarget) => {
@@ -107,6 +118,51 @@ export function createFacts(deps: FactsDeps): RunFacts {
     narinfos.get(`${cache.index}\u0000${storePath}`, (r) => lookupNarInfo(io(r), cache, storePath, env.storeDir, netrc));
   const candidates = () => single.candidates.get('', (r) => storeCandidates(io(r), env.storeDir, host));
   const nixView = deps.nixView;
+  const cacheInfo = (cache: CacheTarget) => cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc));
+
+  const diskCache = () =>
+    diskCaches.get('', (r) => {
+      if (deps.diskCache) return deps.diskCache();
+      const ttls = diskCacheTtls(config.settings.get('narinfo-cache-negative-ttl'), config.settings.get('narinfo-cache-positive-ttl'));
+      const cacheUrls = targets.map((t) => t.url.raw);
+      return readDiskCache(io(r).fs, diskCacheDirs(env, process.env), cacheUrls, ttls, () => Math.floor(Date.now() / 1000));
+    });
+  const trustedKeys = effectiveTrustedKeys(config, env);
+  let verify: LookupDeps['verify'] | undefined;
+  /** `why`'s look-up of one path in one cache, through this check's recording adapters. */
+  const pathLookup = (cache: CacheTarget, storePath: string) =>
+    pathLookups.get(`${cache.index}\u0000${storePath}`, async (r) => {
+      const use = recorderOnce(r);
+      const plan = planFor(discovery, cache, await use(cacheInfo(cache)));
+      const adapters = io(r);
+      verify ??= createSignatureVerifier(trustedKeys);
+      const lookupDeps: LookupDeps = {
+        http: bulkOverHttp(adapters.http, run.timeoutMs),
+        fs: adapters.fs,
+        storeDir: env.storeDir,
+        netrc,
+        trustedKeys,
+        requireSigs: effectiveRequireSigs(config, env),
+        verify,
+      };
+      const lookup = await lookupPath(lookupDeps, plan, storePath);
+      const nar = lookup.narinfo === 'present' && lookup.narUrl ? await probeNar(lookupDeps, plan, lookup.narUrl) : null;
+      const disk = await use(diskCache());
+      const parsed = parseStorePath(storePath, env.storeDir);
+      const hashPart = parsed.ok ? parsed.value.hashPart : '';
+      // What the server serves now, so that a remembered narinfo that differs is told apart.
+      const served = lookup.narinfo === 'present' ? lookup.narHash : lookup.narinfo === 'missing' ? null : undefined;
+      const verdict = disk.kind === 'read' && hashPart ? disk.judge(cache.url.raw, hashPart, served) : undefined;
+      return {
+        path: storePath,
+        hashPart,
+        lookup,
+        nar,
+        disk: verdict,
+        view: cacheViewOf(plan, lookup, nar, disk, verdict),
+        ...(disk.kind === 'read' ? { diskCachePath: disk.path } : {}),
+      } satisfies PathLookupFact;
+    });
 
   return {
     prefetch(kinds) {
@@ -143,7 +199,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
         stat: (p) => io(record).fs.stat(p),
         writable: (p) => io(record).fs.canWrite(p),
         cacheInfo: (cache) => {
-          const fact = use(cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc)));
+          const fact = use(cacheInfo(cache));
           // The narinfo probe goes out beside nix-cache-info (its evidence goes only to a check that reads it).
           narinfoProbes.get(cache, (r) => probeNarinfo(io(r), cache, netrc));
           warmOnce();
@@ -174,6 +230,8 @@ export function createFacts(deps: FactsDeps): RunFacts {
           use(
             nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, { timeoutMs: run.timeoutMs, totalMs })),
           ),
+        diskCache: () => use(diskCache()),
+        pathLookup: (cache, storePath) => use(pathLookup(cache, storePath)),
         flake: () => use(flakes.get('', (r) => readFlake(io(r), run.flakeDir, process.env))),
         routes: () => use(routes.get('', (r) => readRoutes(io(r)))),
         daemon: () => use(daemon()),

@@ -12,9 +12,11 @@ import type { Resolution, TcpProbe, TlsProbe } from '../system/net.js';
 import type { PingResult } from '../system/ping.js';
 import type { NarinfoProbe } from './credentials.js';
 import type { DaemonFact, probeDaemonProxies } from './daemon.js';
+import type { DiskCacheFact } from './disk-cache.js';
 import type { FlakeFact } from './flake.js';
 import type { HitRateFact } from './hit-rate.js';
 import type { NarFact } from './nar.js';
+import type { PathLookupFact } from './path-view.js';
 
 /** Facts worth starting when the run starts (checks name them in `reads`). */
 export type FactKind = 'path' | 'ping' | 'firewall' | 'systemd' | 'listeners' | 'daemon' | 'nar';
@@ -99,6 +101,10 @@ export interface Facts {
   narinfoProbe(cache: CacheTarget): Promise<NarinfoProbe | undefined>;
   /** The NAR file INFO points to, streamed whole through FileHash, the decompressor and NarHash within BUDGETMS. */
   nar(cache: CacheTarget, info: NarInfo, budgetMs: number): Promise<NarFact>;
+  /** Nix's narinfo disk cache (the daemon's for a multi-user install), the rows of the configured caches. */
+  diskCache(): Promise<DiskCacheFact>;
+  /** PATH in CACHE looked up as `nixcache why` does: narinfo, signature, NAR HEAD, Nix's disk cache row. */
+  pathLookup(cache: CacheTarget, path: string): Promise<PathLookupFact>;
 
   /** The flake.nix in the working directory: its nixConfig and the user's trusted-settings.json. */
   flake(): Promise<FlakeFact>;

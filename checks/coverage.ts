@@ -1,0 +1,123 @@
+import type { CacheTarget } from '../src/discover/types.js';
+import { isPrivateBucket } from '../src/facts/cache.js';
+import type { PathLookupFact } from '../src/facts/path-view.js';
+import type { Facts } from '../src/facts/types.js';
+import { decideSubstitution, type PathVerdict, type VerdictContext } from '../src/nix/substitution.js';
+import { formatTime } from '../src/report/paths-common.js';
+import { plural } from '../src/report/text.js';
+import type { CacheCheck } from '../src/runner/check.js';
+import { fail, pass, skip, warn } from '../src/runner/finding.js';
+
+/** Paths named in a summary; the rest are counted. */
+const NAMED_IN_SUMMARY = 3;
+/** Paths given a detail line each. */
+const NAMED_IN_DETAIL = 10;
+
+/** What `nixcache why` weighs a path with (the fixes name nix.conf, the netrc and the disk cache database). */
+export function whyContext(facts: Facts, fact: PathLookupFact): VerdictContext {
+  return {
+    path: fact.path,
+    hashPart: fact.hashPart,
+    // The question is what this cache gives Nix, whatever this machine already has.
+    valid: false,
+    fallback: facts.config.settings.get('fallback') === 'true',
+    ...(fact.diskCachePath ? { diskCachePath: fact.diskCachePath } : {}),
+    confFile: facts.config.systemFile,
+    netrcFile: facts.config.netrc.path,
+    at: formatTime,
+  };
+}
+
+/** `why`'s verdict for PATH from this cache alone: substitute, or build with the reason and fix. */
+export function whyVerdict(facts: Facts, fact: PathLookupFact): PathVerdict {
+  return decideSubstitution([fact.view], whyContext(facts, fact));
+}
+
+/**
+ * Whether Nix's disk cache remembers PATH as missing from CACHE although the cache has it: then Nix
+ * does not ask the server until the entry expires. `why`'s verdict then, with its reason and fix.
+ */
+export async function rememberedMissing(facts: Facts, cache: CacheTarget, path: string, hashPart: string, narHash: string) {
+  const disk = await facts.diskCache();
+  if (disk.kind !== 'read' || disk.judge(cache.url.raw, hashPart, narHash).kind !== 'negative') return undefined;
+  const fact = await facts.pathLookup(cache, path);
+  if (fact.view.disk !== 'negative' || fact.view.narinfo !== 'present') return undefined;
+  const verdict = whyVerdict(facts, fact);
+  return { verdict, expires: fact.view.diskExpires, database: disk.path };
+}
+
+const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+const firstFew = (paths: readonly string[]) =>
+  `${paths.slice(0, NAMED_IN_SUMMARY).map(baseName).join(', ')}${paths.length > NAMED_IN_SUMMARY ? ` (+${paths.length - NAMED_IN_SUMMARY} more)` : ''}`;
+
+/** Step 8: the paths named with --sample, each looked up here as `nixcache why` does. */
+export const coverage: CacheCheck = {
+  id: 'coverage',
+  title: 'Has the paths named',
+  scope: 'cache',
+  needs: ['cache-info'],
+  timeoutMs: (operation) => operation * 4 + 2000,
+  async run(facts, cache) {
+    const named = [...new Set(facts.run.samples)];
+    if (named.length === 0)
+      return skip('no paths named: nixcache doctor --sample PATH (repeatable) checks that every cache has them', 'no paths named');
+    const { scheme } = cache.url;
+    if (scheme !== 'file' && !cache.url.httpBase)
+      return skip(`the doctor looks paths up only in http(s), s3 and file caches, not ${scheme}`, `${scheme} store`);
+    if (isPrivateBucket(cache, await facts.cacheInfo(cache)))
+      return skip('the bucket is private: narinfos cannot be read without the AWS credentials Nix uses', 'private bucket');
+
+    const found = await Promise.all(named.map((p) => facts.pathLookup(cache, p)));
+    const paths = found.map((fact) => ({ fact, verdict: whyVerdict(facts, fact) }));
+    // Missing: the cache does not have it. Blocked: Nix would not get it from here although it may (a 401 hides which).
+    const missing = paths.filter((p) => p.fact.lookup.narinfo === 'missing');
+    const blocked = paths.filter((p) => p.fact.lookup.narinfo !== 'missing' && p.verdict.verdict !== 'substitute');
+    const disk = found[0]?.view.disk === 'unreadable' ? await facts.diskCache() : undefined;
+    const data = {
+      named: named.length,
+      usable: named.length - missing.length - blocked.length,
+      missing: missing.map((p) => p.fact.path),
+      blocked: blocked.map((p) => p.fact.path),
+      paths: paths.map(({ fact, verdict }) => ({
+        path: fact.path,
+        verdict: verdict.verdict,
+        reason: verdict.reason,
+        fix: verdict.fix,
+        narinfo: fact.lookup.narinfo,
+        narinfoDetail: fact.lookup.detail ?? null,
+        signature: fact.lookup.signature,
+        keys: fact.lookup.keys,
+        nar: fact.nar?.nar ?? null,
+        narDetail: fact.nar?.detail ?? null,
+        diskCache: fact.view.disk,
+        diskCacheExpires: fact.view.diskExpires !== undefined ? new Date(fact.view.diskExpires * 1000).toISOString() : null,
+      })),
+      ...(disk?.kind === 'unreadable' ? { diskCache: { state: 'unreadable', path: disk.path, owner: disk.owner } } : {}),
+    };
+    const problems = [...blocked, ...missing];
+    const detail = [
+      ...problems.slice(0, NAMED_IN_DETAIL).map((p) => `${baseName(p.fact.path)}: ${p.verdict.reason}`),
+      ...(problems.length > NAMED_IN_DETAIL ? [`… and ${plural(problems.length - NAMED_IN_DETAIL, 'more path')} (data.paths)`] : []),
+    ].join('\n');
+    // The fixes exactly as `why` gives them, each once, for the first few paths.
+    const fix = [...new Set(problems.slice(0, NAMED_IN_SUMMARY).flatMap((p) => (p.verdict.fix ? [p.verdict.fix] : [])))].join('\n');
+    const count = (n: number) =>
+      n === named.length ? (n === 1 ? 'the named path' : `all ${n} named paths`) : `${n} of ${plural(named.length, 'named path')}`;
+
+    if (blocked.length > 0) {
+      const first = blocked[0] as (typeof blocked)[number];
+      const also = missing.length > 0 ? `; ${missing.length} missing` : '';
+      const which = firstFew(blocked.map((p) => p.fact.path));
+      return fail(`Nix would not get ${count(blocked.length)} from this cache (${which}): ${first.verdict.reason}${also}`, {
+        detail,
+        fix,
+        data,
+      });
+    }
+    if (missing.length > 0)
+      return warn(`lacks ${count(missing.length)}: ${firstFew(missing.map((p) => p.fact.path))}`, { detail, fix, data });
+    const keys = [...new Set(found.flatMap((f) => (f.lookup.signature === 'trusted' ? f.lookup.keys : [])))];
+    const signed = keys.length > 0 ? `, signed by trusted key ${keys.join(', ')}` : '';
+    return pass(`has ${count(named.length)}, usable by Nix${signed}`, { data });
+  },
+};

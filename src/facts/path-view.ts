@@ -1,0 +1,85 @@
+import type { CacheTarget, Discovery } from '../discover/types.js';
+import type { DiskCacheVerdict } from '../nix/disk-cache.js';
+import { type CacheView, DECODABLE, type DiskWord, type NarWord } from '../nix/substitution.js';
+import type { BulkHttp, BulkResult } from '../system/bulk-http.js';
+import type { Http } from '../system/http.js';
+import type { DiskCacheFact } from './disk-cache.js';
+import { type CachePlan, type Lookup, planCaches } from './path-lookups.js';
+import type { CacheInfoFact } from './types.js';
+
+/** One named path in one cache, as `nixcache why` sees it (the doctor's coverage and signature checks read it). */
+export interface PathLookupFact {
+  path: string;
+  /** '' when PATH is not a store path. */
+  hashPart: string;
+  lookup: Lookup;
+  /** HEAD of the NAR file the narinfo names; null when there is no narinfo. */
+  nar: { nar: NarWord; detail?: string } | null;
+  /** Nix's disk cache row for it, judged now; undefined when the database was not read. */
+  disk: DiskCacheVerdict | undefined;
+  /** What `decideSubstitution` weighs for this cache. */
+  view: CacheView;
+  /** The database the row is in, for the fix that removes it. */
+  diskCachePath?: string;
+}
+
+/** CACHE's place as `why` plans it, alone (its order among the others is the priority check's business). */
+export function planFor(discovery: Discovery, cache: CacheTarget, info: CacheInfoFact): CachePlan {
+  // A --server target is looked up as if named with --cache: Nix would use it only if configured.
+  const target: CacheTarget = cache.role === 'server' ? { ...cache, role: 'cli' } : cache;
+  const plan = planCaches({ ...discovery, targets: [target] }, new Map([[target, info]]))[0];
+  if (!plan) throw new Error(`no plan for ${cache.url.display}`);
+  return { ...plan, target: cache };
+}
+
+/** The words `why` prints for PATH in one cache (src/commands/why.ts builds the same view per cache). */
+export function cacheViewOf(
+  plan: CachePlan,
+  lookup: Lookup,
+  nar: PathLookupFact['nar'],
+  disk: DiskCacheFact,
+  verdict: DiskCacheVerdict | undefined,
+): CacheView {
+  const diskWord: DiskWord = disk.kind === 'unreadable' ? 'unreadable' : (verdict?.kind ?? 'none');
+  const compression = lookup.compression;
+  return {
+    url: plan.url,
+    used: plan.used,
+    ...(plan.unusedReason ? { unusedReason: plan.unusedReason } : {}),
+    narinfo: lookup.narinfo,
+    ...(lookup.detail ? { narinfoDetail: lookup.detail } : {}),
+    signature: lookup.signature,
+    keys: lookup.keys,
+    nar: nar?.nar ?? null,
+    ...(nar?.detail ? { narDetail: nar.detail } : {}),
+    ...(compression !== undefined && !DECODABLE.has(compression) ? { undecodable: compression } : {}),
+    disk: diskWord,
+    ...(verdict && verdict.kind !== 'none' ? { diskExpires: verdict.expires } : {}),
+  };
+}
+
+/**
+ * The look-up pool `why` uses, over the doctor's recording adapters: each request is evidence of
+ * the check that reads it. A HEAD is a GET cut off after the status (what `probeNar` falls back to).
+ */
+export function bulkOverHttp(http: Http, timeoutMs: number): BulkHttp {
+  let requests = 0;
+  return {
+    stats: () => ({ requests, retries: 0, rateLimited: 0 }),
+    close: async () => {},
+    async request(req): Promise<BulkResult> {
+      requests++;
+      const auth = req.auth ? { auth: req.auth } : {};
+      if (req.method === 'HEAD') {
+        const r = await http.stream(req.url, { ...auth, timeoutMs, totalMs: timeoutMs }, async () => 'stop');
+        if (r.ok) return { ok: true, status: r.status, body: '', headers: r.headers, attempts: 1 };
+        if (r.status !== undefined) return { ok: true, status: r.status, body: '', headers: {}, attempts: 1 };
+        return { ok: false, kind: r.error.kind, message: r.error.message, attempts: 1 };
+      }
+      const r = await http.get(req.url, { ...auth, maxBytes: req.maxBytes });
+      if (r.ok) return { ok: true, status: r.response.status, body: r.response.body, headers: r.response.headers, attempts: 1 };
+      if (r.error.kind === 'too-large') return { ok: true, status: 200, body: '', headers: {}, attempts: 1, truncated: true };
+      return { ok: false, kind: r.error.kind, message: r.error.message, attempts: 1 };
+    },
+  };
+}
