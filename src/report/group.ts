@@ -29,7 +29,8 @@ export function sections(report: Report): Section[] {
 
 /**
  * Skips that carry no news — a check not run because one it needs failed, a server-side check of a
- * cache on another host — folded into one line; every other result keeps its row.
+ * cache on another host, the coverage check when no --sample names paths — folded into one line;
+ * every other result keeps its row.
  */
 export function collapsedSkips(checks: readonly CheckResult[]): { checks: Set<CheckResult>; line?: string } {
   const byId = new Map(checks.map((c) => [c.id, c]));
@@ -56,7 +57,9 @@ export function collapsedSkips(checks: readonly CheckResult[]): { checks: Set<Ch
         ? 'the cache runs on another host (nixcache doctor --server there)'
         : c.reason === 'not a server'
           ? 'this machine is not a cache server (--server checks it as one)'
-          : undefined;
+          : c.reason === 'no paths named'
+            ? 'no paths named (--sample PATH, repeatable, looks them up)'
+            : undefined;
     if (!why) continue;
     folded.add(c);
     groups.set(why, [...(groups.get(why) ?? []), c.id]);
