@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Exporter, type ExporterDeps } from '../../src/commands/exporter.js';
+import { coverageFlagsOf } from '../../src/commands/serve-metrics.js';
 import { parseExposition, type Sample } from '../../src/host/prom-text.js';
+import type { CoverageCache, CoverageReport } from '../../src/report/coverage.js';
+import { renderCoverageMetrics } from '../../src/report/coverage-metrics.js';
 import { renderExporterMetrics, renderMetrics } from '../../src/report/metrics.js';
 import { type CheckResult, crashReport, type Report, summarise } from '../../src/report/model.js';
 
@@ -105,6 +108,178 @@ describe('the report as Prometheus metrics', () => {
     const { samples } = parseExposition(await renderExporterMetrics({ runs: 3, running: true, lastRunSeconds: 1_800_000_000 }));
     expect(value(samples, 'nixcache_exporter_runs_total')).toBe(3);
     expect(value(samples, 'nixcache_exporter_run_in_progress')).toBe(1);
+  });
+});
+
+const coverageCache = (url: string, order: number, counts: Partial<CoverageCache>): CoverageCache => ({
+  url,
+  order,
+  priority: 40,
+  prioritySource: 'cache-info',
+  used: true,
+  unusedReason: null,
+  present: 0,
+  missing: 0,
+  untrusted: 0,
+  auth: 0,
+  error: 0,
+  unreachable: 0,
+  diskNegative: 0,
+  coverage: 0,
+  fileSize: 0,
+  narSize: 0,
+  attributed: 0,
+  attributedFileSize: 0,
+  attributedNarSize: 0,
+  ...counts,
+});
+
+const LAN = 'http://127.0.0.1:5000?priority=10';
+const PASSWORDED = 'http://monitor:s3cret-pass@cache.lan.invalid:5000';
+
+function coverageReport(extra: Partial<CoverageReport> = {}): CoverageReport {
+  return {
+    schemaVersion: 1,
+    kind: 'coverage',
+    tool: { name: 'nixcache', version: '0.1.0' },
+    generatedAt: '2026-11-25T10:00:00.000Z',
+    durationMs: 1500,
+    environment: {
+      nixVersion: '2.24.9',
+      user: 'alice',
+      multiUser: true,
+      trustedUser: false,
+      storeDir: '/nix/store',
+      requireSigs: true,
+      fallback: false,
+      configFiles: [],
+    },
+    diskCache: { state: 'absent', path: null, owner: 'alice', message: null, ttls: { negative: 3600, positive: 2592000 } },
+    closure: true,
+    roots: ['/nix/store/6vp2i8hirqg8x2dq8863mwgyxqvv1hkr-app'],
+    paths: 4,
+    available: 3,
+    caches: [
+      coverageCache(LAN, 1, { present: 3, missing: 1, coverage: 0.75, fileSize: 1200, narSize: 4096, attributed: 3 }),
+      coverageCache(PASSWORDED, 2, { untrusted: 1, auth: 3, coverage: 0 }),
+    ],
+    missing: ['/nix/store/l12sx7qsw5p68k7pclnyfmjjdyvypnn7-leaf-b'],
+    holes: [{ cache: LAN, path: '/nix/store/6vp2i8hirqg8x2dq8863mwgyxqvv1hkr-app', missing: ['l12sx7qsw5p68k7pclnyfmjjdyvypnn7-leaf-b'] }],
+    errors: [],
+    requests: { total: 8, retries: 0, rateLimited: 0 },
+    complete: true,
+    ...extra,
+  };
+}
+
+describe('a coverage run as Prometheus metrics', () => {
+  it('gives each cache its ratio, its paths by state and the sizes of what it has, labelled with its place in Nix’s order', async () => {
+    const { samples, skipped } = parseExposition(await renderCoverageMetrics(coverageReport()));
+    expect(skipped).toBe(0);
+    const lan = { cache: LAN, order: '1' };
+    expect(value(samples, 'nixcache_coverage_ratio', lan)).toBe(0.75);
+    expect(value(samples, 'nixcache_coverage_file_size_bytes', lan)).toBe(1200);
+    expect(value(samples, 'nixcache_coverage_nar_size_bytes', lan)).toBe(4096);
+    const states = (cache: string) =>
+      samples.filter((s) => s.name === 'nixcache_coverage_cache_paths' && s.labels.cache === cache).map((s) => [s.labels.state, s.value]);
+    expect(states(LAN)).toEqual([
+      ['present', 3],
+      ['missing', 1],
+      ['untrusted', 0],
+      ['auth', 0],
+      ['error', 0],
+      ['unreachable', 0],
+    ]);
+    expect(Object.fromEntries(states('http://monitor:***@cache.lan.invalid:5000'))).toMatchObject({ untrusted: 1, auth: 3, present: 0 });
+    expect(value(samples, 'nixcache_coverage_ratio', { order: '2' })).toBe(0);
+  });
+
+  it('carries the run: paths, those Nix must build, holes, the share available, duration, time and version', async () => {
+    const { samples } = parseExposition(await renderCoverageMetrics(coverageReport()));
+    expect(value(samples, 'nixcache_coverage_up')).toBe(1);
+    expect(value(samples, 'nixcache_coverage_paths')).toBe(4);
+    expect(value(samples, 'nixcache_coverage_unavailable_paths')).toBe(1);
+    expect(value(samples, 'nixcache_coverage_available_ratio')).toBe(0.75);
+    expect(value(samples, 'nixcache_coverage_holes')).toBe(1);
+    expect(value(samples, 'nixcache_coverage_run_duration_seconds')).toBe(1.5);
+    expect(value(samples, 'nixcache_coverage_run_timestamp_seconds')).toBe(Date.UTC(2026, 10, 25, 10) / 1000);
+    expect(value(samples, 'nixcache_coverage_info', { version: '0.1.0' })).toBe(1);
+    // Every family is the coverage's own: beside the doctor's in one textfile directory or one scrape, no name twice.
+    expect(samples.every((s) => s.name.startsWith('nixcache_coverage_'))).toBe(true);
+  });
+
+  it('says up 0 and gives no counts when the run was cut short or could not look everything up', async () => {
+    for (const report of [
+      coverageReport({ complete: false }),
+      coverageReport({ errors: [{ argument: '/etc/passwd', message: 'not in the Nix store' }] }),
+    ]) {
+      const { samples } = parseExposition(await renderCoverageMetrics(report));
+      expect(value(samples, 'nixcache_coverage_up')).toBe(0);
+      expect(samples.map((s) => s.name).sort()).toEqual([
+        'nixcache_coverage_info',
+        'nixcache_coverage_run_duration_seconds',
+        'nixcache_coverage_run_timestamp_seconds',
+        'nixcache_coverage_up',
+      ]);
+    }
+  });
+
+  it('keeps passwords out of label values and escapes hostile ones so the exposition still parses', async () => {
+    const hostile = 'http://x:5000/"} nixcache_coverage_up{a="1\\\n\u001b[2J';
+    const report = coverageReport({
+      caches: [coverageCache(PASSWORDED, 1, { present: 3, coverage: 0.75 }), coverageCache(hostile, 2, { present: 1, coverage: 0.25 })],
+    });
+    const text = await renderCoverageMetrics(report);
+    expect(text).not.toContain('s3cret-pass');
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+    const { samples, skipped } = parseExposition(text);
+    expect(skipped).toBe(0);
+    expect(value(samples, 'nixcache_coverage_ratio', { cache: 'http://monitor:***@cache.lan.invalid:5000' })).toBe(0.75);
+    // The hostile URL is one label value, read back as written (control bytes as \xNN), not a second series.
+    const ratios = samples.filter((s) => s.name === 'nixcache_coverage_ratio');
+    expect(ratios).toHaveLength(2);
+    expect(ratios[1]?.labels.cache).toBe('http://x:5000/"} nixcache_coverage_up{a="1\\\\x0a\\x1b[2J');
+    expect(samples.filter((s) => s.name === 'nixcache_coverage_up')).toEqual([{ name: 'nixcache_coverage_up', labels: {}, value: 1 }]);
+  });
+});
+
+describe('serve-metrics --coverage', () => {
+  it('measures the paths’ closures with the doctor’s caches, keys, conf, timeout and deadline', () => {
+    const doctor = {
+      json: false,
+      caches: ['http://127.0.0.1:5000'],
+      trustedKeys: ['lan-1:abc='],
+      samples: [],
+      timeoutMs: 2000,
+      deadlineMs: 20_000,
+      strict: false,
+      only: [],
+      skip: [],
+      server: false,
+      plugins: [],
+      verbose: false,
+      color: true,
+      conf: '/etc/nix/nix.conf',
+    };
+    const flags = {
+      doctor,
+      host: '127.0.0.1',
+      port: 9925,
+      minIntervalMs: 60_000,
+      coveragePaths: ['/nix/store/6vp2i8hirqg8x2dq8863mwgyxqvv1hkr-app'],
+    };
+    expect(coverageFlagsOf(flags)).toMatchObject({
+      caches: doctor.caches,
+      trustedKeys: doctor.trustedKeys,
+      conf: doctor.conf,
+      timeoutMs: 2000,
+      deadlineMs: 20_000,
+      args: flags.coveragePaths,
+      closure: true,
+      system: false,
+      json: false,
+    });
+    expect(coverageFlagsOf({ ...flags, coveragePaths: [] })).toBeUndefined();
   });
 });
 
