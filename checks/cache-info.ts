@@ -2,7 +2,7 @@ import type { CacheTarget } from '../src/discover/types.js';
 import type { Facts } from '../src/facts/types.js';
 import { deadCacheAdvice } from '../src/nix/advice.js';
 import { parseCacheInfo } from '../src/nix/cache-info.js';
-import { describeNetrc, type NetrcView, narinfoAuthProblem } from '../src/nix/credentials.js';
+import { accessTokensFor, cacheInfoAuthProblem, type NetrcView, narinfoAuthProblem } from '../src/nix/credentials.js';
 import type { Credentials } from '../src/nix/netrc.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
@@ -48,12 +48,16 @@ export const cacheInfo: CacheCheck = {
     }
     const verdict = judge(facts, cache, body, data);
     const probe = verdict.status === 'fail' ? undefined : await facts.narinfoProbe(cache);
-    const auth = probe?.kind === 'answered' ? narinfoAuthProblem(cache.url, probe, netrcView(facts)) : undefined;
+    const auth =
+      probe?.kind === 'answered' ? narinfoAuthProblem(cache.url, probe, netrcView(facts), accessTokens(facts, cache)) : undefined;
     return auth ? { ...auth, data: { ...verdict.data, ...auth.data } } : verdict;
   },
 };
 
 const netrcView = (facts: Facts): NetrcView => ({ ...facts.config.netrc, root: facts.env.root, multiUser: facts.env.multiUser });
+
+/** access-tokens entries written for this cache's host: Nix never sends them to a binary cache. */
+const accessTokens = (facts: Facts, cache: CacheTarget) => accessTokensFor(cache.url, facts.config.settings.list('access-tokens'));
 
 const advice = (facts: Facts, cache: CacheTarget) =>
   cache.role === 'substituter' ? deadCacheAdvice(facts.config.settings, cache.url.display) : undefined;
@@ -142,21 +146,6 @@ function authFailure(
   auth: Credentials | undefined,
   data: Record<string, unknown>,
 ): Finding {
-  const netrc = facts.config.netrc;
-  const how = auth
-    ? `credentials from ${auth.source === 'url' ? 'the URL' : netrc.path} were sent and refused`
-    : `no credentials: Nix sends them from netrc-file (now ${netrc.path}${netrc.entries.length ? ', which has no entry for this host' : ', which does not exist or is empty'})`;
-  const note403 =
-    status === 403
-      ? ' (Nix treats a 403 on a .narinfo as "not in cache", as S3 answers 403 for missing keys, so builds silently compile instead)'
-      : '';
-  return fail(`GET /nix-cache-info answered ${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'}: ${how}${note403}`, {
-    detail: describeNetrc(cache.url, netrcView(facts)),
-    fix: [
-      `Add to ${netrc.path} (mode 600, readable by the nix-daemon):`,
-      `  machine ${cache.url.host ?? 'HOST'} login ${auth?.user || 'USER'} password ***`,
-      `and make sure nix.conf names it: netrc-file = ${netrc.path}  (NixOS: nix.settings.netrc-file = "${netrc.path}";)`,
-    ].join('\n'),
-    data: { ...data, credentials: auth?.source ?? null, netrcFile: netrc.path },
-  });
+  const problem = cacheInfoAuthProblem(cache.url, status, auth, netrcView(facts), accessTokens(facts, cache));
+  return fail(problem.summary, { detail: problem.detail, fix: problem.fix, data: { ...data, ...problem.data } });
 }

@@ -17,6 +17,8 @@ const PASSWORD = 'narinfo-secret-7';
 let server: Server;
 let url = '';
 let port = 0;
+/** The Authorization headers the server has seen, in order (what Nix and the doctor actually sent). */
+const authorizations: string[] = [];
 const work = skipReason ? '' : mkdtempSync(join(tmpdir(), 'nixcache-cred-'));
 
 /** Serves the signed fixture cache; only *.narinfo needs HTTP basic auth, as some nginx setups do. */
@@ -24,6 +26,7 @@ function narinfoAuthServer(dir: string): Server {
   const expected = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
   return createServer(async (req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0] as string);
+    if (req.headers.authorization) authorizations.push(req.headers.authorization);
     if (path.endsWith('.narinfo') && req.headers.authorization !== expected) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="narinfo"' }).end('Unauthorized\n');
       return;
@@ -40,10 +43,10 @@ function narinfoAuthServer(dir: string): Server {
 }
 
 /** A nix.conf (and netrc) every user may read — the netrc's own mode is what a test sets. */
-function confDir(netrc?: { text: string; mode: number }): Record<string, string> {
+function confDir(netrc?: { text: string; mode: number }, extra = ''): Record<string, string> {
   const dir = mkdtempSync(join(work, 'conf-'));
   chmodSync(dir, 0o755);
-  writeFileSync(join(dir, 'nix.conf'), `substituters = ${url}\ntrusted-public-keys = ${LAN_KEY}\nnetrc-file = ${dir}/netrc\n`, {
+  writeFileSync(join(dir, 'nix.conf'), `substituters = ${url}\ntrusted-public-keys = ${LAN_KEY}\nnetrc-file = ${dir}/netrc\n${extra}`, {
     mode: 0o644,
   });
   if (netrc) {
@@ -130,6 +133,23 @@ describe.skipIf(skipReason)('credentials as the daemon sees them: a cache with a
     const { info } = await cacheInfo(confDir({ text: `machine cache.example.org login ${USER} password ${PASSWORD}\n`, mode: 0o600 }));
     expect(info.status).toBe('fail');
     expect(info.detail).toContain("has no 'machine 127.0.0.1' entry and no 'default' entry");
+  });
+
+  it('says an access-tokens entry for the cache host is never sent to a binary cache, as real Nix sends no Authorization with it', async () => {
+    const token = 'cache-token-5e1f';
+    const env = confDir(undefined, `access-tokens = github.com=ghp_unrelated 127.0.0.1=${token}\n`);
+    const { info, stdout } = await cacheInfo(env);
+    expect(info.status).toBe('fail');
+    expect(info.summary).toMatch(/; Nix never sends binary caches the token for 127\.0\.0\.1 in access-tokens$/);
+    expect(info.detail).toContain("gives '127.0.0.1' a token in access-tokens\nbut Nix never sends those to a binary cache");
+    expect(info.fix).toContain('machine 127.0.0.1 password ***');
+    expect(info.data).toMatchObject({ narinfoStatus: 401, credentials: null, accessTokens: ['127.0.0.1'] });
+    expect(stdout).not.toContain(token);
+    expect(stdout).not.toContain('ghp_unrelated');
+    // The oracle: Nix 2.8 with that access-tokens sends no Authorization header at all and does not find the path.
+    authorizations.length = 0;
+    expect(await nixFinds(env)).toBe(false);
+    expect(authorizations).toEqual([]);
   });
 
   it('as an unprivileged user with a root-only netrc and a daemon, says the daemon may read it and what sudo adds', async () => {

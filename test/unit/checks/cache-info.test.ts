@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cacheInfo } from '../../../checks/cache-info.js';
+import { redactPatterns } from '../../../src/report/redact.js';
 import type { Finding } from '../../../src/runner/check.js';
 import { fakeFacts, fakeResults, type Script, type World } from '../../helpers/facts.js';
 
@@ -193,6 +194,23 @@ describe('cache-info check: HTTP errors', () => {
     expect(f.fix).toContain('login alice password ***');
     expect(f.data).toMatchObject({ credentials: 'url' });
     expect(JSON.stringify(f)).not.toContain('hunter2');
+  });
+
+  it('fails a 401 whose host has an access-tokens entry, saying Nix never sends it to a binary cache, and never shows the token', async () => {
+    const f = await runCacheInfo(
+      lan({ status: 401 }, { conf: `substituters = ${LAN}\naccess-tokens = github.com=ghp_abc 10.0.0.5:5000=tok-s3cr3t-cache` }),
+    );
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe(
+      'GET /nix-cache-info answered 401 Unauthorized: no credentials: Nix sends them from netrc-file (now /etc/nix/netrc, which does not exist or is empty); Nix never sends binary caches the token for 10.0.0.5 in access-tokens',
+    );
+    expect(f.detail).toContain("gives '10.0.0.5:5000' a token in access-tokens\nbut Nix never sends those to a binary cache");
+    expect(f.fix).toContain('  machine 10.0.0.5 password ***');
+    expect(f.fix).toMatch(/and remove 10\.0\.0\.5:5000=… \(.*\) from access-tokens$/m);
+    for (const text of [f.summary, f.detail, f.fix]) expect(redactPatterns(text as string)).toBe(text);
+    expect(f.data).toMatchObject({ credentials: null, accessTokens: ['10.0.0.5:5000'] });
+    expect(JSON.stringify(f)).not.toContain('tok-s3cr3t-cache');
+    expect(JSON.stringify(f)).not.toContain('ghp_abc');
   });
 
   it('fails a 403 as Forbidden, warning that Nix takes a 403 on a narinfo for "not in cache"', async () => {
