@@ -34,9 +34,17 @@ const key = (id: string, cache?: CacheTarget) => `${id}\u0000${cache ? cache.ind
  */
 export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
   const { deadline } = plan;
+  // One listener on the deadline for the whole run: EventTarget looks through its listeners on every
+  // add, so one per check would make 100,000 checks quadratic. Checks still running wait in a set.
+  const atDeadline = new Set<() => void>();
   const deadlineReached = new Promise<void>((resolve) => {
-    if (deadline.aborted) resolve();
-    deadline.addEventListener('abort', () => resolve(), { once: true });
+    const reached = () => {
+      for (const f of atDeadline) f();
+      atDeadline.clear();
+      resolve();
+    };
+    if (deadline.aborted) reached();
+    else deadline.addEventListener('abort', reached, { once: true });
   });
 
   const slots = new Map<string, Slot>();
@@ -94,7 +102,7 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
     const timeoutMs = plan.checkTimeoutMs(slot.check);
     let finding: Finding;
     try {
-      finding = validate(await settle(start(slot, facts, results), timeoutMs, deadline));
+      finding = validate(await settle(start(slot, facts, results), timeoutMs, deadline, atDeadline));
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       finding = {
@@ -150,14 +158,14 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
 
 /**
  * The check's finding, a fail when it runs past its time limit, or a deadline skip. One timer and
- * one listener per check, both gone when it settles: with 10,000 caches, per-check reactions
- * left waiting on the run's deadline would hold every check's closure to the end of the run.
+ * one entry in AT_DEADLINE per check, both gone when it settles: with 10,000 caches, reactions left
+ * waiting on the run's deadline would hold every check's closure to the end of the run.
  */
-function settle(running: Promise<Finding>, timeoutMs: number, deadline: AbortSignal): Promise<Finding> {
+function settle(running: Promise<Finding>, timeoutMs: number, deadline: AbortSignal, atDeadline: Set<() => void>): Promise<Finding> {
   return new Promise<Finding>((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);
-      deadline.removeEventListener('abort', onDeadline);
+      atDeadline.delete(onDeadline);
     };
     const onDeadline = () => {
       done();
@@ -170,7 +178,7 @@ function settle(running: Promise<Finding>, timeoutMs: number, deadline: AbortSig
     // Like AbortSignal.timeout's: the run's own deadline timer is what keeps the process alive.
     timer.unref();
     if (deadline.aborted) onDeadline();
-    else deadline.addEventListener('abort', onDeadline, { once: true });
+    else atDeadline.add(onDeadline);
     running.then(
       (finding) => {
         done();
