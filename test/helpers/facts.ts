@@ -1,4 +1,5 @@
 import type { CacheTarget, Discovery, DoctorConfig, Environment, RunSettings } from '../../src/discover/types.js';
+import type { DiskCacheFact } from '../../src/facts/disk-cache.js';
 import { createFacts } from '../../src/facts/index.js';
 import type { Facts, NixConfigView } from '../../src/facts/types.js';
 import { parseNixConf } from '../../src/nix/conf.js';
@@ -55,6 +56,8 @@ export interface World {
   /** Trusted keys from the command line (--trusted-key). */
   trustedKeys?: string[];
   nixView?: NixConfigView;
+  /** Nix's narinfo disk cache as the run finds it (default: the database of the user running the tests, read from the scripted files: absent). */
+  diskCache?: DiskCacheFact;
   script?: Script;
   /** Facts replaced outright (the rest are gathered from SCRIPT by the real facts layer). */
   overrides?: Partial<Facts>;
@@ -291,6 +294,7 @@ export function fakeFacts(world: World = {}): Fake {
     nixView: Promise.resolve(world.nixView),
     secret: (s) => secrets.push(s),
     deadline: new AbortController().signal,
+    ...(world.diskCache ? { diskCache: async () => world.diskCache as DiskCacheFact } : {}),
   }).view((e) => evidence.push(e));
   return { facts: { ...real, ...world.overrides }, caches, calls, evidence, secrets };
 }

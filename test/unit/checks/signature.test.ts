@@ -2,6 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { signature } from '../../../checks/signature.js';
+import type { DiskCacheFact } from '../../../src/facts/disk-cache.js';
+import { DEFAULT_TTLS, type DiskCacheEntry, judgeDiskEntry } from '../../../src/nix/disk-cache.js';
+import { formatTime } from '../../../src/report/paths-common.js';
 import type { Evidence } from '../../../src/system/evidence.js';
 import { fakeFacts, fakeResults, type Script, type World } from '../../helpers/facts.js';
 import { CACHES, FIXTURES, KEYS } from '../../helpers/servers.js';
@@ -499,5 +502,112 @@ describe('signature check: keys the daemon ignores for an untrusted user of a mu
     });
     expect(finding.status).toBe('pass');
     expect(finding.data).toMatchObject({ trustedKeys: ['lan-cache-1'] });
+  });
+});
+
+/** "Now" for Nix's disk cache (unix seconds): fixed, so that expiry times are exact. */
+const NOW = 1_800_000_000;
+const DATABASE = '/root/.cache/nix/binary-cache-v6.sqlite';
+
+/** A narinfo disk cache whose rows for cache URL are ROWS, read at NOW. */
+function diskCache(url: string, rows: { path: string; present: boolean; ageSeconds: number }[]): DiskCacheFact {
+  const entries = new Map<string, DiskCacheEntry>(
+    rows.map((r) => [
+      hashOf(r.path),
+      { cache: 1, hashPart: hashOf(r.path), present: r.present, narHash: null, url: null, timestamp: NOW - r.ageSeconds },
+    ]),
+  );
+  return {
+    kind: 'read',
+    path: DATABASE,
+    owner: 'root',
+    ttls: DEFAULT_TTLS,
+    caches: [],
+    judge: (cacheUrl, hashPart, served) => judgeDiskEntry(cacheUrl === url ? entries.get(hashPart) : undefined, NOW, DEFAULT_TTLS, served),
+  };
+}
+
+describe('signature check: Nix’s narinfo disk cache', () => {
+  it('warns when Nix remembers the sample as missing from this cache, with the expiry and why’s fix', async () => {
+    const { finding } = await check({
+      conf: conf(TRUST_LAN),
+      run: { samples: [LEAF_A] },
+      script: { http: served('signed-lan') },
+      diskCache: diskCache(CACHE, [{ path: LEAF_A, present: false, ageSeconds: 600 }]),
+    });
+    expect(finding.status).toBe('warn');
+    expect(finding.summary).toBe(
+      `${baseName(LEAF_A)}: ${CACHE} has it, but Nix remembers it as missing until ${formatTime(NOW - 600 + 3600)} (narinfo disk cache) and will not ask again before then`,
+    );
+    expect(finding.detail).toBe(`${baseName(LEAF_A)} is signed by trusted key lan-cache-1`);
+    expect(finding.fix).toBe(
+      [
+        `nix-store -r ${LEAF_A} --option narinfo-cache-negative-ttl 0   (or nix build --refresh …)`,
+        `or forget the answer: sqlite3 ${DATABASE} "delete from NARs where hashPart = '${hashOf(LEAF_A)}' and present = 0"`,
+      ].join('\n'),
+    );
+    expect(finding.data).toMatchObject({
+      verdict: 'valid',
+      diskCache: { state: 'negative', path: DATABASE, expires: new Date((NOW + 3000) * 1000).toISOString() },
+    });
+  });
+
+  it('passes over a negative entry older than narinfo-cache-negative-ttl, a positive one, and one for another cache', async () => {
+    for (const rows of [[{ path: LEAF_A, present: false, ageSeconds: 3601 }], [{ path: LEAF_A, present: true, ageSeconds: 60 }]]) {
+      const { finding } = await check({
+        conf: conf(TRUST_LAN),
+        run: { samples: [LEAF_A] },
+        script: { http: served('signed-lan') },
+        diskCache: diskCache(CACHE, rows),
+      });
+      expect(finding.status).toBe('pass');
+    }
+    const { finding } = await check({
+      conf: conf(TRUST_LAN),
+      run: { samples: [LEAF_A] },
+      script: { http: served('signed-lan') },
+      diskCache: diskCache('http://elsewhere:5000', [{ path: LEAF_A, present: false, ageSeconds: 60 }]),
+    });
+    expect(finding.status).toBe('pass');
+  });
+
+  it('keeps a signature failure a failure and adds the negative entry to its detail and fix', async () => {
+    const { finding } = await check({
+      conf: conf(TRUST_LAN),
+      run: { samples: [LEAF_A] },
+      script: { http: served('signed-other') },
+      diskCache: diskCache(CACHE, [{ path: LEAF_A, present: false, ageSeconds: 60 }]),
+    });
+    expect(finding.status).toBe('fail');
+    expect(finding.summary).toContain('which trusted-public-keys does not name');
+    expect(finding.detail).toContain('Nix remembers it as missing until');
+    expect(finding.fix?.split('\n')[0]).toBe(`nix-store -r ${LEAF_A} --option narinfo-cache-negative-ttl 0   (or nix build --refresh …)`);
+    expect(finding.fix).toContain('extra-trusted-public-keys = other-cache-1:<public key>');
+  });
+
+  it('says an unreadable database once, on the first cache, and guesses nothing about its rows', async () => {
+    const second = 'http://10.0.0.6:5000';
+    const unreadable: DiskCacheFact = {
+      kind: 'unreadable',
+      owner: 'root (the nix-daemon)',
+      path: DATABASE,
+      message: 'EACCES',
+      denied: true,
+    };
+    const fake = fakeFacts({
+      conf: `substituters = ${CACHE} ${second}\n${TRUST_LAN}\n`,
+      run: { samples: [LEAF_A] },
+      script: { http: { ...served('signed-lan'), ...served('signed-lan', second) } },
+      diskCache: unreadable,
+    });
+    const [first, other] = await Promise.all(fake.caches.map((c) => signature.run(fake.facts, c, fakeResults())));
+    expect(first?.status).toBe('pass');
+    expect(first?.detail).toBe(
+      `Nix's narinfo disk cache: cannot read ${DATABASE} (root (the nix-daemon)'s): run with sudo to see which paths Nix remembers as missing`,
+    );
+    expect(other?.status).toBe('pass');
+    expect(other?.detail).toBeUndefined();
+    for (const f of [first, other])
+      expect(f?.data?.diskCache).toEqual({ state: 'unreadable', path: DATABASE, owner: 'root (the nix-daemon)' });
   });
 });
