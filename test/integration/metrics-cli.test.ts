@@ -7,7 +7,7 @@ import { parseExposition, type Sample } from '../../src/host/prom-text.js';
 import { serveVariant, type Variant } from '../helpers/cache-variants.js';
 import { nixConf, runCli } from '../helpers/cli.js';
 import { type Daemon, get, startServeMetrics, waitFor } from '../helpers/daemons.js';
-import { CACHES, KEYS, refusedPort } from '../helpers/servers.js';
+import { CACHES, faultServer, KEYS, refusedPort } from '../helpers/servers.js';
 import { FIXTURE_PATHS, missing } from '../helpers/system.js';
 
 const work = mkdtempSync(join(tmpdir(), 'nixcache-metrics-cli-'));
@@ -172,5 +172,25 @@ describe.skipIf(coverageSkip)('coverage --metrics on the command line', () => {
     expect(value(samples, 'nixcache_coverage_up')).toBe(0);
     expect(value(samples, 'nixcache_coverage_ratio')).toBeUndefined();
     expect(exporter.output()).toMatch(/serve-metrics: coverage: \/etc\/passwd: .*not in the Nix store/);
+  });
+
+  it('serve-metrics says nixcache_coverage_up 0 for a coverage run the deadline ended, beside that run’s doctor metrics', async () => {
+    const slow = await faultServer('hang');
+    try {
+      const w = world([slow.url]);
+      const exporter = await startServeMetrics(['--timeout', '5', '--deadline', '1', '--coverage', APP], w.env);
+      daemons.push(exporter);
+      const samples = await waitFor('a first run', async () => {
+        const res = await get(`${exporter.url}/metrics`, 15_000);
+        return res.status === 200 ? parseExposition(res.text).samples : undefined;
+      });
+      expect(value(samples, 'nixcache_coverage_up')).toBe(0);
+      expect(value(samples, 'nixcache_coverage_paths')).toBeUndefined();
+      expect(value(samples, 'nixcache_run_duration_seconds')).toBeGreaterThan(0);
+      expect(samples.some((s) => s.name === 'nixcache_check_status' && s.labels.cache === slow.url)).toBe(true);
+      expect(exporter.output()).toContain('serve-metrics: coverage: the run reached --deadline 1 s before every path was looked up');
+    } finally {
+      await slow.close();
+    }
   });
 });

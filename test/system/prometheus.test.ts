@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExposition, type Sample } from '../../src/host/prom-text.js';
+import { serveVariant } from '../helpers/cache-variants.js';
 import { nixConf, runCli } from '../helpers/cli.js';
 import { type Daemon, freePort, get, startDaemon, startServeMetrics, waitFor } from '../helpers/daemons.js';
 import { CACHES, faultServer, KEYS, type Running, refusedPort, serveCache } from '../helpers/servers.js';
@@ -12,6 +13,7 @@ import { FIXTURE_PATHS, missing } from '../helpers/system.js';
 const reason = missing('metrics in real Prometheus, promtool and node_exporter', {
   commands: ['prometheus', 'promtool', 'prometheus-node-exporter'],
 });
+const coverageReason = reason ?? missing('coverage metrics in real Prometheus', { root: true, commands: ['nix', 'nix-store'] });
 const RULES = new URL('../../contrib/prometheus/', import.meta.url).pathname;
 const LAN_PUB = readFileSync(join(KEYS, 'lan.pub'), 'utf8').trim();
 const PASSWORD = 'hunter2-not-for-metrics';
@@ -42,14 +44,10 @@ describe.skipIf(reason)('metrics in a real Prometheus', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('scrapes serve-metrics, and its HTTP API has the metrics of a healthy and a failing cache, passwords redacted', async () => {
-    const exporter = await startServeMetrics(
-      ['--timeout', '2', '--deadline', '20', '--min-interval', '2', '--sample', FIXTURE_PATHS[0] as string],
-      env,
-    );
-    daemons.push(exporter);
+  /** A real Prometheus scraping TARGET every second with the shipped rules; its HTTP API's query and the daemon. */
+  async function startPrometheus(target: string, name: string) {
     const port = await freePort();
-    const config = join(work, 'prometheus.yml');
+    const config = join(work, `${name}.yml`);
     writeFileSync(
       config,
       [
@@ -57,13 +55,13 @@ describe.skipIf(reason)('metrics in a real Prometheus', () => {
         `rule_files: [ ${JSON.stringify(join(RULES, 'nixcache.rules.yml'))} ]`,
         'scrape_configs:',
         '  - job_name: nixcache',
-        `    static_configs: [ { targets: [ ${JSON.stringify(new URL(exporter.url).host)} ] } ]`,
+        `    static_configs: [ { targets: [ ${JSON.stringify(new URL(target).host)} ] } ]`,
         '',
       ].join('\n'),
     );
     const prometheus = startDaemon('prometheus', [
       `--config.file=${config}`,
-      `--storage.tsdb.path=${join(work, 'data')}`,
+      `--storage.tsdb.path=${join(work, `${name}-data`)}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
     ]);
@@ -75,6 +73,16 @@ describe.skipIf(reason)('metrics in a real Prometheus', () => {
       expect(body.status).toBe('success');
       return body.data.result;
     };
+    return { api, query, prometheus };
+  }
+
+  it('scrapes serve-metrics, and its HTTP API has the metrics of a healthy and a failing cache, passwords redacted', async () => {
+    const exporter = await startServeMetrics(
+      ['--timeout', '2', '--deadline', '20', '--min-interval', '2', '--sample', FIXTURE_PATHS[0] as string],
+      env,
+    );
+    daemons.push(exporter);
+    const { api, query, prometheus } = await startPrometheus(exporter.url, 'doctor');
     const up = await waitFor(
       'Prometheus to have scraped nixcache_cache_up for three caches',
       async () => {
@@ -151,7 +159,7 @@ describe.skipIf(reason)('metrics in a real Prometheus', () => {
 
   it('promtool accepts the alert rules, and their unit tests pass', () => {
     expect(execFileSync('promtool', ['check', 'rules', join(RULES, 'nixcache.rules.yml')], { encoding: 'utf8' })).toContain(
-      'SUCCESS: 5 rules found',
+      'SUCCESS: 7 rules found',
     );
     expect(execFileSync('promtool', ['test', 'rules', join(RULES, 'nixcache.rules.test.yml')], { encoding: 'utf8' })).toContain('SUCCESS');
   });
@@ -203,4 +211,78 @@ describe.skipIf(reason)('metrics in a real Prometheus', () => {
       await slow.close();
     }
   }, 60_000);
+
+  it.skipIf(coverageReason)(
+    'scrapes serve-metrics --coverage: the coverage of a cache that has the closure and of one that lacks part of it, beside the doctor’s',
+    async () => {
+      const lan = join(CACHES, 'signed-lan');
+      const leafB = FIXTURE_PATHS[2] as string;
+      const full = await serveVariant(lan);
+      const holes = await serveVariant(lan, { hide: new Set([leafB.slice('/nix/store/'.length, '/nix/store/'.length + 32)]) });
+      try {
+        const fullUrl = `${full.url}?priority=10`;
+        const holesUrl = `${holes.url}?priority=20`;
+        const conf = nixConf(`substituters = ${fullUrl} ${holesUrl}\ntrusted-public-keys = ${LAN_PUB}\n`).env;
+        const exporter = await startServeMetrics(
+          ['--timeout', '2', '--deadline', '20', '--min-interval', '2', '--coverage', FIXTURE_PATHS[0] as string],
+          conf,
+        );
+        daemons.push(exporter);
+        const { api, query, prometheus } = await startPrometheus(exporter.url, 'coverage');
+        const ratios = await waitFor(
+          'Prometheus to have scraped nixcache_coverage_ratio for two caches',
+          async () => {
+            const result = await query('nixcache_coverage_ratio');
+            return result.length === 2 ? result : undefined;
+          },
+          45_000,
+        ).catch((e) => {
+          throw new Error(`${e}\nprometheus: ${prometheus.output()}\nserve-metrics: ${exporter.output()}`);
+        });
+        expect(Object.fromEntries(ratios.map((r) => [`${r.metric.order} ${r.metric.cache}`, Number(r.value[1])]))).toEqual({
+          [`1 ${fullUrl}`]: 1,
+          [`2 ${holesUrl}`]: 0.6667,
+        });
+        const one = async (q: string) => {
+          const r = await query(q);
+          expect(r).toHaveLength(1);
+          return Number(r[0]?.value[1]);
+        };
+        expect(await one('nixcache_coverage_up')).toBe(1);
+        expect(await one('nixcache_coverage_paths')).toBe(3);
+        expect(await one('nixcache_coverage_unavailable_paths')).toBe(0);
+        expect(await one('nixcache_coverage_available_ratio')).toBe(1);
+        expect(await one('nixcache_coverage_holes')).toBe(1);
+        expect(await one(`nixcache_coverage_cache_paths{cache="${holesUrl}",state="present"}`)).toBe(2);
+        expect(await one(`nixcache_coverage_cache_paths{cache="${holesUrl}",state="missing"}`)).toBe(1);
+        expect(await one(`sum by (cache) (nixcache_coverage_cache_paths{cache="${fullUrl}"})`)).toBe(3);
+        const narinfos = FIXTURE_PATHS.map((p) =>
+          readFileSync(join(lan, `${p.slice('/nix/store/'.length, '/nix/store/'.length + 32)}.narinfo`), 'utf8'),
+        );
+        const sum = (field: string) => narinfos.reduce((n, t) => n + Number(new RegExp(`^${field}: (\\d+)$`, 'm').exec(t)?.[1]), 0);
+        expect(await one(`nixcache_coverage_file_size_bytes{cache="${fullUrl}"}`)).toBe(sum('FileSize'));
+        expect(await one(`nixcache_coverage_nar_size_bytes{cache="${fullUrl}"}`)).toBe(sum('NarSize'));
+        expect(await one(`nixcache_coverage_file_size_bytes{cache="${holesUrl}"}`)).toBeLessThan(sum('FileSize'));
+        // The doctor's families are scraped from the same run.
+        expect((await query('nixcache_cache_up == 1')).map((r) => r.metric.cache).sort()).toEqual([fullUrl, holesUrl].sort());
+        expect(await one('nixcache_coverage_info')).toBe(1);
+
+        // The shipped coverage rules are loaded and evaluate without error; the closure is covered, so nothing is pending.
+        const coverageRules = await waitFor('the coverage rules to be evaluated', async () => {
+          const rules = JSON.parse((await get(`${api}/rules`)).text) as {
+            data: { groups: { rules: { name: string; health: string; state?: string }[] }[] };
+          };
+          const found = rules.data.groups.flatMap((g) => g.rules).filter((r) => r.name.startsWith('NixcacheCoverage'));
+          return found.every((r) => r.health === 'ok') ? found : undefined;
+        });
+        expect(coverageRules.map((r) => [r.name, r.health, r.state])).toEqual([
+          ['NixcacheCoverageLow', 'ok', 'inactive'],
+          ['NixcacheCoverageNotMeasured', 'ok', 'inactive'],
+        ]);
+      } finally {
+        await Promise.all([full.close(), holes.close()]);
+      }
+    },
+    90_000,
+  );
 });
