@@ -55,7 +55,8 @@ export const coverage: CacheCheck = {
   id: 'coverage',
   title: 'Has the paths named',
   scope: 'cache',
-  needs: ['cache-info'],
+  // Not cache-info: narinfos answering 401 fail it, and which named paths that hides is this step's answer.
+  needs: ['connect'],
   timeoutMs: (operation) => operation * 4 + 2000,
   async run(facts, cache) {
     const named = [...new Set(facts.run.samples)];
