@@ -10,9 +10,10 @@ import { Exporter, sleepFor } from './exporter.js';
 import { type CoverageFlags, DEFAULT_JOBS, type ServeMetricsFlags, UsageError } from './flags.js';
 
 /**
- * `nixcache serve-metrics`: a Prometheus exporter over doctor runs. `/metrics` answers with the
- * last run's metrics (a new run starts when they are older than --min-interval, never two at
- * once), `/health` says the exporter is up. Runs until SIGTERM or SIGINT; returns the exit code.
+ * `nixcache serve-metrics`: a Prometheus exporter over doctor runs (each with a coverage run of the
+ * --coverage paths beside it). `/metrics` answers with the last run's metrics (a new run starts
+ * when they are older than --min-interval, never two at once), `/health` says the exporter is up.
+ * Runs until SIGTERM or SIGINT; returns the exit code.
  */
 export async function serveMetricsCommand(flags: ServeMetricsFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
   const doctor = flags.doctor;

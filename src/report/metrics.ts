@@ -12,7 +12,7 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** What the exporter adds about itself. */
 export interface ExporterState {
-  /** Doctor runs started since the exporter started. */
+  /** Runs (the doctor, and the coverage with --coverage) started since the exporter started. */
   runs: number;
   /** A run is going on now (its result is not in these metrics yet). */
   running: boolean;
@@ -90,12 +90,14 @@ export async function renderMetrics(report: Report): Promise<string> {
 /** The exporter's own metrics, rendered at each scrape (they change between runs). */
 export async function renderExporterMetrics(exporter: ExporterState): Promise<string> {
   const registry = new Registry();
-  new Counter({ name: 'nixcache_exporter_runs_total', help: 'Doctor runs started since the exporter started.', registers: [registry] }).inc(
-    exporter.runs,
-  );
+  new Counter({
+    name: 'nixcache_exporter_runs_total',
+    help: 'Runs (the doctor, with the coverage of any --coverage paths) started since the exporter started.',
+    registers: [registry],
+  }).inc(exporter.runs);
   new Gauge({
     name: 'nixcache_exporter_run_in_progress',
-    help: 'A doctor run is going on now (the other metrics are from the previous one).',
+    help: 'A run is going on now (the other metrics are from the previous one).',
     registers: [registry],
   }).set(exporter.running ? 1 : 0);
   new Gauge({
