@@ -82,11 +82,16 @@ export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.Pro
   // Renderers load on demand: a --json run never loads the table.
   if (flags.report?.to === 'stdout')
     await deliver('the report to stdout', terminal.stdout((await import('../report/markdown.js')).renderMarkdown(report)));
-  else if (!flags.json && flags.metrics?.to !== 'stdout')
-    await deliver(
-      'the table to stdout',
-      terminal.stdout((await import('../report/table.js')).renderTable(report, { color, verbose: flags.verbose, width: terminal.columns })),
-    );
+  else if (!flags.json && flags.metrics?.to !== 'stdout') {
+    const { renderTableChunks } = await import('../report/table.js');
+    for (const chunk of renderTableChunks(report, { color, verbose: flags.verbose, width: terminal.columns })) {
+      const written = await terminal.stdout(chunk);
+      if (!written.ok) {
+        await deliver('the table to stdout', written);
+        break;
+      }
+    }
+  }
   if (flags.metrics) await deliver('the metrics', writeMetrics(flags.metrics, report, flags.json));
 
   for (const line of undelivered) if (line) await terminal.stderr(`nixcache: ${line}\n`);

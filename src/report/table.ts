@@ -25,19 +25,27 @@ export interface TableOptions {
  * line; then "Fix first", the problems in the order to fix them. Linear in the size of the report.
  */
 export function renderTable(report: Report, opts: TableOptions): string {
+  return [...renderTableChunks(report, opts)].join('');
+}
+
+/** The table a section at a time (every line ended by a newline): 10,000 caches are never one string. */
+export function* renderTableChunks(report: Report, opts: TableOptions): Generator<string> {
   // Untrusted text is made visible section by section, not as a second copy of the whole report.
   const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
   const bold = (s: string) => (opts.color ? `\u001b[1m${s}\u001b[22m` : s);
   const dim = (s: string) => paint(90, s);
   const width = Math.max(40, Math.min(opts.width ?? 100, 200));
   const narrow = width < NARROW;
-  const titleWidth = Math.min(TITLE_WIDTH.max, Math.max(TITLE_WIDTH.min, ...report.checks.map((c) => c.title.length)));
-  const out: string[] = [...wrapWords(`nixcache doctor — ${summaryLine(report)}`, width).map(bold), ''];
+  let longestTitle: number = TITLE_WIDTH.min;
+  for (const c of report.checks) longestTitle = Math.max(longestTitle, c.title.length);
+  const titleWidth = Math.min(TITLE_WIDTH.max, longestTitle);
+  const lines = (out: string[]) => out.map((l) => `${l}\n`).join('');
+  yield lines([...wrapWords(`nixcache doctor — ${summaryLine(report)}`, width).map(bold), '']);
 
   for (const rawSection of sections(report)) {
     const section = displayed(rawSection);
     if (section.checks.length === 0) continue; // every check of this cache was deselected (--only / --skip)
-    out.push(...wrapWords(section.title, width).map(bold));
+    const out = wrapWords(section.title, width).map(bold);
     if (section.cache) out.push(...wrapWords(describeCache(section.cache), width, '  ').map(dim));
     const folded = opts.verbose ? undefined : collapsedSkips(section.checks);
     for (const c of section.checks) {
@@ -46,8 +54,10 @@ export function renderTable(report: Report, opts: TableOptions): string {
     }
     if (folded?.line) out.push(...wrapWords(folded.line, width, ' – ', '   ').map(dim));
     out.push('');
+    yield lines(out);
   }
 
+  const out: string[] = [];
   if (report.fixFirst.length > 0) out.push(...fixFirst(displayed(report.fixFirst.slice(0, 64))), '');
   const { fail, warn } = report.summary;
   const closing =
@@ -59,8 +69,8 @@ export function renderTable(report: Report, opts: TableOptions): string {
       : warn > 0
         ? { colour: 33, text: `No failures; ${plural(warn, 'warning')} above.` }
         : { colour: 32, text: 'Everything checked is fine.' };
-  out.push(...wrapWords(closing.text, width).map((l) => paint(closing.colour, l)), '');
-  return out.join('\n');
+  out.push(...wrapWords(closing.text, width).map((l) => paint(closing.colour, l)));
+  yield lines(out);
 
   function row(c: CheckResult): string[] {
     // Laid out without colour (escape codes would count as columns), the mark painted afterwards.

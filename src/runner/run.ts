@@ -26,6 +26,12 @@ interface Slot {
   blocked?: boolean;
 }
 
+/**
+ * Caches whose checks run at the same time. Far more than anyone configures, so every real cache
+ * list runs at once; each cache's own network operations are bounded by their timeouts.
+ */
+const CACHES_AT_ONCE = 256;
+
 const key = (id: string, cache?: CacheTarget) => `${id}\u0000${cache ? cache.index : ''}`;
 
 /**
@@ -120,11 +126,16 @@ export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
     if (phase.scope === 'host') {
       for (const check of phase.checks) await runSlot(find(check.id) as Slot);
     } else {
-      await Promise.all(
-        plan.caches.map(async (cache) => {
+      // Caches run side by side, at most CACHES_AT_ONCE of them: a nix.conf naming 10,000 caches
+      // gets a bounded set of checks in flight (memory), not 10,000 half-finished chains.
+      let next = 0;
+      const worker = async () => {
+        while (next < plan.caches.length && !deadline.aborted) {
+          const cache = plan.caches[next++] as CacheTarget;
           for (const check of phase.checks) await runSlot(find(check.id, cache) as Slot);
-        }),
-      );
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CACHES_AT_ONCE, plan.caches.length) }, worker));
     }
   };
   // Phases run in registry order, except that a host phase overlaps the cache phase after it when
