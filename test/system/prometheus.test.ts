@@ -222,7 +222,8 @@ describe.skipIf(reason)('metrics in a real Prometheus', () => {
       try {
         const fullUrl = `${full.url}?priority=10`;
         const holesUrl = `${holes.url}?priority=20`;
-        const conf = nixConf(`substituters = ${fullUrl} ${holesUrl}\ntrusted-public-keys = ${LAN_PUB}\n`).env;
+        const passworded = `${withPassword}?priority=30`;
+        const conf = nixConf(`substituters = ${fullUrl} ${holesUrl} ${passworded}\ntrusted-public-keys = ${LAN_PUB}\n`).env;
         const exporter = await startServeMetrics(
           ['--timeout', '2', '--deadline', '20', '--min-interval', '2', '--coverage', FIXTURE_PATHS[0] as string],
           conf,
@@ -230,10 +231,10 @@ describe.skipIf(reason)('metrics in a real Prometheus', () => {
         daemons.push(exporter);
         const { api, query, prometheus } = await startPrometheus(exporter.url, 'coverage');
         const ratios = await waitFor(
-          'Prometheus to have scraped nixcache_coverage_ratio for two caches',
+          'Prometheus to have scraped nixcache_coverage_ratio for three caches',
           async () => {
             const result = await query('nixcache_coverage_ratio');
-            return result.length === 2 ? result : undefined;
+            return result.length === 3 ? result : undefined;
           },
           45_000,
         ).catch((e) => {
@@ -242,6 +243,7 @@ describe.skipIf(reason)('metrics in a real Prometheus', () => {
         expect(Object.fromEntries(ratios.map((r) => [`${r.metric.order} ${r.metric.cache}`, Number(r.value[1])]))).toEqual({
           [`1 ${fullUrl}`]: 1,
           [`2 ${holesUrl}`]: 0.6667,
+          [`3 ${passworded.replace(PASSWORD, '***')}`]: 0,
         });
         const one = async (q: string) => {
           const r = await query(q);
@@ -265,7 +267,11 @@ describe.skipIf(reason)('metrics in a real Prometheus', () => {
         expect(await one(`nixcache_coverage_file_size_bytes{cache="${holesUrl}"}`)).toBeLessThan(sum('FileSize'));
         // The doctor's families are scraped from the same run.
         expect((await query('nixcache_cache_up == 1')).map((r) => r.metric.cache).sort()).toEqual([fullUrl, holesUrl].sort());
+        expect((await query('nixcache_cache_up == 0')).map((r) => r.metric.cache)).toEqual([passworded.replace(PASSWORD, '***')]);
         expect(await one('nixcache_coverage_info')).toBe(1);
+        const everything = await query('{__name__=~"nixcache_coverage_.+"}');
+        expect(everything.length).toBeGreaterThan(30);
+        expect(JSON.stringify(everything)).not.toContain(PASSWORD);
 
         // The shipped coverage rules are loaded and evaluate without error; the closure is covered, so nothing is pending.
         const coverageRules = await waitFor('the coverage rules to be evaluated', async () => {
