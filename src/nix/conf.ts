@@ -9,19 +9,26 @@ export interface ParsedConf {
   lines: ConfLine[];
   /** Lines Nix would reject with "illegal configuration line"; Nix stops at the first one. */
   errors: { line: number; message: string; text: string }[];
+  /** Set when MAXLINES was reached: the line parsing stopped before (the rest of the text is not read). */
+  stoppedAt?: number;
 }
 
 /**
  * Parses nix.conf text exactly as Nix tokenizes it: `#` starts a comment anywhere, tokens are split
  * on blanks, a setting needs `=` as its own second token, `include`/`!include` take one path.
+ * At most MAXLINES settings, includes and illegal lines are kept, so a file of millions of lines
+ * costs the memory of MAXLINES, not of the file; blank and comment lines cost nothing.
  */
-export function parseNixConf(text: string): ParsedConf {
+export function parseNixConf(text: string, maxLines = Number.POSITIVE_INFINITY): ParsedConf {
   const lines: ConfLine[] = [];
   const errors: ParsedConf['errors'] = [];
-  const rows = text.split('\n').map(tokenize);
-  for (const [index, { content, tokens }] of rows.entries()) {
-    const lineNo = index + 1;
+  for (let start = 0, lineNo = 1; start <= text.length; lineNo++) {
+    const end = lineEnd(text, start);
+    const next = end + 1;
+    const { content, tokens } = tokenize(text.slice(start, end));
+    start = next;
     if (tokens.length === 0) continue;
+    if (lines.length + errors.length >= maxLines) return { lines, errors, stoppedAt: lineNo };
     // Nix quotes the line as it is, comment cut off but blanks kept.
     const shown = content.replace(/\r$/, '').slice(0, 200);
     const illegal = () => {
@@ -39,11 +46,16 @@ export function parseNixConf(text: string): ParsedConf {
     }
     if (tokens[1] !== '=') illegal();
     else {
-      const continued = continuation(rows, index);
+      const continued = endsInBackslash(tokens) ? continuation(text, next, lineNo) : undefined;
       lines.push({ kind: 'set', name: first, value: tokens.slice(2).join(' '), line: lineNo, ...(continued ? { continued } : {}) });
     }
   }
   return { lines, errors };
+}
+
+function lineEnd(text: string, start: number): number {
+  const end = text.indexOf('\n', start);
+  return end < 0 ? text.length : end;
 }
 
 function tokenize(raw: string): { content: string; tokens: string[] } {
@@ -52,20 +64,25 @@ function tokenize(raw: string): { content: string; tokens: string[] } {
   return { content, tokens: content.split(/[ \t\r\n]+/).filter((t) => t.length > 0) };
 }
 
+function endsInBackslash(tokens: readonly string[]): boolean {
+  return tokens.length > 0 && (tokens[tokens.length - 1] as string).endsWith('\\');
+}
+
 /**
- * The lines a trailing `\` on line INDEX meant to continue, as a shell would have joined them.
- * nix.conf has no continuation: Nix keeps the `\` as a value and reads each such line on its own.
+ * The lines after line LINENO (whose text starts at offset FROM) that its trailing `\` meant to
+ * continue, as a shell would have joined them. nix.conf has no continuation: Nix keeps the `\` as
+ * a value and reads each such line on its own.
  */
-function continuation(rows: { tokens: string[] }[], index: number): { lines: number[]; tokens: string[] } | undefined {
-  const endsInBackslash = (tokens: string[]) => tokens.length > 0 && (tokens[tokens.length - 1] as string).endsWith('\\');
-  if (!endsInBackslash(rows[index]?.tokens ?? [])) return undefined;
+function continuation(text: string, from: number, lineNo: number): { lines: number[]; tokens: string[] } {
   const lines: number[] = [];
   const tokens: string[] = [];
-  for (let j = index + 1; j < rows.length; j++) {
-    const next = rows[j]?.tokens ?? [];
+  for (let start = from, j = lineNo + 1; start <= text.length; j++) {
+    const end = lineEnd(text, start);
+    const next = tokenize(text.slice(start, end)).tokens;
+    start = end + 1;
     // A line of its own setting is not a continuation, whatever came before.
     if (next.length === 0 || next[1] === '=' || next[0] === 'include' || next[0] === '!include') break;
-    lines.push(j + 1);
+    lines.push(j);
     tokens.push(...next);
     if (!endsInBackslash(next)) break;
   }

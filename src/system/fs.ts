@@ -35,18 +35,23 @@ export async function readTextFile(path: string, maxBytes = 1024 * 1024): Promis
     try {
       const info = await handle.stat();
       if (info.isDirectory()) return { ok: false, code: 'EISDIR', message: `'${path}' is a directory` };
-      if (!info.isFile()) return { ok: false, code: 'ENOTREG', message: `'${path}' is not a regular file (a FIFO, socket or device)` };
-      // Read to EOF rather than trusting the size: files under /proc say they are empty.
-      const buffer = Buffer.alloc(Math.min(maxBytes + 1, Math.max(info.size + 1, 64 * 1024)));
+      if (!info.isFile()) return { ok: false, code: 'ENOTREG', message: `'${path}' is not a regular file (${specialKind(info)})` };
+      // A regular file says its size: one over the limit is refused unread.
+      if (info.size > maxBytes) return tooLarge(path, maxBytes, info.size);
+      // Read to EOF rather than trusting the size: files under /proc say they are empty. A file
+      // that has a size is read in one go (a short read of a regular file is its end), so the
+      // thousands of files of an include chain cost one read each.
+      const sized = info.size > 0;
+      let chunk = Buffer.allocUnsafe(Math.min(maxBytes + 1, sized ? info.size + 1 : 64 * 1024));
       let length = 0;
-      let chunk = buffer;
       for (;;) {
         const { bytesRead } = await handle.read(chunk, length, chunk.length - length, length);
         if (bytesRead === 0) break;
         length += bytesRead;
-        if (length > maxBytes) return { ok: false, code: 'EFBIG', message: `'${path}' is larger than ${maxBytes} bytes` };
+        if (length > maxBytes) return tooLarge(path, maxBytes);
+        if (sized && length < chunk.length) break;
         if (length === chunk.length) {
-          const bigger = Buffer.alloc(Math.min(maxBytes + 1, chunk.length * 2));
+          const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, chunk.length * 2));
           chunk.copy(bigger, 0, 0, length);
           chunk = bigger;
         }
@@ -60,6 +65,17 @@ export async function readTextFile(path: string, maxBytes = 1024 * 1024): Promis
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code})`;
     return { ok: false, code, message: `'${path}' ${why}` };
   }
+}
+
+function specialKind(info: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean }): string {
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isSocket()) return 'a socket';
+  return info.isCharacterDevice() ? 'a character device' : 'a block device';
+}
+
+function tooLarge(path: string, maxBytes: number, size?: number): ReadResult {
+  const is = size === undefined ? 'is larger than' : `is ${size} bytes, larger than`;
+  return { ok: false, code: 'EFBIG', message: `'${path}' ${is} ${maxBytes} bytes` };
 }
 
 export function createFs(record: Recorder): Fs {
