@@ -12,6 +12,8 @@ import { fail, pass, skip, warn } from '../src/runner/finding.js';
 const NAMED_IN_SUMMARY = 3;
 /** Paths given a detail line each. */
 const NAMED_IN_DETAIL = 10;
+/** Paths looked up at once per cache (each a narinfo and a NAR HEAD). */
+const AT_ONCE = 8;
 
 /** What `nixcache why` weighs a path with (the fixes name nix.conf, the netrc and the disk cache database). */
 export function whyContext(facts: Facts, fact: PathLookupFact): VerdictContext {
@@ -68,7 +70,15 @@ export const coverage: CacheCheck = {
     if (isPrivateBucket(cache, await facts.cacheInfo(cache)))
       return skip('the bucket is private: narinfos cannot be read without the AWS credentials Nix uses', 'private bucket');
 
-    const found = await Promise.all(named.map((p) => facts.pathLookup(cache, p)));
+    const found: PathLookupFact[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < named.length) {
+        const i = next++;
+        found[i] = await facts.pathLookup(cache, named[i] as string);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(AT_ONCE, named.length) }, worker));
     const paths = found.map((fact) => ({ fact, verdict: whyVerdict(facts, fact) }));
     // Missing: the cache does not have it. Blocked: Nix would not get it from here although it may (a 401 hides which).
     const missing = paths.filter((p) => p.fact.lookup.narinfo === 'missing');
@@ -97,7 +107,10 @@ export const coverage: CacheCheck = {
     };
     const problems = [...blocked, ...missing];
     const detail = [
-      ...problems.slice(0, NAMED_IN_DETAIL).map((p) => `${baseName(p.fact.path)}: ${p.verdict.reason}`),
+      // why's reason for a path no cache has ("no cache has it") is, for one cache, that this one lacks it.
+      ...problems
+        .slice(0, NAMED_IN_DETAIL)
+        .map((p) => `${baseName(p.fact.path)}: ${p.fact.lookup.narinfo === 'missing' ? 'not in this cache' : p.verdict.reason}`),
       ...(problems.length > NAMED_IN_DETAIL ? [`… and ${plural(problems.length - NAMED_IN_DETAIL, 'more path')} (data.paths)`] : []),
     ].join('\n');
     // The fixes exactly as `why` gives them, each once, for the first few paths.

@@ -140,6 +140,7 @@ describe('coverage check: verdicts per cache', () => {
     });
     expect(finding.status).toBe('warn');
     expect(finding.summary).toBe(`lacks 1 of 2 named paths: ${baseName(LEAF_B)}`);
+    expect(finding.detail).toBe(`${baseName(LEAF_B)}: not in this cache`);
     expect(finding.fix).toBe(`Push it to a cache: nix copy --to CACHE_URL ${LEAF_B}`);
     expect(finding.data).toMatchObject({ named: 2, usable: 1, missing: [LEAF_B], blocked: [] });
     expect(pathData(finding.data)[1]).toMatchObject({ path: LEAF_B, verdict: 'build', reason: 'no cache has it', narinfo: 'missing' });
