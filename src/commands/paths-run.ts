@@ -7,22 +7,25 @@ import { createFacts } from '../facts/index.js';
 import { type CachePlan, type LookupDeps, planCaches } from '../facts/path-lookups.js';
 import type { CacheInfoFact } from '../facts/types.js';
 import { diskCacheTtls } from '../nix/disk-cache.js';
-import { createSignatureVerifier } from '../nix/signature-verifier.js';
+import { createSignatureVerifier, ed25519Checker } from '../nix/signature-verifier.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { DiskCacheSummary, PathsCacheEntry, PathsEnvironment } from '../report/paths-common.js';
 import { Redactor } from '../report/redact.js';
-import { createBulkHttp } from '../system/bulk-http.js';
 import { createExec } from '../system/exec.js';
 import { createFs } from '../system/fs.js';
 import { createAgent, createHttp, loadUndici } from '../system/http.js';
 import type { Io } from '../system/io.js';
 import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
+import { createPipelinedBulkHttp } from '../system/pipelined-http.js';
 import { terminal } from '../system/terminal.js';
+import { createVerifyPool } from '../system/verify-pool.js';
 import type { PathsFlags } from './flags.js';
 
 /** HTTP/1.1 requests queued per connection: narinfo and NAR HEAD requests are idempotent reads of static files. */
 export const PIPELINING = 4;
+/** Worker threads checking signatures (system/verify-pool.ts). */
+const VERIFY_THREADS = Number(process.env.NIXCACHE_VERIFY_THREADS ?? 1);
 
 /** What `why` and `coverage` share: discovery, the caches in Nix's order, Nix's disk cache, the look-up pool. */
 export interface PathsSession {
@@ -85,7 +88,7 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
     ttls,
     () => Math.floor(Date.now() / 1000),
   );
-  const http = createBulkHttp({
+  const http = createPipelinedBulkHttp({
     jobs: flags.jobs,
     pipelining: PIPELINING,
     timeoutMs: flags.timeoutMs,
@@ -93,6 +96,12 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
     ca: discovery.caBundle,
   });
   const trustedKeys = effectiveTrustedKeys(discovery.config, discovery.env);
+  // Until the thread is up (and should it fail): the same check, on libuv's pool.
+  const pool = createVerifyPool(
+    trustedKeys.map((k) => k.key),
+    VERIFY_THREADS,
+    ed25519Checker(trustedKeys),
+  );
   const deps: LookupDeps = {
     http,
     fs: world.fs,
@@ -100,7 +109,7 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
     netrc: discovery.config.netrc.entries,
     trustedKeys,
     requireSigs: effectiveRequireSigs(discovery.config, discovery.env),
-    verify: createSignatureVerifier(trustedKeys),
+    verify: createSignatureVerifier(trustedKeys, pool.check),
   };
   const tools: StoreTools = { exec: world.exec, fs: world.fs, storeDir: discovery.env.storeDir, store: flags.store };
   return {
@@ -120,6 +129,7 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
       clearTimeout(timer);
       ending.abort();
       await http.close();
+      await pool.close();
       await agent.destroy().catch(() => {});
     },
   };

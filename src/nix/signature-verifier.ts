@@ -6,46 +6,76 @@ import { type SignatureVerdict, signerNames } from './signatures.js';
 
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-/**
- * classifySignatures for many narinfos: the same verdicts (a signature counts when it verifies with
- * a trusted key of the same name), with each key parsed once and the Ed25519 checks run on libuv's
- * thread pool, so that a closure of 10,000 narinfos is verified on every core while the look-ups
- * go on. A signer no trusted key is named after costs no cryptography at all.
- */
-export function createSignatureVerifier(trusted: readonly PublicKey[]): (info: NarInfo) => Promise<SignatureVerdict> {
-  const keys = new Map<string, { name: string; object: KeyObject | undefined }[]>();
-  for (const k of trusted) {
-    let object: KeyObject | undefined;
+/** An Ed25519 check of MESSAGE (UTF-8) with trusted key number KEYINDEX; false for a key Node cannot load. */
+export type Ed25519Check = (message: string, keyIndex: number, sig: Buffer) => Promise<boolean>;
+
+/** Verdicts remembered per signed narinfo (fingerprint and Sig: lines): the same narinfo on two caches is checked once. */
+const MAX_REMEMBERED = 200_000;
+
+/** Ed25519 checks with TRUSTED's keys, each parsed once, run on libuv's thread pool. */
+export function ed25519Checker(trusted: readonly PublicKey[]): Ed25519Check {
+  const objects: (KeyObject | undefined)[] = trusted.map((k) => {
     try {
-      object = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, k.key]), format: 'der', type: 'spki' });
+      return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, k.key]), format: 'der', type: 'spki' });
     } catch {
-      object = undefined;
+      return undefined;
     }
-    keys.set(k.name, [...(keys.get(k.name) ?? []), { name: k.name, object }]);
-  }
-  const check = (message: Buffer, key: KeyObject, sig: Buffer) =>
+  });
+  return (message, keyIndex, sig) =>
     new Promise<boolean>((resolve) => {
+      const key = objects[keyIndex];
+      if (!key) return resolve(false);
       try {
-        verify(null, message, key, sig, (error, ok) => resolve(!error && ok));
+        verify(null, Buffer.from(message, 'utf8'), key, sig, (error, ok) => resolve(!error && ok));
       } catch {
         resolve(false);
       }
     });
-  return async (info) => {
+}
+
+/**
+ * classifySignatures for many narinfos: the same verdicts (a signature counts when it verifies with
+ * a trusted key of the same name), with the Ed25519 checks run off the main thread by CHECK (libuv's
+ * pool by default; a worker thread in batches with system/verify-pool.ts), so that a closure of
+ * 10,000 narinfos is verified while the look-ups go on. A signer no trusted key is named after costs
+ * no cryptography at all, and a narinfo seen before (the same file on a mirror) costs none either.
+ */
+export function createSignatureVerifier(
+  trusted: readonly PublicKey[],
+  check: Ed25519Check = ed25519Checker(trusted),
+): (info: NarInfo) => Promise<SignatureVerdict> {
+  const keys = new Map<string, { name: string; index: number }[]>();
+  trusted.forEach((k, index) => {
+    keys.set(k.name, [...(keys.get(k.name) ?? []), { name: k.name, index }]);
+  });
+  const classify = async (info: NarInfo, message: string): Promise<SignatureVerdict> => {
     const signedBy = signerNames(info.sigs);
-    if (info.sigs.length === 0) return { kind: 'unsigned' };
     const candidates = info.sigs.map(parseSignature).flatMap((s) => (s.ok && keys.has(s.value.keyName) ? [s.value] : []));
-    if (candidates.length === 0) return { kind: 'untrusted', signedBy };
-    const fp = fingerprint(info);
-    if (!fp.ok) return { kind: 'unverifiable', reason: fp.error.message, signedBy };
-    const message = Buffer.from(fp.value, 'utf8');
     const tried: string[] = [];
     for (const sig of candidates) {
       for (const key of keys.get(sig.keyName) ?? []) {
-        if (key.object && (await check(message, key.object, sig.sig))) return { kind: 'valid', key: key.name, signedBy };
+        if (await check(message, key.index, sig.sig)) return { kind: 'valid', key: key.name, signedBy };
         tried.push(key.name);
       }
     }
     return { kind: 'mismatch', keys: [...new Set(tried)], signedBy };
+  };
+  const remembered = new Map<string, Promise<SignatureVerdict>>();
+  return async (info) => {
+    if (info.sigs.length === 0) return { kind: 'unsigned' };
+    const trustedSigner = info.sigs.some((text) => {
+      const s = parseSignature(text);
+      return s.ok && keys.has(s.value.keyName);
+    });
+    if (!trustedSigner) return { kind: 'untrusted', signedBy: signerNames(info.sigs) };
+    const fp = fingerprint(info);
+    if (!fp.ok) return { kind: 'unverifiable', reason: fp.error.message, signedBy: signerNames(info.sigs) };
+    const id = `${fp.value}\n${info.sigs.join('\n')}`;
+    const known = remembered.get(id);
+    if (known) return known;
+    const verdict = classify(info, fp.value);
+    if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+    remembered.set(id, verdict);
+    return verdict;
   };
 }
