@@ -1,6 +1,7 @@
 import type { CacheTarget } from '../src/discover/types.js';
 import type { Facts } from '../src/facts/types.js';
 import { openPortFix } from '../src/host/firewall-judge.js';
+import { describeResolvers } from '../src/host/routes.js';
 import { deadCacheAdvice } from '../src/nix/advice.js';
 import { hostPort } from '../src/nix/store-url.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
@@ -27,7 +28,8 @@ export const connect: CacheCheck = {
     const seconds = (facts.run.timeoutMs / 1000).toFixed(1);
 
     if (!path.resolution.ok) {
-      const resolvers = (await facts.nameservers()).join(', ');
+      const { resolvers: behind } = await facts.routes();
+      const resolvers = behind ? (behind.configured.length ? describeResolvers(behind) : '') : (await facts.nameservers()).join(', ');
       // ENOTFOUND: a resolver answered that the name does not exist; anything else: no answer.
       const missing = path.resolution.code === 'ENOTFOUND' || path.resolution.code === 'ENODATA';
       return withAdvice(
@@ -39,7 +41,7 @@ export const connect: CacheCheck = {
             detail: resolvers ? `Resolvers in /etc/resolv.conf: ${resolvers}` : undefined,
             fix: missing
               ? `Check the spelling of '${path.host}', add it to /etc/hosts or DNS, or use the server's IP address in substituters.`
-              : `Check the resolvers (${resolvers || 'none'}): resolvectl query ${path.host}, or use the server's IP address in substituters.`,
+              : `Check the resolvers (${resolvers || 'none'}): resolvectl query ${path.host}${behind?.resolved?.upstream[0] ? ` (or dig @${behind.resolved.upstream[0]} ${path.host})` : ''}, or use the server's IP address in substituters.`,
             data: { host: path.host, resolveError: path.resolution.code },
           },
         ),

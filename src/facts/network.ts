@@ -1,3 +1,4 @@
+import { parseNameservers, parseResolvectlDns, RESOLVED_STUBS, RESOLVED_UPLINK, type Resolvers } from '../host/routes.js';
 import type { Io } from '../system/io.js';
 import type { Resolution, TcpProbe } from '../system/net.js';
 import type { PathProbe, PingFact } from './types.js';
@@ -22,6 +23,27 @@ export async function probePing(io: Io, host: string, resolution: Resolution): P
 /** The resolvers named in /etc/resolv.conf. */
 export async function readNameservers(io: Io): Promise<string[]> {
   const r = await io.fs.readText('/etc/resolv.conf', 64 * 1024);
-  if (!r.ok) return [];
-  return [...r.text.matchAll(/^\s*nameserver\s+(\S+)/gm)].map((m) => m[1] as string);
+  return r.ok ? parseNameservers(r.text) : [];
+}
+
+/**
+ * /etc/resolv.conf, and when it names systemd-resolved's stub, what the stub forwards to: whether it
+ * answers at all (TCP to port 53 — refused means systemd-resolved is not running), then `resolvectl dns`
+ * (per link), else its uplink file. resolvectl runs only when the stub answers: asked over D-Bus while
+ * systemd-resolved is stopped, it could start it, and the doctor changes nothing.
+ */
+export async function readResolvers(io: Io): Promise<Resolvers> {
+  const configured = await readNameservers(io);
+  const stub = configured.find((a) => RESOLVED_STUBS.includes(a));
+  if (!stub) return { configured };
+  const probe = await io.net.tcpConnect(stub, 53);
+  if (probe.result !== 'open') return { configured, resolved: { stub, running: false, upstream: [], source: 'none' } };
+  const [ctl, uplink] = await Promise.all([io.exec('resolvectl', ['dns']), io.fs.readText(RESOLVED_UPLINK, 64 * 1024)]);
+  const links = ctl.exitCode === 0 ? parseResolvectlDns(ctl.stdout) : undefined;
+  if (links?.length) {
+    const upstream = [...new Set(links.flatMap((l) => l.servers))];
+    return { configured, resolved: { stub, running: true, upstream, source: 'resolvectl dns', links } };
+  }
+  if (uplink.ok) return { configured, resolved: { stub, running: true, upstream: parseNameservers(uplink.text), source: RESOLVED_UPLINK } };
+  return { configured, resolved: { stub, running: true, upstream: [], source: 'none' } };
 }
