@@ -135,7 +135,7 @@ export async function loadNixConf(options: {
       stop({
         ...at,
         code: 'read-limit',
-        message: `more than ${count(limits.files)} different nix.conf files are included; nixcache stopped before '${path}' (Nix reads them all), and the settings from here on are not diagnosed`,
+        message: `more than ${count(limits.files)} different nix.conf files are included; nixcache stopped before '${path}' (Nix 2.8 follows includes until its stack overflows, some 150,000 levels deep), and the settings from here on are not diagnosed`,
       });
     }
     const r = await readTextFile(path, Math.min(limits.fileBytes, limits.totalBytes - bytes));

@@ -55,6 +55,21 @@ describe('the nix.conf judgement on bad input', () => {
     );
   });
 
+  it('parses any text with a line limit into a prefix of the unlimited parse, never more than the limit', () => {
+    fc.assert(
+      fc.property(text, fc.integer({ min: 0, max: 12 }), (t, max) => {
+        const all = parseNixConf(t);
+        const some = parseNixConf(t, max);
+        expect(some.lines.length + some.errors.length).toBeLessThanOrEqual(max);
+        const stop = some.stoppedAt ?? Number.POSITIVE_INFINITY;
+        expect(some.lines).toEqual(all.lines.filter((l) => l.line < stop));
+        expect(some.errors).toEqual(all.errors.filter((e) => e.line < stop));
+        if (all.lines.length + all.errors.length <= max) expect(some).toEqual(all);
+      }),
+      RUNS,
+    );
+  });
+
   it('looks up, suggests for and checks values of any name without throwing', () => {
     const types: SettingType[] = [
       'bool',
