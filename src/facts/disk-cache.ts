@@ -22,6 +22,8 @@ export type DiskCacheFact =
       caches: DiskCacheInfo[];
       /** The row for this cache and path, judged now. SERVED: the NarHash the server serves (null: it has none). */
       judge(cacheUrl: string, hashPart: string, served?: string | null): DiskCacheVerdict;
+      /** The hash parts whose rows were read, when not all were: judge() knows nothing of the others. */
+      hashParts?: ReadonlySet<string>;
     }
   | { kind: 'absent'; owner: string; searched: string[] }
   | { kind: 'unreadable'; owner: string; path: string; message: string; denied: boolean };
@@ -36,13 +38,17 @@ export function diskCacheDirs(env: Readonly<Environment>, processEnv: Readonly<N
 
 const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/** Reads the newest database that exists, keeping only the rows of CACHEURLS (raw store URLs). */
+/**
+ * Reads the newest database that exists, keeping only the rows of CACHEURLS (raw store URLs) and,
+ * when given, of HASHPARTS (a busy machine's database holds 10⁵ rows; the doctor needs a few).
+ */
 export async function readDiskCache(
   fs: Fs,
   where: { owner: string; dir: string },
   cacheUrls: readonly string[],
   ttls: DiskCacheTtls,
   now: () => number,
+  hashParts?: readonly string[],
 ): Promise<DiskCacheFact> {
   const searched = DISK_CACHE_FILES.map((f) => `${where.dir}/${f}`);
   let path: string | undefined;
@@ -58,7 +64,9 @@ export async function readDiskCache(
   const list = urls.length > 0 ? urls.map(sqlText).join(', ') : "''";
   const read = await readSqlite(path, {
     caches: `select id, url, timestamp, storeDir, wantMassQuery, priority from BinaryCaches where url in (${list})`,
-    nars: `select cache, hashPart, present, narHash, url, timestamp from NARs where cache in (select id from BinaryCaches where url in (${list}))`,
+    nars: `select cache, hashPart, present, narHash, url, timestamp from NARs where cache in (select id from BinaryCaches where url in (${list}))${
+      hashParts ? ` and hashPart in (${hashParts.length > 0 ? hashParts.map(sqlText).join(', ') : "''"})` : ''
+    }`,
   });
   if (!read.ok) {
     if (read.code === 'ENOENT') return { kind: 'absent', owner: where.owner, searched };
@@ -91,6 +99,7 @@ export async function readDiskCache(
     owner: where.owner,
     ttls,
     caches,
+    ...(hashParts ? { hashParts: new Set(hashParts) } : {}),
     judge(cacheUrl, hashPart, served) {
       const id = idOf.get(diskCacheUrl(cacheUrl));
       const entry = id === undefined ? undefined : entries.get(`${id}\u0000${hashPart}`);

@@ -89,7 +89,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const journals = new FactTable<string, string | undefined>();
   const secretKeys = new FactTable<string, Awaited<ReturnType<typeof readSecretKey>>>();
   const hitRates = new FactTable<'', Awaited<ReturnType<typeof readHitRate>>>();
-  const diskCaches = new FactTable<'', DiskCacheFact>();
+  const diskCaches = new FactTable<string, DiskCacheFact>();
   const pathLookups = new FactTable<string, PathLookupFact>();
 
   const resolve = (name: string) => resolutions.get(name, (r) => io(r).net.resolve(name));
@@ -120,13 +120,28 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const nixView = deps.nixView;
   const cacheInfo = (cache: CacheTarget) => cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc));
 
+  const hashPartOf = (storePath: string) => {
+    const parsed = parseStorePath(storePath, env.storeDir);
+    return parsed.ok ? parsed.value.hashPart : '';
+  };
+  const readDisk = (r: Recorder, hashParts: readonly string[]) => {
+    if (deps.diskCache) return deps.diskCache();
+    const ttls = diskCacheTtls(config.settings.get('narinfo-cache-negative-ttl'), config.settings.get('narinfo-cache-positive-ttl'));
+    const cacheUrls = targets.map((t) => t.url.raw);
+    return readDiskCache(io(r).fs, diskCacheDirs(env, process.env), cacheUrls, ttls, () => Math.floor(Date.now() / 1000), hashParts);
+  };
+  /** The rows of the paths the checks sample (--sample, else the store candidates), read once. */
   const diskCache = () =>
-    diskCaches.get('', (r) => {
-      if (deps.diskCache) return deps.diskCache();
-      const ttls = diskCacheTtls(config.settings.get('narinfo-cache-negative-ttl'), config.settings.get('narinfo-cache-positive-ttl'));
-      const cacheUrls = targets.map((t) => t.url.raw);
-      return readDiskCache(io(r).fs, diskCacheDirs(env, process.env), cacheUrls, ttls, () => Math.floor(Date.now() / 1000));
+    diskCaches.get('', async (r) => {
+      const paths = run.samples.length > 0 ? run.samples : await recorderOnce(r)(candidates());
+      return readDisk(r, [...new Set(paths.map(hashPartOf).filter(Boolean))].sort());
     });
+  /** The rows of HASHPART: those of the samples when it is one of them, else its own read. */
+  const diskCacheFor = async (r: Recorder, hashPart: string) => {
+    const shared = await recorderOnce(r)(diskCache());
+    if (!hashPart || shared.kind !== 'read' || !shared.hashParts || shared.hashParts.has(hashPart)) return shared;
+    return recorderOnce(r)(diskCaches.get(`#${hashPart}`, (rr) => readDisk(rr, [hashPart])));
+  };
   const trustedKeys = effectiveTrustedKeys(config, env);
   let verify: LookupDeps['verify'] | undefined;
   /** `why`'s look-up of one path in one cache, through this check's recording adapters. */
@@ -147,9 +162,8 @@ export function createFacts(deps: FactsDeps): RunFacts {
       };
       const lookup = await lookupPath(lookupDeps, plan, storePath);
       const nar = lookup.narinfo === 'present' && lookup.narUrl ? await probeNar(lookupDeps, plan, lookup.narUrl) : null;
-      const disk = await use(diskCache());
-      const parsed = parseStorePath(storePath, env.storeDir);
-      const hashPart = parsed.ok ? parsed.value.hashPart : '';
+      const hashPart = hashPartOf(storePath);
+      const disk = await diskCacheFor(r, hashPart);
       // What the server serves now, so that a remembered narinfo that differs is told apart.
       const served = lookup.narinfo === 'present' ? lookup.narHash : lookup.narinfo === 'missing' ? null : undefined;
       const verdict = disk.kind === 'read' && hashPart ? disk.judge(cache.url.raw, hashPart, served) : undefined;
