@@ -17,7 +17,8 @@ export interface Identity {
  */
 export async function readNixVersion(io: Io): Promise<string | null> {
   const noConf = { NIX_CONF_DIR: '/nonexistent/nixcache-no-nix-conf', NIX_USER_CONF_FILES: '', NIX_CONFIG: '' };
-  const r = await io.exec('nix', ['--version'], { timeoutMs: 3000, env: noConf });
+  // Remembered per binary: a run after the first starts no Nix for it (src/system/memo.ts).
+  const r = await io.exec('nix', ['--version'], { timeoutMs: 3000, env: noConf, memo: 'nix-version' });
   // The last number on the line: Determinate Nix says `nix (Determinate Nix 3.8.2) 2.30.2`, 2.30.2 being the Nix it is.
   const line = r.stdout.split('\n')[0] ?? '';
   return r.exitCode === 0 ? (/(\d+\.\d+[\w.+-]*)\s*$/.exec(line)?.[1] ?? null) : null;

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { type Recorder, trimOutput } from './evidence.js';
+import { programIdentity, readMemo, writeMemo } from './memo.js';
 
 export interface ExecResult {
   exitCode: number | null;
@@ -18,6 +19,11 @@ export interface ExecOptions {
   env?: Record<string, string>;
   /** Do not keep the output in the evidence log (it may hold secrets). */
   quiet?: boolean;
+  /**
+   * The output depends on the program's binary alone (`nix --version`): a successful answer is
+   * remembered under this name and given back, without running it, while the binary stays the same.
+   */
+  memo?: string;
 }
 
 export type Exec = (file: string, args: string[], options?: ExecOptions) => Promise<ExecResult>;
@@ -100,7 +106,21 @@ export function createExec(record: Recorder, signal: AbortSignal, defaultTimeout
   return async (file, args, options = {}) => {
     const started = performance.now();
     const timeout = options.timeoutMs ?? defaultTimeoutMs;
-    const result = await run(file, args, timeout, signal, { ...process.env, LC_ALL: 'C', ...options.env });
+    const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C', ...options.env };
+    const binary = options.memo ? programIdentity(file, (env.PATH ?? '').split(':').filter(Boolean)) : undefined;
+    const remembered = options.memo && binary ? readMemo(process.env, options.memo, binary) : undefined;
+    if (remembered !== undefined) {
+      record({
+        kind: 'exec',
+        argv: [file, ...args],
+        exitCode: 0,
+        output: `${trimOutput(remembered.trimEnd())} (this binary's answer in an earlier run)`,
+        durationMs: 0,
+      });
+      return { exitCode: 0, stdout: remembered, stderr: '', missing: false, timedOut: false, denied: false, durationMs: 0 };
+    }
+    const result = await run(file, args, timeout, signal, env);
+    if (options.memo && binary && result.exitCode === 0 && !result.timedOut) writeMemo(process.env, options.memo, binary, result.stdout);
     const durationMs = Math.round(performance.now() - started);
     const code = result.code;
     const missing = code === 'ENOENT';

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Evidence } from '../../src/system/evidence.js';
 import { createExec } from '../../src/system/exec.js';
@@ -58,5 +62,83 @@ describe('exec adapter', () => {
     const { run } = exec();
     const r = await run('sh', ['-c', 'yes 0123456789abcdef | head -c 20000000']);
     expect(r.stdout.length).toBeLessThanOrEqual(8 * 1024 * 1024);
+  });
+});
+
+/** `nix --version` is remembered per binary: a later run starts no Nix while the binary stays the same. */
+describe('exec memo', () => {
+  const setup = () => {
+    const home = mkdtempSync(join(tmpdir(), 'nixcache-memo-'));
+    const bin = join(home, 'bin');
+    mkdirSync(bin);
+    const program = join(bin, 'fake-nix');
+    const write = (version: string) =>
+      writeFileSync(program, `#!/bin/sh\necho run >> ${join(home, 'runs')}\necho "nix (Nix) ${version}"\n`, { mode: 0o755 });
+    const runs = () => (existsSync(join(home, 'runs')) ? readFileSync(join(home, 'runs'), 'utf8').split('\n').filter(Boolean).length : 0);
+    return { home, bin, program, write, runs };
+  };
+  const withEnv = async <T>(env: Record<string, string | undefined>, f: () => Promise<T>): Promise<T> => {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+    try {
+      return await f();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  };
+  const run = (evidence: Evidence[] = []) =>
+    createExec((e) => evidence.push(e), new AbortController().signal, 2000)('fake-nix', ['--version'], { memo: 'nix-version' });
+
+  it('runs the program once, then answers from the memo; another binary is asked again', async () => {
+    const w = setup();
+    w.write('2.8.0');
+    await withEnv({ HOME: w.home, XDG_CACHE_HOME: undefined, PATH: `${w.bin}:${process.env.PATH}` }, async () => {
+      expect((await run()).stdout).toBe('nix (Nix) 2.8.0\n');
+      const evidence: Evidence[] = [];
+      expect((await run(evidence)).stdout).toBe('nix (Nix) 2.8.0\n');
+      expect(w.runs()).toBe(1);
+      expect(evidence[0]).toMatchObject({ kind: 'exec', exitCode: 0 });
+      expect(JSON.stringify(evidence[0])).toContain('earlier run');
+      // An upgrade: a new file in its place (another inode and time) is asked again.
+      rmSync(w.program);
+      w.write('2.24.10');
+      expect((await run()).stdout).toBe('nix (Nix) 2.24.10\n');
+      expect(w.runs()).toBe(2);
+    });
+  });
+
+  it('keeps no memo in a home that is not this user’s, nor one that others may write to', async () => {
+    const w = setup();
+    w.write('2.8.0');
+    chmodSync(w.home, 0o777);
+    await withEnv({ HOME: w.home, XDG_CACHE_HOME: undefined, PATH: `${w.bin}:${process.env.PATH}` }, async () => {
+      await run();
+      await run();
+    });
+    expect(w.runs()).toBe(2);
+    expect(existsSync(join(w.home, '.cache', 'nixcache'))).toBe(false);
+  });
+
+  it('reads no memo planted as a symlink or a FIFO', async () => {
+    const w = setup();
+    w.write('2.8.0');
+    await withEnv({ HOME: w.home, XDG_CACHE_HOME: undefined, PATH: `${w.bin}:${process.env.PATH}` }, async () => {
+      await run();
+      const memo = join(w.home, '.cache', 'nixcache', 'nix-version.json');
+      const text = readFileSync(memo, 'utf8');
+      rmSync(memo);
+      const elsewhere = join(w.home, 'elsewhere.json');
+      writeFileSync(elsewhere, text);
+      symlinkSync(elsewhere, memo);
+      await run();
+      rmSync(memo);
+      execFileSync('mkfifo', [memo]);
+      await run();
+    });
+    expect(w.runs()).toBe(3);
   });
 });
