@@ -85,8 +85,11 @@ describe.each([60, 80, 120])('the table in a %i-column terminal', (columns) => {
 describe('noise', () => {
   it('folds the skips that carry no news into one line per cache, and -v shows them all', async () => {
     const quiet = (await inTerminal(100, ['doctor', '--timeout', '2'], env)).join('\n');
-    expect(quiet).toContain('3 checks not run — cache-info, signature, nar: connect failed');
+    expect(quiet).toContain('4 checks not run — cache-info, signature, nar, coverage: connect failed');
+    // Without --sample, the coverage step of a cache that answers is no news either.
+    expect(quiet).toContain('1 check not run — coverage: no paths named (--sample PATH, repeatable, looks them up)');
     expect(quiet).not.toMatch(/needs connect/);
+    expect(quiet).not.toMatch(/skip +Has the paths named/);
     const verbose = (await inTerminal(100, ['doctor', '--timeout', '2', '-v'], env)).join('\n');
     expect(verbose).toContain("not run: needs 'connect', which failed");
     expect(verbose).toMatch(/· GET http:\/\/127\.0\.0\.1:\d+\/nix-cache-info → 200/);
