@@ -48,7 +48,8 @@ export async function rememberedMissing(facts: Facts, cache: CacheTarget, path: 
   return { verdict, expires: fact.view.diskExpires, database: disk.path };
 }
 
-const baseName = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+/** The store path's hash-name, also for a path inside it (/nix/store/…-hello/bin/hello). */
+const baseName = (path: string) => path.split('/').find((s) => /^[0-9a-z]{32}-/.test(s)) ?? path;
 const firstFew = (paths: readonly string[]) =>
   `${paths.slice(0, NAMED_IN_SUMMARY).map(baseName).join(', ')}${paths.length > NAMED_IN_SUMMARY ? ` (+${paths.length - NAMED_IN_SUMMARY} more)` : ''}`;
 
