@@ -117,6 +117,8 @@ export function describeResolvers(r: Resolvers): string {
     ? 'systemd-resolved, which does not answer there'
     : behind.upstream.length
       ? `systemd-resolved, asking ${behind.upstream.join(', ')}`
-      : 'systemd-resolved, which knows no DNS server';
+      : behind.source === 'none'
+        ? 'systemd-resolved, whose DNS servers could not be read'
+        : 'systemd-resolved, which knows no DNS server';
   return [`${behind.stub} (${what})`, ...rest].join(', ');
 }

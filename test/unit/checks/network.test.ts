@@ -88,6 +88,9 @@ describe('systemd-resolved: what its stub forwards to', () => {
     expect(describeResolvers({ configured: ['127.0.0.53', '10.0.0.1'], resolved: { ...stub, running: false, upstream: [] } })).toBe(
       '127.0.0.53 (systemd-resolved, which does not answer there), 10.0.0.1',
     );
+    expect(describeResolvers({ configured: ['127.0.0.53'], resolved: { ...stub, upstream: [], source: 'none' } })).toBe(
+      '127.0.0.53 (systemd-resolved, whose DNS servers could not be read)',
+    );
     expect(describeResolvers({ configured: [] })).toBe('none');
   });
 
@@ -152,7 +155,13 @@ describe('network check behind systemd-resolved', () => {
     expect(f.data).toMatchObject({ verdict: 'resolved-no-servers' });
   });
 
-  it('says the same when resolvectl dns lists no server on any link', async () => {
+  it('says DNS is down, not that resolved knows no server, when neither resolvectl nor the uplink file can be read', async () => {
+    const { finding: f } = await runNetwork(resolvedWorld(running));
+    expect(f.data).toMatchObject({ verdict: 'dns-down', resolved: { running: true, source: 'none', upstream: [] } });
+    expect(f.detail).toContain('127.0.0.53 (systemd-resolved, whose DNS servers could not be read)');
+  });
+
+  it('says systemd-resolved knows no DNS server when resolvectl dns lists none on any link', async () => {
     const { finding: f } = await runNetwork(resolvedWorld({ ...running, exec: { 'resolvectl dns': fixture('resolvectl-dns-none.txt') } }));
     expect(f.data).toMatchObject({ verdict: 'resolved-no-servers', resolved: { source: 'resolvectl dns', upstream: [] } });
   });
