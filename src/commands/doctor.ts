@@ -61,15 +61,7 @@ export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.Pro
     const r = await written;
     if (!r.ok) undelivered.push(r.code === 'EPIPE' ? '' : `could not write ${what}: ${r.message}`);
   };
-  if (flags.json) {
-    for (const chunk of renderJsonChunks(report)) {
-      const written = await terminal.stdout(chunk);
-      if (!written.ok) {
-        await deliver('the JSON to stdout', written);
-        break;
-      }
-    }
-  }
+  if (flags.json) await deliver('the JSON to stdout', writeChunks(renderJsonChunks(report)));
   if (flags.report?.to === 'file') {
     const path = flags.report.path;
     // Checked again now that the run knows every file it read (nix.conf and its includes).
@@ -84,13 +76,10 @@ export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.Pro
     await deliver('the report to stdout', terminal.stdout((await import('../report/markdown.js')).renderMarkdown(report)));
   else if (!flags.json && flags.metrics?.to !== 'stdout') {
     const { renderTableChunks } = await import('../report/table.js');
-    for (const chunk of renderTableChunks(report, { color, verbose: flags.verbose, width: terminal.columns })) {
-      const written = await terminal.stdout(chunk);
-      if (!written.ok) {
-        await deliver('the table to stdout', written);
-        break;
-      }
-    }
+    await deliver(
+      'the table to stdout',
+      writeChunks(renderTableChunks(report, { color, verbose: flags.verbose, width: terminal.columns })),
+    );
   }
   if (flags.metrics) await deliver('the metrics', writeMetrics(flags.metrics, report, flags.json));
 
@@ -98,6 +87,25 @@ export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.Pro
   if (undelivered.length > 0) return 3;
   const failed = report.summary.fail > 0 || (flags.strict && report.summary.warn > 0);
   return failed ? 1 : 0;
+}
+
+/** Pieces of output gathered to about this size before each write: one write per cache section would be 10,000 writes. */
+const WRITE_BYTES = 256 * 1024;
+
+/** Writes CHUNKS to stdout a few hundred kilobytes at a time; stops at the first failed write. */
+async function writeChunks(chunks: Iterable<string>): Promise<WriteResult> {
+  let pending: string[] = [];
+  let size = 0;
+  for (const chunk of chunks) {
+    pending.push(chunk);
+    size += chunk.length;
+    if (size < WRITE_BYTES) continue;
+    const written = await terminal.stdout(pending.join(''));
+    if (!written.ok) return written;
+    pending = [];
+    size = 0;
+  }
+  return pending.length > 0 ? terminal.stdout(pending.join('')) : { ok: true };
 }
 
 /** One run: discovery, then the checks over the facts, then the report, all within the deadline. */
