@@ -42,7 +42,12 @@ const NIX1_REPLACEMENTS: Readonly<Record<string, { setting: string; fix?: string
 export function reviewAssignments(assignments: readonly Assignment[], knowledge: NixKnowledge): ConfReview {
   const applied = new EffectiveSettings(assignments, knowledge);
   const nix = knowledge.version ? `Nix ${knowledge.version}` : 'Nix';
-  const indexOf = (origin: Assignment['origin']) => assignments.findIndex((a) => a.origin === origin);
+  // By identity, first occurrence first, as findIndex would: one pass, not one per note.
+  const positions = new Map<Assignment['origin'], number>();
+  assignments.forEach((a, index) => {
+    if (!positions.has(a.origin)) positions.set(a.origin, index);
+  });
+  const indexOf = (origin: Assignment['origin']) => positions.get(origin) ?? -1;
   return {
     refused: applied.invalid.map((i) => ({ ...refusal(i, knowledge), index: indexOf(i.origin) })),
     ignored: applied.unknown.map((u) => ({ ...ignoredNote(u, nix, knowledge), index: indexOf(u.origin), setting: u })),

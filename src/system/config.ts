@@ -60,7 +60,8 @@ export const CONF_LIMITS: Readonly<ConfLimits> = {
   totalBytes: 64 * 1024 * 1024,
   files: 5_000,
   includes: 100_000,
-  lines: 100_000,
+  // Low enough that the quadratic `extra-` appends of EffectiveSettings stay well under a second.
+  lines: 5_000,
 };
 
 /** The nix.conf files Nix reads, in the order it applies them (globals.cc `loadConfFile`). */
@@ -111,6 +112,15 @@ export async function loadNixConf(options: {
   let applied = 0;
   /** The files being applied, outermost first: an include of one of them is a loop. */
   const chain: string[] = [];
+  const onChain = new Set<string>();
+  /** What Nix makes of the includes, when a file was included more than once. */
+  const fanOut = () =>
+    includes + searched.length > reads.size
+      ? `; ${nixReads(
+          reads,
+          searched.map((s) => s.path),
+        )}`
+      : '';
 
   const problem = (p: ConfProblem) => {
     const key = `${p.file}\0${p.line ?? ''}\0${p.code}`;
@@ -177,7 +187,7 @@ export async function loadNixConf(options: {
           file,
           line,
           code: 'read-limit',
-          message: `more than ${count(limits.lines)} settings are applied (counting a file again each time it is included); nixcache stopped here (Nix goes on), and the settings from here on are not diagnosed`,
+          message: `more than ${count(limits.lines)} settings are applied (a file included again counted again): nixcache stopped here, where Nix goes on, and the settings from here on are not diagnosed${fanOut()}`,
         });
       }
     };
@@ -209,7 +219,7 @@ export async function loadNixConf(options: {
         continue;
       }
       const target = resolve(file === 'NIX_CONFIG' ? process.cwd() : dirname(file), line.path);
-      if (chain.includes(target)) {
+      if (onChain.has(target)) {
         const through = [...chain.slice(chain.indexOf(target)), target].map(shortName).join(' → ');
         problem({
           file,
@@ -221,15 +231,11 @@ export async function loadNixConf(options: {
       }
       includes++;
       if (includes > limits.includes) {
-        const nix = nixReads(
-          reads,
-          searched.map((s) => s.path),
-        );
         stop({
           file,
           line: line.line,
           code: 'read-limit',
-          message: `includes fan out: nixcache stopped after following ${count(limits.includes)} includes, and the settings from here on are not diagnosed; ${nix}`,
+          message: `includes fan out: nixcache stopped after following ${count(limits.includes)} includes, and the settings from here on are not diagnosed${fanOut()}`,
         });
       }
       await applyFile(target, level, { from: file, line: line.line, optional: line.optional });
@@ -276,10 +282,12 @@ export async function loadNixConf(options: {
     }
     record({ path, level, status: 'read', ...from });
     chain.push(path);
+    onChain.add(path);
     try {
       await applyText(r.parsed, path, level);
     } finally {
       chain.pop();
+      onChain.delete(path);
     }
   };
 
