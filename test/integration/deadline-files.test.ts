@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
+
+/**
+ * Files and answers that would hold a reader forever or make it work for minutes: a FIFO in every
+ * place the doctor opens a file, an include fan-out Nix itself needs minutes for, a cache's
+ * 64 KB StoreDir. The run's deadline holds for each — the process has exited within the deadline
+ * plus one second — with the table and with --json (one valid document).
+ */
+const DEADLINE_S = 3;
+/** Nothing listens on port 9 of loopback: the cache checks end at once, the files are what is tested. */
+const NOWHERE = 'http://127.0.0.1:9';
+
+async function doctor(
+  args: string[],
+  env: Record<string, string>,
+  { wrap, deadlineS = DEADLINE_S }: { wrap?: string[] | undefined; deadlineS?: number } = {},
+): Promise<{ table: CliRun; json: CliRun }> {
+  const run = (extra: string[]) =>
+    runCli(['doctor', '--deadline', String(deadlineS), ...args, ...extra], { env, timeoutMs: 60_000, ...(wrap ? { wrap } : {}) });
+  const table = await run([]);
+  const json = await run(['--json']);
+  for (const r of [table, json]) expect(r.durationMs).toBeLessThan((deadlineS + 1) * 1000);
+  expect(table.stdout).toMatch(/^nixcache doctor — /);
+  return { table, json };
+}
+
+function fifo(path: string): string {
+  rmSync(path, { force: true });
+  execFileSync('mkfifo', [path]);
+  return path;
+}
+
+describe('a FIFO where the doctor expects a file: the run ends by its deadline', () => {
+  it('as nix.conf itself: named as a FIFO Nix would wait on', async () => {
+    const { dir, env } = nixConf('');
+    fifo(join(dir, 'nix.conf'));
+    const { table, json } = await doctor(['--cache', NOWHERE], env);
+    const config = checkOf(parseReport(json.stdout), 'config');
+    expect(config.detail).toContain(`'${join(dir, 'nix.conf')}' is not a regular file (a FIFO): Nix waits on it`);
+    expect(table.stdout).toMatch(/▲ warn +nix\.conf files and settings/);
+  });
+
+  it('as an !include of nix.conf: the settings around it still read', async () => {
+    const { dir, env } = nixConf(`!include pipe.conf\nsubstituters = ${NOWHERE}\n`);
+    fifo(join(dir, 'pipe.conf'));
+    const { json } = await doctor([], env);
+    const report = parseReport(json.stdout);
+    expect(report.config.substituters).toEqual([NOWHERE]);
+    expect(checkOf(report, 'config').detail).toContain(`'${join(dir, 'pipe.conf')}' is not a regular file (a FIFO)`);
+  });
+
+  it('as netrc-file', async () => {
+    const { dir, env } = nixConf('');
+    writeFileSync(join(dir, 'nix.conf'), `substituters = ${NOWHERE}\nnetrc-file = ${fifo(join(dir, 'netrc'))}\n`);
+    await doctor([], env);
+  });
+
+  it('as ssl-cert-file', async () => {
+    const { dir, env } = nixConf('');
+    writeFileSync(join(dir, 'nix.conf'), `substituters = ${NOWHERE}\nssl-cert-file = ${fifo(join(dir, 'ca.pem'))}\n`);
+    await doctor([], env);
+  });
+
+  it('as --conf', async () => {
+    const { dir, env } = nixConf('');
+    const { json } = await doctor(['--cache', NOWHERE, '--conf', fifo(join(dir, 'given.conf'))], env);
+    expect(checkOf(parseReport(json.stdout), 'config').detail).toContain('(a FIFO)');
+  });
+
+  it('as --secret-key-file', async () => {
+    const { dir, env } = nixConf(`substituters = ${NOWHERE}\n`);
+    const key = fifo(join(dir, 'key.sec'));
+    const { json } = await doctor(['--server', '--secret-key-file', key], env);
+    expect(checkOf(parseReport(json.stdout), 'signing-key')).toMatchObject({
+      status: 'fail',
+      summary: `cannot read the secret key file ${key}: '${key}' is not a regular file (a FIFO)`,
+    });
+  });
+
+  it('as --report: refused before the run, as a usage error', async () => {
+    const { dir, env } = nixConf(`substituters = ${NOWHERE}\n`);
+    const r = await runCli(['doctor', '--deadline', String(DEADLINE_S), '--report', fifo(join(dir, 'report.md'))], {
+      env,
+      timeoutMs: 60_000,
+    });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(/--report .*report\.md: is not a regular file/);
+    expect(r.durationMs).toBeLessThan((DEADLINE_S + 1) * 1000);
+  });
+});
+
+describe('an include fan-out Nix needs minutes for', () => {
+  it('3 ways, 17 levels: a read-limit finding naming the file and Nix’s 64,570,082 reads, in bounded memory', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 1; i < 17; i++) files[`f${i}.conf`] = `include f${i + 1}.conf\n`.repeat(3);
+    files['f17.conf'] = `extra-substituters = ${NOWHERE}\n`;
+    const { dir, env } = nixConf('include f1.conf\n', files);
+    // /usr/bin/time reports the CLI's peak memory (maximum resident set) on stderr.
+    const time = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', 'maxrss-kb=%M'] : undefined;
+    // The config check waits for `nix show-config` (which would read for minutes) up to its 5 s
+    // timeout; a deadline past that lets the finding be made, not cut off.
+    const { table, json } = await doctor(['--cache', NOWHERE], env, { wrap: time, deadlineS: 8 });
+    const config = checkOf(parseReport(json.stdout), 'config');
+    expect(config.status).toBe('fail');
+    expect(config.summary).toContain(`64,570,082 reads for this configuration`);
+    expect(config.data.problems).toEqual([
+      { file: join(dir, 'f17.conf'), line: 1, code: 'read-limit', message: expect.stringMatching(/^more than 5,000 settings/) },
+    ]);
+    expect(table.stdout).toContain('64,570,082 reads');
+    for (const r of time ? [table, json] : []) {
+      const kb = Number(/maxrss-kb=(\d+)/.exec(r.stderr)?.[1]);
+      expect(kb).toBeLessThan(400 * 1024);
+    }
+  });
+});
+
+describe('a cache whose nix-cache-info is one 64 KB StoreDir', () => {
+  let server: Server;
+  let base: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      // /fits: the whole answer just under the 64 kB the doctor reads; /over: just over it.
+      const room = req.url?.startsWith('/fits/') ? 64 * 1024 - 64 : 64 * 1024;
+      if (req.url?.endsWith('/nix-cache-info')) return void res.end(`StoreDir: /nix/store${'x'.repeat(room)}\n`);
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it.each(['fits', 'over'])('%s the 64 kB read: cache-info fails, the run ends by its deadline', async (which) => {
+    const url = `${base}/${which}`;
+    const { env } = nixConf(`substituters = ${url}\n`);
+    const { table, json } = await doctor([], env);
+    expect(checkOf(parseReport(json.stdout), 'cache-info', url).status).toBe('fail');
+    expect(table.stdout).toMatch(/✘ fail +Binary cache answers \/nix-cache-info/);
+  });
+});
