@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -30,8 +30,8 @@ interface Unknown {
 }
 
 /** The doctor's config and priority checks on TEXT (no network checks), and Nix's verdict on the same file. */
-async function judge(text: string) {
-  const { dir, env } = nixConf(text);
+async function judge(text: string, extra: Record<string, string> = {}) {
+  const { dir, env } = nixConf(text, extra);
   const [run, nix] = await Promise.all([runCli(['doctor', '--json', '--only', 'config,trust,priority'], { env }), nixShowConfig(env)]);
   const report = parseReport(run.stdout);
   const config = checkOf(report, 'config');
@@ -294,6 +294,101 @@ describe.skipIf(reason)('configurations Nix refuses', () => {
     // …and Nix accepts what the fix says to write.
     const fixed = nixConf(`${(j.config.fix as string).split('\n').slice(1).join('\n')}\n`);
     expect((await nixShowConfig(fixed.env)).exitCode).toBe(0);
+  });
+});
+
+describe.skipIf(reason)('includes and file sizes, as Nix 2.8 reads them', () => {
+  /** nix.conf includes f1.conf, f1 includes f2 (WAYS times), … down to fDEPTH, which holds BOTTOM. */
+  const includes = (depth: number, bottom: string, ways = 1) => {
+    const files: Record<string, string> = {};
+    for (let i = 1; i < depth; i++) files[`f${i}.conf`] = `include f${i + 1}.conf\n`.repeat(ways);
+    files[`f${depth}.conf`] = `${bottom}\n`;
+    return files;
+  };
+  const nixValue = (j: Awaited<ReturnType<typeof judge>>, name: string) => j.nix.values[name]?.value;
+
+  it.each([20, 900])('a chain of %i includes: the setting at the bottom applies, as Nix applies it (no depth limit)', async (depth) => {
+    const j = await judge('include f1.conf\n', includes(depth, 'substituters = http://bottom.example'));
+    expect(j.nix.exitCode).toBe(0);
+    expect(nixValue(j, 'substituters')).toEqual(['http://bottom.example']);
+    expect(j.report.config.substituters).toEqual(['http://bottom.example']);
+    expect(j.config).toMatchObject({ status: 'pass', data: { problems: [], nixCrossCheck: 'agrees' } });
+    expect(j.report.config.files).toHaveLength(depth + 1);
+  });
+
+  it('a 2 MB nix.conf of comments with substituters on its last line: read whole, as Nix reads it', async () => {
+    const padding = `# ${'x'.repeat(77)}\n`.repeat(27_000);
+    const j = await judge(`${padding}substituters = http://end-of-big.example\n`);
+    expect(j.nix.exitCode).toBe(0);
+    expect(nixValue(j, 'substituters')).toEqual(['http://end-of-big.example']);
+    expect(j.report.config.substituters).toEqual(['http://end-of-big.example']);
+    expect(j.config).toMatchObject({ status: 'pass', data: { problems: [], nixCrossCheck: 'agrees' } });
+  });
+
+  it('a file that includes itself: Nix recurses until it crashes (SIGSEGV), and the doctor fails it as a loop that crashes Nix', async () => {
+    const { env } = nixConf('substituters = http://x.example\ninclude nix.conf\n');
+    const nix = await execa('nix', ['--extra-experimental-features', 'nix-command', 'show-config'], {
+      reject: false,
+      env: { ...env, NIX_CONFIG: undefined, XDG_CACHE_HOME: `${env.HOME}/.cache-nix` },
+      timeout: 60_000,
+    });
+    expect(nix.signal).toBe('SIGSEGV');
+    const j = await judge('substituters = http://x.example\ninclude nix.conf\n');
+    expect(j.config.status).toBe('fail');
+    expect(j.config.summary).toMatch(/includes itself .*crashes \(segmentation fault\) at .*nix\.conf:2$/);
+  });
+
+  it('a missing include: Nix refuses with the message the doctor fails with; a missing !include: both go on', async () => {
+    const strict = await judge('include nope.conf\nsubstituters = http://after.example\n');
+    expect(strict.nix.exitCode).toBe(1);
+    expect(strict.nix.error).toBe(`file '${join(strict.dir, 'nope.conf')}' included from '${strict.file}' not found`);
+    expect(strict.config.summary).toBe(`Nix refuses this configuration: ${strict.nix.error} at ${strict.file}:1`);
+
+    const optional = await judge('!include nope.conf\nsubstituters = http://after.example\n');
+    expect(nixValue(optional, 'substituters')).toEqual(['http://after.example']);
+    expect(optional.config).toMatchObject({ status: 'pass', data: { problems: [], nixCrossCheck: 'agrees' } });
+  });
+
+  it('an include of a directory or of a dangling symlink: Nix skips it without a word, the doctor warns and does not fail', async () => {
+    const { dir, env } = nixConf('include sub\ninclude dangling.conf\nsubstituters = http://after.example\n');
+    mkdirSync(join(dir, 'sub'));
+    symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling.conf'));
+    const [run, nix] = await Promise.all([runCli(['doctor', '--json', '--only', 'config'], { env }), nixShowConfig(env)]);
+    expect(nix.exitCode).toBe(0);
+    expect(nix.values.substituters?.value).toEqual(['http://after.example']);
+    const config = checkOf(parseReport(run.stdout), 'config');
+    expect(config.status).toBe('warn');
+    expect(config.data.problems).toEqual([
+      {
+        file: join(dir, 'sub'),
+        line: null,
+        code: 'unreadable',
+        message: `'${join(dir, 'sub')}' is a directory; Nix skips it without a word`,
+      },
+      {
+        file: join(dir, 'nix.conf'),
+        line: 2,
+        code: 'unreadable',
+        message: `'${join(dir, 'dangling.conf')}' is a symbolic link to a file that does not exist; Nix skips the include without a word`,
+      },
+    ]);
+    expect(config.data.nixCrossCheck).toBe('agrees');
+  });
+
+  it('a 3-way include fan-out, 12 levels: Nix reads the bottom file again at every include (3^11 copies), the doctor stops at its limit and counts Nix’s reads', async () => {
+    const j = await judge('include f1.conf\n', includes(12, 'extra-substituters = http://leaf.example', 3));
+    expect(j.nix.exitCode).toBe(0);
+    // Nix appends once per read of f12.conf: it does not remember files it has read.
+    expect(nixValue(j, 'substituters')).toHaveLength(1 + 3 ** 11);
+    // nix.conf once, then 3^0 + 3^1 + … + 3^11 reads of f1 … f12.
+    const reads = 1 + (3 ** 12 - 1) / 2;
+    expect(j.config.status).toBe('fail');
+    expect(j.config.data.problems).toEqual([
+      expect.objectContaining({
+        code: 'read-limit',
+        message: expect.stringContaining(`: ${reads.toLocaleString('en-US')} reads for this configuration`),
+      }),
+    ]);
   });
 });
 
