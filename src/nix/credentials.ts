@@ -75,7 +75,8 @@ export function netrcFix(url: StoreUrl, view: NetrcView, login = 'USER', tokens:
     ? [
         `  machine ${host} password ***`,
         `where *** is the cache's token (token servers such as attic and Cachix take it as the password; add 'login ${login}' if yours wants a user name),`,
-        `and remove ${tokens.map((t) => `${t.scope}=… (${t.origin})`).join(', ')} from access-tokens`,
+        // Not "remove it": the same host may serve flake inputs (a GitLab with a cache beside it) that need it.
+        `${tokens.map((t) => `${t.scope}=… (${t.origin})`).join(', ')} serves only GitHub, GitLab or SourceHut flake inputs on that host, never the cache: keep it for those or drop it from access-tokens`,
       ]
     : [`  machine ${host} login ${login} password ***`];
   return [

@@ -56,7 +56,9 @@ describe('access-tokens entries that name a cache (Nix sends none of them to a b
     expect(p?.summary).toMatch(/; Nix never sends binary caches the token for cache.lan in access-tokens$/);
     expect(p?.detail).toContain('Nix never sends those to a binary cache');
     expect(p?.fix).toContain('  machine cache.lan password ***');
-    expect(p?.fix).toContain('and remove cache.lan=… (/etc/nix/nix.conf:4) from access-tokens\n');
+    expect(p?.fix).toContain(
+      'cache.lan=… (/etc/nix/nix.conf:4) serves only GitHub, GitLab or SourceHut flake inputs on that host, never the cache: keep it for those or drop it from access-tokens\n',
+    );
     expect(p?.data).toMatchObject({ accessTokens: ['cache.lan'], credentials: null });
     for (const text of [p?.summary, p?.detail, p?.fix]) expect(redactPatterns(text as string)).toBe(text);
     expect(JSON.stringify(p)).not.toContain(TOKEN);
