@@ -108,11 +108,36 @@ export async function resolveArguments(t: StoreTools, args: readonly string[]): 
   return out;
 }
 
-/** Which of PATHS are valid in the store (`nix-store --check-validity --print-invalid`); undefined when Nix cannot say. */
+/**
+ * Where a `--store /ROOT` chroot store keeps its files (ROOT + the store directory), or undefined
+ * for any other store (the default one may be redirected by nix.conf's `store`; remote stores have
+ * no files here).
+ */
+function chrootStoreDir(t: StoreTools): string | undefined {
+  return t.store?.startsWith('/') ? `${t.store.replace(/\/+$/, '')}${t.storeDir}` : undefined;
+}
+
+/**
+ * Which of PATHS are valid in the store (`nix-store --check-validity --print-invalid`); undefined
+ * when Nix cannot say. In a chroot store, a path with no file there cannot be valid, so Nix is not
+ * started for those (opening a store costs it ~100 ms: most of `coverage --store EMPTY` on 1,000 paths).
+ */
 export async function validPaths(t: StoreTools, paths: readonly string[]): Promise<Set<string> | undefined> {
+  const dir = chrootStoreDir(t);
   const invalid = new Set<string>();
-  for (let i = 0; i < paths.length; i += BATCH) {
-    const r = await nixStore(t, ['--check-validity', '--print-invalid', ...paths.slice(i, i + BATCH)]);
+  let candidates = paths;
+  if (dir) {
+    const onDisk = await Promise.all(
+      paths.map(async (p) => {
+        const file = `${dir}${p.slice(t.storeDir.length)}`;
+        return (await t.fs.stat(file)) !== null || (await t.fs.readlink(file)) !== null;
+      }),
+    );
+    candidates = paths.filter((_, i) => onDisk[i]);
+    for (let i = 0; i < paths.length; i++) if (!onDisk[i]) invalid.add(paths[i] as string);
+  }
+  for (let i = 0; i < candidates.length; i += BATCH) {
+    const r = await nixStore(t, ['--check-validity', '--print-invalid', ...candidates.slice(i, i + BATCH)]);
     if (!r.ok) return undefined;
     for (const l of r.lines) invalid.add(l);
   }

@@ -2,13 +2,13 @@ import { Worker } from 'node:worker_threads';
 import type { Ed25519Check } from '../nix/signature-verifier.js';
 
 /**
- * Ed25519 checks on a worker thread, in batches. Node's asynchronous crypto.verify queues each check
+ * Ed25519 checks on worker threads, in batches. Node's asynchronous crypto.verify queues each check
  * on libuv's pool by itself: one thread wake-up, one completion callback and one context switch per
  * signature, and on a two-core machine the main thread lost ~60 µs to each of them (10,000 narinfos:
  * 0.6 s of its time). A batch of up to BATCH checks is one message each way. The worker does exactly
  * what the in-process check does (`crypto.verify(null, message, key, sig)` with the key made from the
- * same DER), so the verdicts cannot differ. Until the worker is up (~30 ms) and if it ever fails,
- * FALLBACK does the checks: a `why` of one path never waits for a thread to start.
+ * same DER), so the verdicts cannot differ. Threads start at the START_AFTER-th check (a `why` of a
+ * few paths never starts one); until they are up (~30 ms) and should one fail, FALLBACK does the checks.
  */
 
 export interface VerifyPool {
@@ -16,7 +16,8 @@ export interface VerifyPool {
   close(): Promise<void>;
 }
 
-const BATCH = 256;
+const BATCH = 1024;
+const START_AFTER = 64;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -53,6 +54,7 @@ export function createVerifyPool(keys: readonly Buffer[], workers: number, fallb
   }
   const threads: Thread[] = [];
   let started = false;
+  let asked = 0;
   let closed = false;
   let nextId = 0;
   let batch: Item[] = [];
@@ -78,6 +80,7 @@ export function createVerifyPool(keys: readonly Buffer[], workers: number, fallb
         if (i >= 0) threads.splice(i, 1);
         for (const items of thread.outstanding.values()) viaFallback(items);
         thread.outstanding.clear();
+        flush();
       };
       worker.on('online', () => {
         thread.online = true;
@@ -88,6 +91,7 @@ export function createVerifyPool(keys: readonly Buffer[], workers: number, fallb
         thread.outstanding.delete(id);
         thread.items -= items.length;
         for (let j = 0; j < items.length; j++) (items[j] as Item).resolve(out[j] === 1);
+        flush();
       });
       worker.on('error', lost);
       worker.on('exit', lost);
@@ -98,11 +102,17 @@ export function createVerifyPool(keys: readonly Buffer[], workers: number, fallb
   const flush = () => {
     scheduled = false;
     if (batch.length === 0) return;
+    let best: Thread | undefined;
+    for (const t of threads) if (t.online && (!best || t.outstanding.size < best.outstanding.size)) best = t;
+    if (!best || closed) {
+      const items = batch;
+      batch = [];
+      return viaFallback(items);
+    }
+    // A thread busy with two batches gets the next when it answers one: batches grow while it works.
+    if (best.outstanding.size >= 2 && batch.length < BATCH) return;
     const items = batch;
     batch = [];
-    let best: Thread | undefined;
-    for (const t of threads) if (t.online && (!best || t.items < best.items)) best = t;
-    if (!best || closed) return viaFallback(items);
     const id = nextId++;
     const sigs = new Uint8Array(items.length * 64);
     const which = new Int32Array(items.length);
@@ -121,7 +131,7 @@ export function createVerifyPool(keys: readonly Buffer[], workers: number, fallb
   return {
     check(message, keyIndex, sig) {
       if (workers <= 0 || closed || sig.length !== 64) return fallback(message, keyIndex, sig);
-      if (!started) start();
+      if (!started && ++asked >= START_AFTER) start();
       if (!threads.some((t) => t.online)) return fallback(message, keyIndex, sig);
       return new Promise<boolean>((resolve) => {
         batch.push({ message, keyIndex, sig, resolve });
