@@ -1,7 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { type ParsedConf, parseNixConf } from '../nix/conf.js';
+import { type ParsedConf, parseNixConf, splitList } from '../nix/conf.js';
 import type { Assignment, ConfLevel } from '../nix/config.js';
 import { readTextFile } from './fs.js';
 
@@ -53,6 +53,11 @@ export interface ConfLimits {
   includes: number;
   /** Settings and illegal lines applied, again for a file included again (includes are counted above). */
   lines: number;
+  /**
+   * Values an `extra-` line adds to, summed over the lines: EffectiveSettings copies a list at each
+   * `extra-` line, so thousands of long ones cost billions of copies (a minute, the event loop held).
+   */
+  appended: number;
 }
 
 export const CONF_LIMITS: Readonly<ConfLimits> = {
@@ -60,8 +65,8 @@ export const CONF_LIMITS: Readonly<ConfLimits> = {
   totalBytes: 64 * 1024 * 1024,
   files: 5_000,
   includes: 100_000,
-  // Low enough that the quadratic `extra-` appends of EffectiveSettings stay well under a second.
   lines: 5_000,
+  appended: 1_000_000,
 };
 
 /** The nix.conf files Nix reads, in the order it applies them (globals.cc `loadConfFile`). */
@@ -110,6 +115,9 @@ export async function loadNixConf(options: {
   let bytes = 0;
   let includes = 0;
   let applied = 0;
+  let appended = 0;
+  /** How long each list setting is so far, as EffectiveSettings builds it. */
+  const listLengths = new Map<string, number>();
   /** The files being applied, outermost first: an include of one of them is a loop. */
   const chain: string[] = [];
   const onChain = new Set<string>();
@@ -215,6 +223,18 @@ export async function loadNixConf(options: {
       if (line.kind === 'set') {
         take(line.line);
         const { name, value, continued } = line;
+        const base = name.startsWith('extra-') ? name.slice('extra-'.length) : undefined;
+        const length = (base ? (listLengths.get(base) ?? 0) : 0) + splitList(value).length;
+        listLengths.set(base ?? name, length);
+        appended += base ? length : 0;
+        if (appended > limits.appended) {
+          stop({
+            file,
+            line: line.line,
+            code: 'read-limit',
+            message: `the extra- settings build lists too long for nixcache (more than ${count(limits.appended)} values, counted again at each extra- line): it stopped here, where Nix goes on, and the settings from here on are not diagnosed${fanOut()}`,
+          });
+        }
         out.assignments.push({ name, value, origin: { file, line: line.line, level }, ...(continued ? { continued } : {}) });
         continue;
       }

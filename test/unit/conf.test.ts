@@ -199,6 +199,23 @@ describe('loadNixConf: includes as Nix 2.8 follows them', () => {
     ]);
   });
 
+  it('stops where extra- lines have built lists past the appended limit (each extra- line copies its list)', async () => {
+    const keys = Array.from({ length: 100 }, (_, i) => `k${i}:AAAA`).join(' ');
+    const { dir, load } = confDir({ 'nix.conf': `extra-trusted-public-keys = ${keys}\n`.repeat(50) });
+    // The lists after each line: 100 + 200 + 300 + 400 = 1,000 values; the fifth line passes the limit.
+    const conf = await load({ appended: 1000 });
+    expect(conf.assignments).toHaveLength(4);
+    expect(conf.problems).toEqual([
+      {
+        file: join(dir, 'nix.conf'),
+        line: 5,
+        code: 'read-limit',
+        message:
+          'the extra- settings build lists too long for nixcache (more than 1,000 values, counted again at each extra- line): it stopped here, where Nix goes on, and the settings from here on are not diagnosed',
+      },
+    ]);
+  });
+
   it('stops at the different-files limit, before the file it would have read', async () => {
     const { dir, load } = confDir(chain(30, 'substituters = http://bottom'));
     const conf = await load({ files: 10 });
