@@ -34,7 +34,7 @@ const HTTP_PIPELINING = 8;
  * of them on the wire, the others parsing or waiting for their signature check, so that the
  * connections never wait for the verifier.
  */
-export const PIPELINING = 4 * HTTP_PIPELINING;
+export const PIPELINING = 2 * HTTP_PIPELINING;
 /** Threads checking signatures (system/verify-pool.ts): every core; the main thread mostly waits. */
 const VERIFY_THREADS = Math.min(4, availableParallelism());
 
@@ -120,7 +120,7 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
     netrc: discovery.config.netrc.entries,
     trustedKeys,
     requireSigs: effectiveRequireSigs(discovery.config, discovery.env),
-    verify: createSignatureVerifier(trustedKeys, pool.check),
+    verify: createSignatureVerifier(trustedKeys, pool.check, plans.length > 1),
   };
   const tools: StoreTools = { exec: world.exec, fs: world.fs, storeDir: discovery.env.storeDir, store: flags.store };
   return {

@@ -38,11 +38,14 @@ export function ed25519Checker(trusted: readonly PublicKey[]): Ed25519Check {
  * a trusted key of the same name), with the Ed25519 checks run off the main thread by CHECK (libuv's
  * pool by default; a worker thread in batches with system/verify-pool.ts), so that a closure of
  * 10,000 narinfos is verified while the look-ups go on. A signer no trusted key is named after costs
- * no cryptography at all, and a narinfo seen before (the same file on a mirror) costs none either.
+ * no cryptography at all, and with REMEMBER a narinfo seen before (the same file on a mirror) costs
+ * none either.
  */
 export function createSignatureVerifier(
   trusted: readonly PublicKey[],
   check: Ed25519Check = ed25519Checker(trusted),
+  /** Remember verdicts (worth it with several caches: one cache never serves a narinfo twice). */
+  remember = true,
 ): (info: NarInfo) => Promise<SignatureVerdict> {
   const keys = new Map<string, { name: string; index: number }[]>();
   trusted.forEach((k, index) => {
@@ -70,6 +73,7 @@ export function createSignatureVerifier(
     if (!trustedSigner) return { kind: 'untrusted', signedBy: signerNames(info.sigs) };
     const fp = fingerprint(info);
     if (!fp.ok) return { kind: 'unverifiable', reason: fp.error.message, signedBy: signerNames(info.sigs) };
+    if (!remember) return classify(info, fp.value);
     const id = `${fp.value}\n${info.sigs.join('\n')}`;
     const known = remembered.get(id);
     if (known) return known;
