@@ -89,8 +89,11 @@ export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.Pro
   return failed ? 1 : 0;
 }
 
-/** Pieces of output gathered to about this size before each write: one write per cache section would be 10,000 writes. */
-const WRITE_BYTES = 256 * 1024;
+/**
+ * Pieces of output gathered to about this size before each write: one write per cache section
+ * would be 10,000 writes; much more would make each write a large object (see renderJsonChunks).
+ */
+const WRITE_BYTES = 32 * 1024;
 
 /** Writes CHUNKS to stdout a few hundred kilobytes at a time; stops at the first failed write. */
 async function writeChunks(chunks: Iterable<string>): Promise<WriteResult> {
@@ -108,6 +111,10 @@ async function writeChunks(chunks: Iterable<string>): Promise<WriteResult> {
   return pending.length > 0 ? terminal.stdout(pending.join('')) : { ok: true };
 }
 
+/** Time kept for building and writing the report after the checks: a base, and per result (10,000 caches: about 2 s). */
+const REPORT_MS = 50;
+const REPORT_MS_PER_RESULT = 0.02;
+
 /** One run: discovery, then the checks over the facts, then the report, all within the deadline. */
 export async function runDoctor(
   flags: DoctorFlags,
@@ -118,7 +125,7 @@ export async function runDoctor(
   const started = performance.now();
   const ending = new AbortController();
   const deadline = ending.signal;
-  const timer = setTimeout(() => ending.abort(), flags.deadlineMs);
+  let timer = setTimeout(() => ending.abort(), flags.deadlineMs);
   // Every command, request and probe of every cache listens to the deadline: no listener limit.
   setMaxListeners(0, deadline);
   void loadUndici().catch(() => {}); // compiles while discovery waits for child processes
@@ -154,6 +161,12 @@ export async function runDoctor(
   });
   const redactor = new Redactor();
   for (const s of discovery.secrets) redactor.add(s);
+  // The deadline covers the output too: the checks stop early enough to leave time for a report of
+  // every one of them (10,000 caches are 100,000 results), at most a quarter of the run.
+  const slots = checks.reduce((n, c) => n + (c.scope === 'cache' ? discovery.targets.length : 1), 0);
+  const reserveMs = Math.min(flags.deadlineMs / 4, REPORT_MS + slots * REPORT_MS_PER_RESULT);
+  clearTimeout(timer);
+  timer = setTimeout(() => ending.abort(), Math.max(0, flags.deadlineMs - reserveMs - (performance.now() - started)));
 
   // The connection pool trusts what Nix's curl trusts (ssl-cert-file), known only now.
   // Nix's http-connections (0: no limit) bounds the connections to each cache host, here as there.
