@@ -131,7 +131,8 @@ class Connection {
 
   /**
    * The connection is gone. The answer in progress (if any bytes of it came) fails with ERROR or a
-   * reset; requests with nothing answered yet go back to the host's queue, to be sent again.
+   * reset; requests with nothing answered yet go back to the host's queue, to be sent again (a
+   * bounded number of times).
    */
   shut(error: Error | undefined, quiet = false): void {
     if (this.closed) return;
@@ -144,7 +145,9 @@ class Connection {
       this.origin.lost(this, [], error);
       return;
     }
-    if (this.head !== undefined || this.buf.length > 0)
+    // The answer in progress, or (a timeout, a reset) the request the server was working on, fails;
+    // the ones queued behind it were not looked at and are sent again.
+    if (error || this.head !== undefined || this.buf.length > 0)
       rest.shift()?.reject(error ?? failure('the connection was closed by the server', 'ECONNRESET'));
     this.origin.lost(this, rest, quiet ? undefined : error);
   }
