@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { CACHES, faultServer, KEYS, type Running, refusedPort, serveCache, silentTcp } from '../test/helpers/servers.js';
 import { benchCoverage } from './bench-coverage.js';
+import { benchNar } from './bench-nar.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -188,6 +189,7 @@ async function main() {
   const h = await healthy();
   const many = await manyCaches();
   const coverage = await benchCoverage();
+  const nar = await benchNar();
   let f: Awaited<ReturnType<typeof faults>>;
   const canNamespace =
     process.getuid?.() === 0 &&
@@ -277,7 +279,7 @@ async function main() {
       met: rss > 0 && rss <= 90,
     },
   ];
-  rows.push(...coverage.rows);
+  rows.push(...coverage.rows, ...nar.rows);
   const width = Math.max(...rows.map((r) => r.figure.length));
   const vwidth = Math.max(...rows.map((r) => r.value.length));
   console.log(`nixcache bench — node ${process.version}, ${new Date().toISOString()}\n`);
@@ -311,6 +313,7 @@ async function main() {
     },
     manyCaches: { caches: 10_000, tableMs: many.table.ms, jsonMs: many.json.ms, peakRssMb: manyRss, deadlineMs: many.deadlineMs },
     coverage: coverage.results,
+    nar: nar.results,
     peakRssMb: rss,
     peakRssMbHealthy: rssHealthy,
     peakRssMbFaults: rssFaults,
