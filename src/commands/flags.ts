@@ -1,4 +1,6 @@
 import { resolve } from 'node:path';
+import { parseBaseName } from '../nix/store-path.js';
+import { displayText } from '../report/sanitize.js';
 
 /** Usage errors: one line on stderr, exit 2, never a stack. */
 export class UsageError extends Error {}
@@ -98,7 +100,20 @@ export function doctorFlags(opts: Readonly<Record<string, unknown>>): DoctorFlag
     );
   if (flags.json && flags.report?.to === 'stdout')
     throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
+  for (const sample of flags.samples) {
+    if (!looksLikeStorePath(sample))
+      throw new UsageError(
+        `--sample ${displayText(sample.slice(0, 200))}: not a store path (give /nix/store/HASH-NAME, or a path inside one)`,
+      );
+  }
   return flags;
+}
+
+/** An absolute path with a HASH-NAME component (any store directory: the store's own is known only after discovery). */
+function looksLikeStorePath(path: string): boolean {
+  if (!path.startsWith('/')) return false;
+  const parts = path.split('/');
+  return parts.some((part, i) => i >= 2 && parseBaseName(part).ok);
 }
 
 /** Narrows `serve-metrics` options: the doctor's, and --listen HOST:PORT, --min-interval SECONDS. */

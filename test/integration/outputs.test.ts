@@ -68,6 +68,30 @@ describe('values out of range are usage errors naming the range', () => {
   });
 });
 
+describe('a --sample that is no store path is a usage error', () => {
+  it.each([['hello'], ['./result'], ['/nix/store/not-a-hash'], ['/nix/store/\u001b[2Jabcdefghijklmnopqrstuvwxyz012345-x']])(
+    '%j',
+    async (sample) => {
+      const r = await runCli(['doctor', '--only', 'config', '--sample', sample]);
+      expect(r.exitCode).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^nixcache: --sample .*: not a store path/)]);
+      // The terminal gets the argument made visible, never its control bytes.
+      expect(r.stderr).not.toMatch(/\u001b/);
+    },
+  );
+
+  it('takes a path inside a store path, and a store directory other than /nix/store', async () => {
+    for (const sample of [
+      '/nix/store/0zlzbz5lcgk34s3a97hxfgwkzc2r7wxj-nixcache-fixture-leaf-a/bin/x',
+      '/gnu/store/0zlzbz5lcgk34s3a97hxfgwkzc2r7wxj-x',
+    ]) {
+      const r = await runCli(['doctor', '--only', 'config', '--sample', sample]);
+      expect(r.stderr).not.toContain('not a store path');
+    }
+  });
+});
+
 describe('a FIFO where a file is expected', () => {
   it('reads no FIFO named as netrc-file or ssl-cert-file: the run ends on its own, the JSON complete', async () => {
     const { dir, env } = nixConf('');
