@@ -48,11 +48,20 @@ export function reviewAssignments(assignments: readonly Assignment[], knowledge:
     if (!positions.has(a.origin)) positions.set(a.origin, index);
   });
   const indexOf = (origin: Assignment['origin']) => positions.get(origin) ?? -1;
+  // Once per name: a name no release has costs a did-you-mean search of a few ms.
+  const lookups = new Map<string, ReturnType<typeof lookupSetting>>();
+  const lookup = (name: string) => {
+    const known = lookups.get(name);
+    if (known) return known;
+    const found = lookupSetting(name, knowledge);
+    lookups.set(name, found);
+    return found;
+  };
   return {
     refused: applied.invalid.map((i) => ({ ...refusal(i, knowledge), index: indexOf(i.origin) })),
     ignored: applied.unknown.map((u) => ({ ...ignoredNote(u, nix, knowledge), index: indexOf(u.origin), setting: u })),
     literal: assignments.flatMap((a, index) => {
-      const note = literalNote(a, knowledge);
+      const note = literalNote(a, lookup(a.name));
       return note ? [{ ...note, index }] : [];
     }),
   };
@@ -161,8 +170,7 @@ export function literalTokenProblem(token: string): { kind: string; why: string 
 }
 
 /** The literal tokens of A's value that were meant as something else, and the line to write instead. */
-function literalNote(a: Assignment, knowledge: NixKnowledge): Omit<ConfNote, 'index'> | undefined {
-  const found = lookupSetting(a.name, knowledge);
+function literalNote(a: Assignment, found: ReturnType<typeof lookupSetting>): Omit<ConfNote, 'index'> | undefined {
   if (found.kind !== 'setting') return undefined;
   const at = formatOrigin(a.origin);
   const isList = isListType(found.type);

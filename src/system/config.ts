@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { type ParsedConf, parseNixConf, splitList } from '../nix/conf.js';
 import type { Assignment, ConfLevel } from '../nix/config.js';
+import { settingsOfRelease } from '../nix/settings.js';
 import { readTextFile } from './fs.js';
 
 export interface ConfFileRecord {
@@ -58,6 +59,11 @@ export interface ConfLimits {
    * `extra-` line, so thousands of long ones cost billions of copies (a minute, the event loop held).
    */
   appended: number;
+  /**
+   * Lines setting a name no Nix 2 release has: each costs a did-you-mean search of a few ms, several
+   * times a run (settings are looked up again in discovery and in the config check).
+   */
+  unknownNames: number;
 }
 
 export const CONF_LIMITS: Readonly<ConfLimits> = {
@@ -67,6 +73,7 @@ export const CONF_LIMITS: Readonly<ConfLimits> = {
   includes: 100_000,
   lines: 5_000,
   appended: 1_000_000,
+  unknownNames: 25,
 };
 
 /** The nix.conf files Nix reads, in the order it applies them (globals.cc `loadConfFile`). */
@@ -116,6 +123,7 @@ export async function loadNixConf(options: {
   let includes = 0;
   let applied = 0;
   let appended = 0;
+  let unknownNames = 0;
   /** How long each list setting is so far, as EffectiveSettings builds it. */
   const listLengths = new Map<string, number>();
   /** The files being applied, outermost first: an include of one of them is a loop. */
@@ -227,6 +235,14 @@ export async function loadNixConf(options: {
         const length = (base ? (listLengths.get(base) ?? 0) : 0) + splitList(value).length;
         listLengths.set(base ?? name, length);
         appended += base ? length : 0;
+        if (!isEverKnown(name) && ++unknownNames > limits.unknownNames) {
+          stop({
+            file,
+            line: line.line,
+            code: 'read-limit',
+            message: `more than ${count(limits.unknownNames)} lines set names no Nix 2 release has (Nix warns "unknown setting" and goes on): nixcache stopped here, and the settings from here on are not diagnosed${fanOut()}`,
+          });
+        }
         if (appended > limits.appended) {
           stop({
             file,
@@ -353,6 +369,18 @@ function nixReads(reads: ReadonlyMap<string, FileRead>, roots: readonly string[]
   const minutes = (total * 6e-6) / 60;
   const slow = minutes >= 1 ? `, about ${Math.round(minutes)} min of work before every nix command` : '';
   return `Nix 2.8 reads a file again each time it is included: ${partial ? 'at least ' : ''}${count(total)} reads for this configuration${slow}`;
+}
+
+let everKnown: ReadonlySet<string> | undefined;
+
+/** Whether NAME (or NAME without `extra-`) is a setting or alias of some Nix 2 release on some platform. */
+function isEverKnown(name: string): boolean {
+  everKnown ??= new Set(
+    Array.from({ length: 50 }, (_, minor) => settingsOfRelease({ version: `2.${minor}` })).flatMap((release) =>
+      release.flatMap((s) => [s.name, ...s.aliases]),
+    ),
+  );
+  return everKnown.has(name) || (name.startsWith('extra-') && everKnown.has(name.slice('extra-'.length)));
 }
 
 function count(n: number): string {

@@ -216,6 +216,23 @@ describe('loadNixConf: includes as Nix 2.8 follows them', () => {
     ]);
   });
 
+  it('stops at the unknown-names limit, counting only names no Nix 2 release has (aliases, old, newer and extra- names are known)', async () => {
+    const known = 'binary-caches = http://a\nextra-substituters = http://b\nssl-cert-file = /etc/ssl/ca.pem\nbuild-use-sandbox = true\n';
+    const typos = Array.from({ length: 5 }, (_, i) => `substituers${i} = http://x\n`).join('');
+    const { dir, load } = confDir({ 'nix.conf': `${known.repeat(10)}${typos}` });
+    const conf = await load({ unknownNames: 3 });
+    expect(conf.assignments).toHaveLength(43);
+    expect(conf.problems).toEqual([
+      {
+        file: join(dir, 'nix.conf'),
+        line: 44,
+        code: 'read-limit',
+        message:
+          'more than 3 lines set names no Nix 2 release has (Nix warns "unknown setting" and goes on): nixcache stopped here, and the settings from here on are not diagnosed',
+      },
+    ]);
+  });
+
   it('stops at the different-files limit, before the file it would have read', async () => {
     const { dir, load } = confDir(chain(30, 'substituters = http://bottom'));
     const conf = await load({ files: 10 });
