@@ -137,6 +137,23 @@ describe('a 14 MB nix.conf of 2,000 extra- lines of 1,000 keys each (Nix 2.8 rea
   });
 });
 
+describe('a nix.conf of 5,000 lines of one misspelt setting (Nix warns once and goes on)', () => {
+  it('ends by its deadline with a read-limit finding, the first typos named', async () => {
+    const { dir, env } = nixConf(`substituters = ${NOWHERE}\n${'substituers = http://typo\n'.repeat(5000)}`);
+    const { json } = await doctor(['--only', 'config,trust,priority'], env);
+    const config = checkOf(parseReport(json.stdout), 'config');
+    expect(config.data.problems).toEqual([
+      {
+        file: join(dir, 'nix.conf'),
+        line: 27,
+        code: 'read-limit',
+        message: expect.stringMatching(/^more than 25 lines set names no Nix 2 release has/),
+      },
+    ]);
+    expect(config.data.unknownSettings).toHaveLength(25);
+  });
+});
+
 describe('a cache whose nix-cache-info is one 64 KB StoreDir', () => {
   let server: Server;
   let base: string;
