@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { fingerprint } from './fingerprint.js';
-import { type PublicKey, parseSignature } from './keys.js';
+import { type PublicKey, parseSignature, type Signature } from './keys.js';
 import type { NarInfo } from './narinfo.js';
 import { type SignatureVerdict, signerNames } from './signatures.js';
 
@@ -51,9 +51,8 @@ export function createSignatureVerifier(
   trusted.forEach((k, index) => {
     keys.set(k.name, [...(keys.get(k.name) ?? []), { name: k.name, index }]);
   });
-  const classify = async (info: NarInfo, message: string): Promise<SignatureVerdict> => {
+  const classify = async (info: NarInfo, candidates: readonly Signature[], message: string): Promise<SignatureVerdict> => {
     const signedBy = signerNames(info.sigs);
-    const candidates = info.sigs.map(parseSignature).flatMap((s) => (s.ok && keys.has(s.value.keyName) ? [s.value] : []));
     const tried: string[] = [];
     for (const sig of candidates) {
       for (const key of keys.get(sig.keyName) ?? []) {
@@ -66,18 +65,19 @@ export function createSignatureVerifier(
   const remembered = new Map<string, Promise<SignatureVerdict>>();
   return async (info) => {
     if (info.sigs.length === 0) return { kind: 'unsigned' };
-    const trustedSigner = info.sigs.some((text) => {
+    const candidates: Signature[] = [];
+    for (const text of info.sigs) {
       const s = parseSignature(text);
-      return s.ok && keys.has(s.value.keyName);
-    });
-    if (!trustedSigner) return { kind: 'untrusted', signedBy: signerNames(info.sigs) };
+      if (s.ok && keys.has(s.value.keyName)) candidates.push(s.value);
+    }
+    if (candidates.length === 0) return { kind: 'untrusted', signedBy: signerNames(info.sigs) };
     const fp = fingerprint(info);
     if (!fp.ok) return { kind: 'unverifiable', reason: fp.error.message, signedBy: signerNames(info.sigs) };
-    if (!remember) return classify(info, fp.value);
+    if (!remember) return classify(info, candidates, fp.value);
     const id = `${fp.value}\n${info.sigs.join('\n')}`;
     const known = remembered.get(id);
     if (known) return known;
-    const verdict = classify(info, fp.value);
+    const verdict = classify(info, candidates, fp.value);
     if (remembered.size >= MAX_REMEMBERED) remembered.clear();
     remembered.set(id, verdict);
     return verdict;
