@@ -39,7 +39,7 @@ export interface LoadedConf {
 
 /**
  * How much nix.conf nixcache reads. Nix 2.8 has no limits of its own (config.cc `applyConfigFile`
- * reads any size, follows includes until its stack overflows — about 150,000 levels — and reads an
+ * reads any size, follows includes until its stack overflows — between 150,000 and 200,000 levels, measured — and reads an
  * included file again each time it is included); these are far beyond any real configuration, and
  * keep an include fan-out or a huge file within the run's time and memory.
  */
@@ -161,7 +161,7 @@ export async function loadNixConf(options: {
       stop({
         ...at,
         code: 'read-limit',
-        message: `more than ${count(limits.files)} different nix.conf files are included; nixcache stopped before '${path}' (Nix 2.8 follows includes until its stack overflows, some 150,000 levels deep), and the settings from here on are not diagnosed`,
+        message: `more than ${count(limits.files)} different nix.conf files are included; nixcache stopped before '${path}' (Nix 2.8 reads on until its stack overflows, between 150,000 and 200,000 levels deep), and the settings from here on are not diagnosed`,
       });
     }
     const r = await readTextFile(path, Math.min(limits.fileBytes, limits.totalBytes - bytes));

@@ -242,7 +242,7 @@ describe('loadNixConf: includes as Nix 2.8 follows them', () => {
         file: join(dir, 'f9.conf'),
         line: 1,
         code: 'read-limit',
-        message: `more than 10 different nix.conf files are included; nixcache stopped before '${join(dir, 'f10.conf')}' (Nix 2.8 follows includes until its stack overflows, some 150,000 levels deep), and the settings from here on are not diagnosed`,
+        message: `more than 10 different nix.conf files are included; nixcache stopped before '${join(dir, 'f10.conf')}' (Nix 2.8 reads on until its stack overflows, between 150,000 and 200,000 levels deep), and the settings from here on are not diagnosed`,
       },
     ]);
   });
