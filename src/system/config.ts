@@ -38,10 +38,11 @@ export interface LoadedConf {
 }
 
 /**
- * How much nix.conf nixcache reads. Nix 2.8 has no limits of its own (config.cc `applyConfigFile`
- * reads any size, follows includes until its stack overflows — between 150,000 and 200,000 levels, measured — and reads an
- * included file again each time it is included); these are far beyond any real configuration, and
- * keep an include fan-out or a huge file within the run's time and memory.
+ * How much nix.conf nixcache reads. Nix 2.8 has no limits of its own: config.cc `applyConfigFile`
+ * reads any size, follows includes until its stack overflows (measured: 150,000 levels read,
+ * 200,000 a SIGSEGV) and reads an included file again each time it is included. These limits are
+ * far beyond any real configuration, and keep an include fan-out, a huge file or a hostile one
+ * within the run's time and memory; reaching one is a `read-limit` problem, never silence.
  */
 export interface ConfLimits {
   /** Bytes of one file (a real nix.conf is a few kB; Nix reads any size). */
@@ -130,13 +131,8 @@ export async function loadNixConf(options: {
   const chain: string[] = [];
   const onChain = new Set<string>();
   /** What Nix makes of the includes, when a file was included more than once. */
-  const fanOut = () =>
-    includes + searched.length > reads.size
-      ? `; ${nixReads(
-          reads,
-          searched.map((s) => s.path),
-        )}`
-      : '';
+  const roots = searched.map((s) => s.path);
+  const fanOut = () => (includes + roots.length > reads.size ? `; ${nixReads(reads, roots)}` : '');
 
   const problem = (p: ConfProblem) => {
     const key = `${p.file}\0${p.line ?? ''}\0${p.code}`;
@@ -277,7 +273,15 @@ export async function loadNixConf(options: {
       await applyFile(target, level, { from: file, line: line.line, optional: line.optional });
     }
     errorsBefore(Number.POSITIVE_INFINITY);
-    if (parsed.stoppedAt !== undefined) take(parsed.stoppedAt);
+    if (parsed.stoppedAt !== undefined) {
+      // The parse kept lines + 1 lines; when includes were among them, the rest is cut here.
+      stop({
+        file,
+        line: parsed.stoppedAt,
+        code: 'read-limit',
+        message: `more than ${count(limits.lines)} settings and includes in one file: nixcache stopped here, where Nix goes on, and the settings from here on are not diagnosed`,
+      });
+    }
   };
 
   const applyFile = async (path: string, level: ConfLevel, include?: { from: string; line: number; optional: boolean }) => {

@@ -233,6 +233,21 @@ describe('loadNixConf: includes as Nix 2.8 follows them', () => {
     ]);
   });
 
+  it('stops a file of more includes than the settings limit where the parse stopped, never dropping the rest in silence', async () => {
+    const { dir, load } = confDir({ 'nix.conf': `${'!include nowhere.conf\n'.repeat(200)}substituters = http://after\n` });
+    const conf = await load({ lines: 100 });
+    expect(conf.assignments).toEqual([]);
+    expect(conf.problems).toEqual([
+      {
+        file: join(dir, 'nix.conf'),
+        line: 102,
+        code: 'read-limit',
+        message:
+          'more than 100 settings and includes in one file: nixcache stopped here, where Nix goes on, and the settings from here on are not diagnosed',
+      },
+    ]);
+  });
+
   it('stops at the different-files limit, before the file it would have read', async () => {
     const { dir, load } = confDir(chain(30, 'substituters = http://bottom'));
     const conf = await load({ files: 10 });
