@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseNixConf } from '../../src/nix/conf.js';
@@ -5,6 +8,7 @@ import { reviewAssignments } from '../../src/nix/conf-review.js';
 import { type Assignment, EffectiveSettings } from '../../src/nix/config.js';
 import { judgeOrder, type OrderInput } from '../../src/nix/priority-advice.js';
 import { checkSettingValue, lookupSetting, type SettingType, suggestSetting } from '../../src/nix/settings.js';
+import { loadNixConf } from '../../src/system/config.js';
 
 /**
  * Bad input for the nix.conf judgement: random text, random names and values, random versions and
@@ -111,6 +115,39 @@ describe('the nix.conf judgement on bad input', () => {
         for (const [index, p] of suggested) expect(inputs[index]?.urlPriority).not.toBe(p);
       }),
       RUNS,
+    );
+  });
+});
+
+describe('nix.conf includes on random include graphs', () => {
+  const names = ['nix.conf', 'a.conf', 'b.conf', 'c.conf', 'missing.conf'];
+  const line = fc.oneof(
+    fc.constantFrom(...names).map((n) => `include ${n}`),
+    fc.constantFrom(...names).map((n) => `!include ${n}`),
+    fc.constantFrom('substituters = http://x', 'extra-substituters = http://y http://z', 'substituers = typo', 'junk'),
+  );
+  const file = fc.array(line, { maxLength: 6 }).map((ls) => `${ls.join('\n')}\n`);
+
+  it('reads any graph of includes (loops, fan-outs, missing files) within the limits, every stop a read-limit problem', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.tuple(file, file, file, file), async ([top, a, b, c]) => {
+        const dir = mkdtempSync(join(tmpdir(), 'nixcache-conf-fuzz-'));
+        for (const [name, text] of [
+          ['nix.conf', top],
+          ['a.conf', a],
+          ['b.conf', b],
+          ['c.conf', c],
+        ] as const)
+          writeFileSync(join(dir, name), text);
+        const limits = { files: 3, includes: 20, lines: 15, appended: 12, unknownNames: 2 };
+        const conf = await loadNixConf({ env: { NIX_CONF_DIR: dir, NIX_USER_CONF_FILES: '' }, limits });
+        expect(conf.assignments.length).toBeLessThanOrEqual(limits.lines);
+        expect(new Set(conf.files.map((f) => f.path)).size).toBe(conf.files.length);
+        expect(conf.files.filter((f) => f.status === 'read').length).toBeLessThanOrEqual(limits.files);
+        expect(conf.problems.filter((p) => p.code === 'read-limit').length).toBeLessThanOrEqual(1);
+        for (const p of conf.problems) expect(p.message).not.toContain('\n');
+      }),
+      { numRuns: 150 },
     );
   });
 });
