@@ -42,7 +42,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 describe('hostile caches and files', () => {
   it('lets no control character, escape sequence or bidi override through the table, -v, JSON, Markdown or stderr', async () => {
     const { dir, env } = nixConf(
-      `substituters = ${base}/storedir ${base}/sig\ntrusted-public-keys = ${readFileSync(join(KEYS, 'lan.pub'), 'utf8').trim()}\nno-such-setting\u001b[2J\u202e = 1\n`,
+      `substituters = ${base}/storedir ${base}/sig\ntrusted-public-keys = ${readFileSync(join(KEYS, 'lan.pub'), 'utf8').trim()}\nno-such-setting\u001b[2J\u202e = 1\ninclude ${ATTACK.replace(/\s/g, '')}.conf\n`,
     );
     const common = ['doctor', '--timeout', '2', '--sample', SAMPLE];
     const runs = {
@@ -58,6 +58,8 @@ describe('hostile caches and files', () => {
     );
     expect(JSON.stringify(report)).toContain('\\u001b]0;PWNED');
     expect(checkOf(report, 'signature', `${base}/sig`).summary).toMatch(/^signed by evil/);
+    // …and an include of a file named with it reached the config check's problems.
+    expect(JSON.stringify(checkOf(report, 'config').data.problems)).toContain('included from');
     const outputs: Record<string, string> = {
       ...Object.fromEntries(
         Object.entries(runs).flatMap(([name, r]) => [
