@@ -1,5 +1,4 @@
 import { setMaxListeners } from 'node:events';
-import { availableParallelism } from 'node:os';
 import { discover } from '../discover/index.js';
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import type { StoreTools } from '../facts/closure.js';
@@ -8,7 +7,7 @@ import { createFacts } from '../facts/index.js';
 import { type CachePlan, type LookupDeps, planCaches } from '../facts/path-lookups.js';
 import type { CacheInfoFact } from '../facts/types.js';
 import { diskCacheTtls } from '../nix/disk-cache.js';
-import { createSignatureVerifier, ed25519Checker } from '../nix/signature-verifier.js';
+import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { DiskCacheSummary, PathsCacheEntry, PathsEnvironment } from '../report/paths-common.js';
 import { Redactor } from '../report/redact.js';
@@ -20,7 +19,6 @@ import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
 import { createPipelinedBulkHttp } from '../system/pipelined-http.js';
 import { terminal } from '../system/terminal.js';
-import { createVerifyPool } from '../system/verify-pool.js';
 import type { PathsFlags } from './flags.js';
 
 /**
@@ -35,8 +33,6 @@ const HTTP_PIPELINING = 8;
  * connections never wait for the verifier.
  */
 export const PIPELINING = 2 * HTTP_PIPELINING;
-/** Threads checking signatures (system/verify-pool.ts): every core; the main thread mostly waits. */
-const VERIFY_THREADS = Math.min(4, availableParallelism());
 
 /** What `why` and `coverage` share: discovery, the caches in Nix's order, Nix's disk cache, the look-up pool. */
 export interface PathsSession {
@@ -107,12 +103,6 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
     ca: discovery.caBundle,
   });
   const trustedKeys = effectiveTrustedKeys(discovery.config, discovery.env);
-  // Until the thread is up (and should it fail): the same check, on libuv's pool.
-  const pool = createVerifyPool(
-    trustedKeys.map((k) => k.key),
-    VERIFY_THREADS,
-    ed25519Checker(trustedKeys),
-  );
   const deps: LookupDeps = {
     http,
     fs: world.fs,
@@ -120,7 +110,7 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
     netrc: discovery.config.netrc.entries,
     trustedKeys,
     requireSigs: effectiveRequireSigs(discovery.config, discovery.env),
-    verify: createSignatureVerifier(trustedKeys, pool.check, plans.length > 1),
+    verify: createSignatureVerifier(trustedKeys, undefined, plans.length > 1),
   };
   const tools: StoreTools = { exec: world.exec, fs: world.fs, storeDir: discovery.env.storeDir, store: flags.store };
   return {
@@ -140,7 +130,6 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
       clearTimeout(timer);
       ending.abort();
       await http.close();
-      await pool.close();
       await agent.destroy().catch(() => {});
     },
   };
