@@ -55,8 +55,14 @@ export const config: HostCheck = {
     const detail = [...lines, ...crossCheck.mismatch, ...notes, ...crossCheck.notes].join('\n') || undefined;
     const fix = fixes.length ? [...new Set(fixes)].join('\n') : undefined;
 
+    // A FIFO where Nix reads nix.conf: Nix does not refuse it, it waits on it, in every command.
+    const blocking = conf.problems.find((p) => p.code === 'blocks');
+    if (blocking) return fail(`every nix command hangs reading ${blocking.file}: ${blocking.message}`, { detail, fix, data });
     const refusal = refusalSummary(conf.problems, review, crossCheck.nixError);
     if (refusal) return fail(`Nix refuses this configuration: ${refusal}`, { detail, fix, data });
+    // Past a read limit Nix reads on (or spends minutes re-reading includes): the rest is not diagnosed.
+    const limit = conf.problems.find((p) => p.code === 'read-limit');
+    if (limit) return fail(`nixcache stopped reading nix.conf at ${where(limit)}: ${limit.message}`, { detail, fix, data });
     const others = lines.length + crossCheck.mismatch.length - 1;
     const more = others > 0 ? ` (+${others} more)` : '';
     const first = noted[0];
@@ -95,7 +101,7 @@ function problemFix(p: ConfProblem, review: ConfReview): string[] {
 
 /** Why Nix refuses the configuration — Nix's own `error:` line when it ran — or undefined when it accepts it. */
 function refusalSummary(problems: readonly ConfProblem[], review: ConfReview, nixError: string | undefined): string | undefined {
-  const fatal = problems.filter((p) => p.code !== 'unreadable');
+  const fatal = problems.filter((p) => p.code === 'illegal-line' || p.code === 'include-missing' || p.code === 'include-loop');
   // The file name Nix appends (` in '<file>'`) is said once, as file:line.
   const predicted = [
     ...fatal.map((p) => ({

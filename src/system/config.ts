@@ -21,9 +21,9 @@ export interface ConfProblem {
   /**
    * `unreadable`: a file nixcache did not read (Nix skips some of these and hangs on a FIFO: the
    * message says which). `read-limit`: nixcache stopped at one of its CONF_LIMITS, where Nix goes on
-   * (for minutes, on an include fan-out). `too-deep` is no longer produced: Nix has no depth limit.
+   * (for minutes, on an include fan-out). `blocks`: a FIFO where Nix reads a file: Nix waits on it.
    */
-  code: 'illegal-line' | 'include-missing' | 'include-loop' | 'unreadable' | 'read-limit' | 'too-deep';
+  code: 'illegal-line' | 'include-missing' | 'include-loop' | 'unreadable' | 'read-limit' | 'blocks';
   message: string;
   /** For an illegal line that a `\` at the end of an earlier setting meant to continue: that setting's line. */
   continues?: number;
@@ -316,7 +316,7 @@ export async function loadNixConf(options: {
       } else if (missing && include && !include.optional) {
         problem({ ...at, code: 'include-missing', message: `file '${path}' included from '${include.from}' not found` });
       } else if (!missing) {
-        problem({ file: path, code: 'unreadable', message: r.message });
+        problem({ file: path, code: r.code === 'ENOTREG' && r.message.includes('(a FIFO)') ? 'blocks' : 'unreadable', message: r.message });
       }
       return;
     }

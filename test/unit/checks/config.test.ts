@@ -98,15 +98,30 @@ describe('config check: problems that make Nix refuse the configuration', () => 
     expect(f.fix).toBe('Remove the include that leads back to its own file (/etc/nix/b.conf:1).');
   });
 
-  it('fails on includes nested too deep, without a fix line', async () => {
+  it('fails past a read limit without saying Nix refuses: nixcache stopped, the rest is not diagnosed', async () => {
+    const message = 'Nix 2.8 reads a file again each time it is included: 64,570,082 reads for this configuration';
+    const f = await run(withProblems({ conf: CLEAN }, [{ file: '/etc/nix/f17.conf', line: 1, code: 'read-limit', message }]));
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe(`nixcache stopped reading nix.conf at /etc/nix/f17.conf:1: ${message}`);
+    expect(f.summary).not.toContain('Nix refuses');
+  });
+
+  it('fails a FIFO where Nix reads nix.conf as a hang, not a refusal', async () => {
+    const message =
+      "'/etc/nix/nix.conf' is not a regular file (a FIFO): Nix waits on it until something writes to it, so every nix command hangs";
+    const f = await run(withProblems({ conf: CLEAN }, [{ file: '/etc/nix/nix.conf', code: 'blocks', message }]));
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe(`every nix command hangs reading /etc/nix/nix.conf: ${message}`);
+  });
+
+  it('names a refusal before a read limit', async () => {
     const f = await run(
       withProblems({ conf: CLEAN }, [
-        { file: '/etc/nix/deep.conf', line: 4, code: 'too-deep', message: 'includes nested more than 16 deep' },
+        { file: '/etc/nix/big.conf', line: 9, code: 'read-limit', message: 'more than 5,000 settings' },
+        { file: SYSTEM, line: 5, code: 'illegal-line', message: `illegal configuration line 'oops' in '${SYSTEM}'` },
       ]),
     );
-    expect(f.status).toBe('fail');
-    expect(f.summary).toBe('Nix refuses this configuration: includes nested more than 16 deep at /etc/nix/deep.conf:4');
-    expect(f.fix).toBeUndefined();
+    expect(f.summary).toBe(`Nix refuses this configuration: illegal configuration line 'oops' at ${SYSTEM}:5`);
   });
 
   it('names the first fatal problem, not an unreadable file before it, and counts the rest', async () => {
