@@ -12,6 +12,7 @@ import { Redactor, redactPatterns } from '../report/redact.js';
 import type { Check } from '../runner/check.js';
 import { loadPlugins } from '../runner/plugins.js';
 import { runChecks } from '../runner/run.js';
+import { timeLimit } from '../system/abort.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import type { Recorder } from '../system/evidence.js';
 import { createExec } from '../system/exec.js';
@@ -129,7 +130,8 @@ export async function runDoctor(
   // Every command, request and probe of every cache listens to the deadline: no listener limit.
   setMaxListeners(0, deadline);
   void loadUndici().catch(() => {}); // compiles while discovery waits for child processes
-  const discoverySignal = AbortSignal.any([deadline, AbortSignal.timeout(Math.max(1000, flags.deadlineMs / 2))]);
+  const discoveryLimit = timeLimit(deadline, Math.max(1000, flags.deadlineMs / 2));
+  const discoverySignal = discoveryLimit.signal;
   setMaxListeners(0, discoverySignal);
   const quietAgent = createAgent(flags.timeoutMs);
   const adapters = (record: Recorder, signal: AbortSignal, agent = quietAgent, ca?: string): Io => ({
@@ -203,6 +205,7 @@ export async function runDoctor(
   } finally {
     // Whatever is still gathering (a fact no check waited for) stops now.
     clearTimeout(timer);
+    discoveryLimit.clear();
     ending.abort();
     agent.destroy().catch(() => {});
     quietAgent.destroy().catch(() => {});

@@ -3,6 +3,7 @@ import { get as httpsGet } from 'node:https';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { redactUrl } from '../nix/store-url.js';
+import { timeLimit } from './abort.js';
 import type { Recorder } from './evidence.js';
 import { classifyNetworkError, type HttpFailure, type HttpFailureKind, type LazyAgent } from './http.js';
 
@@ -37,8 +38,8 @@ export async function streamGet(
   sink: (chunk: Uint8Array) => Promise<SinkVerdict>,
 ): Promise<HttpStreamResult> {
   const started = performance.now();
-  const total = AbortSignal.timeout(options.totalMs);
-  const combined = AbortSignal.any([signal, total]);
+  const total = timeLimit(signal, options.totalMs);
+  const combined = total.signal;
   const origin = new URL(url).origin;
   const elapsed = () => Math.round(performance.now() - started);
   let current = url;
@@ -103,10 +104,12 @@ export async function streamGet(
       return { ok: true, status, headers: flat, bytes, durationMs: elapsed(), stopped };
     }
   } catch (e) {
-    if (total.aborted) return fail('timeout', `the download was still incomplete after ${(options.totalMs / 1000).toFixed(1)} s`);
+    if (total.timedOut()) return fail('timeout', `the download was still incomplete after ${(options.totalMs / 1000).toFixed(1)} s`);
     if (signal.aborted) return fail('cancelled', 'cancelled at the run deadline');
     const { kind, message, code } = classifyNetworkError(e);
     return fail(kind, message, code);
+  } finally {
+    total.clear();
   }
 }
 

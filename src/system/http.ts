@@ -1,6 +1,7 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { redactUrl } from '../nix/store-url.js';
+import { timeLimit } from './abort.js';
 import type { Recorder } from './evidence.js';
 import { type HttpStreamOptions, type HttpStreamResult, type SinkVerdict, streamGet } from './http-stream.js';
 
@@ -113,8 +114,8 @@ export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSign
       const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
       const maxRedirects = options.maxRedirects ?? 5;
       const started = performance.now();
-      const timer = AbortSignal.timeout(timeoutMs);
-      const combined = AbortSignal.any([signal, timer]);
+      const limit = timeLimit(signal, timeoutMs);
+      const combined = limit.signal;
       const origin = safeOrigin(url);
       let current = url;
       let bytes = 0;
@@ -168,7 +169,7 @@ export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSign
           return { ok: true, response };
         }
       } catch (e) {
-        if (timer.aborted) {
+        if (limit.timedOut()) {
           return answered || bytes > 0
             ? fail('timeout', `the answer was still incomplete after ${(timeoutMs / 1000).toFixed(1)} s (${formatBytes(bytes)} received)`)
             : fail('no-answer', `no answer within ${(timeoutMs / 1000).toFixed(1)} s`);
@@ -176,6 +177,8 @@ export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSign
         if (signal.aborted) return fail('cancelled', 'cancelled at the run deadline');
         const { kind, message, code } = classifyNetworkError(e);
         return fail(kind, message, code);
+      } finally {
+        limit.clear();
       }
     },
   };
