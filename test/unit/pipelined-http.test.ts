@@ -68,6 +68,30 @@ describe('pipelined plain-HTTP look-ups', () => {
     }
   });
 
+  it('never has more requests sent and unanswered per host than jobs × pipelining', async () => {
+    let unanswered = 0;
+    let most = 0;
+    const base = await rawServer((_n, _request, socket) => {
+      unanswered++;
+      most = Math.max(most, unanswered);
+      setTimeout(() => {
+        unanswered--;
+        socket.write('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
+      }, 2);
+    });
+    const http = bulk(3, 2);
+    try {
+      const all = await Promise.all(
+        Array.from({ length: 90 }, (_, i) => http.request({ method: 'GET', url: `${base}/${i}`, maxBytes: 10 })),
+      );
+      expect(all.every((r) => r.ok && r.status === 404)).toBe(true);
+    } finally {
+      await http.close();
+    }
+    expect(most).toBeGreaterThan(3);
+    expect(most).toBeLessThanOrEqual(6);
+  });
+
   it('reads chunked bodies, HEAD answers with a Content-Length, 404s and an empty 204', async () => {
     const base = await httpServer((req, res) => {
       if (req.url === '/chunked') {
