@@ -77,7 +77,11 @@ export class EffectiveSettings {
       const values = isListType(type)
         ? splitList(a.value).map((value) => ({ value, origin: a.origin }))
         : [{ value: checked.value, origin: a.origin }];
-      this.items.set(name, append ? [...this.list(name), ...values] : values);
+      // Appended in place (a list of its own from the first value on): copying it at every
+      // `extra-` line made 10,000 such lines quadratic.
+      const current = append ? this.items.get(name) : undefined;
+      if (current) for (const v of values) current.push(v);
+      else this.items.set(name, append ? [...this.list(name), ...values] : values);
     }
   }
 

@@ -168,6 +168,23 @@ function learntSetting(name: string, learnt: ReadonlyMap<string, LearntSetting> 
 
 /** What NAME means to the Nix described by KNOWLEDGE: a setting (with the one it sets), or why Nix ignores it. */
 export function lookupSetting(name: string, knowledge: NixKnowledge = {}): SettingLookup {
+  // Asked once per name and knowledge: a nix.conf repeating one misspelt name 5,000 times would
+  // otherwise search for "did you mean" 5,000 times.
+  let known = lookups.get(knowledge);
+  if (!known) {
+    known = new Map();
+    lookups.set(knowledge, known);
+  }
+  const remembered = known.get(name);
+  if (remembered) return remembered;
+  const found = lookupUncached(name, knowledge);
+  known.set(name, found);
+  return found;
+}
+
+const lookups = new WeakMap<NixKnowledge, Map<string, SettingLookup>>();
+
+function lookupUncached(name: string, knowledge: NixKnowledge): SettingLookup {
   const v = tableVersion(knowledge.version);
   const here = settingAt(name, v, knowledge.platform);
   if (here?.kind === 'setting') return here;
@@ -266,7 +283,10 @@ export function suggestSetting(name: string, knowledge: NixKnowledge = {}): stri
   for (const [learnt, s] of knowledge.learnt ?? []) {
     if (!prefix || s.appendable) candidates.push({ text: learnt, canonical: s.aliasOf ?? learnt, alias: Boolean(s.aliasOf) });
   }
+  const limit = bare.length <= 4 ? 1 : bare.length <= 8 ? 2 : 3;
+  // A name whose length differs by more than the limit is further away than it: no distance to compute.
   const ranked = candidates
+    .filter((c) => Math.abs(c.text.length - bare.length) <= limit)
     .map((c) => ({ ...c, distance: editDistance(bare, c.text), prefix: commonPrefix(bare, c.text), suffix: commonSuffix(bare, c.text) }))
     .sort(
       (a, b) =>
@@ -278,7 +298,6 @@ export function suggestSetting(name: string, knowledge: NixKnowledge = {}): stri
     );
   const best = ranked[0];
   if (!best || best.canonical === bare) return undefined;
-  const limit = bare.length <= 4 ? 1 : bare.length <= 8 ? 2 : 3;
   return best.distance <= limit ? prefix + best.canonical : undefined;
 }
 
