@@ -1,7 +1,7 @@
 import { collapsedSkips, describeCache, evidenceLine, sections, summaryLine } from './group.js';
 import type { CheckResult, FixFirstItem, Report, Status } from './model.js';
 import { displayed } from './sanitize.js';
-import { plural, truncate, wrapFixLine, wrapWords } from './text.js';
+import { clip, plural, truncate, wrapFixLine, wrapWords } from './text.js';
 
 const MARK: Record<Status, string> = { pass: '✔ pass', warn: '▲ warn', fail: '✘ fail', skip: '– skip' };
 const COLOUR: Record<Status, number> = { pass: 32, warn: 33, fail: 31, skip: 90 };
@@ -9,6 +9,9 @@ const COLOUR: Record<Status, number> = { pass: 32, warn: 33, fail: 31, skip: 90 
 const TITLE_WIDTH = { min: 24, max: 28 };
 /** Below this many columns the status, title and result do not fit side by side: one under the other. */
 export const NARROW = 72;
+/** Longest summary or detail line shown, and longest fix line (a command longer than the screen is still shown whole). */
+const MAX_TEXT = 1000;
+const MAX_FIX_LINE = 2000;
 /** The closing "Fix first" list stays within this many lines, so that it and the summary fit a 24-line screen. */
 const FIX_FIRST_LINES = 18;
 
@@ -75,21 +78,22 @@ export function* renderTableChunks(report: Report, opts: TableOptions): Generato
   function row(c: CheckResult): string[] {
     // Laid out without colour (escape codes would count as columns), the mark painted afterwards.
     const plain = MARK[c.status];
+    const summary = clip(c.summary, MAX_TEXT);
     const lines = narrow
-      ? [` ${plain}  ${c.title}`, ...wrapWords(c.summary, width, '     ')]
-      : wrapWords(c.summary, width, ` ${plain}  ${c.title.padEnd(titleWidth)}  `, ' '.repeat(titleWidth + 10));
+      ? [` ${plain}  ${c.title}`, ...wrapWords(summary, width, '     ')]
+      : wrapWords(summary, width, ` ${plain}  ${c.title.padEnd(titleWidth)}  `, ' '.repeat(titleWidth + 10));
     lines[0] = (lines[0] ?? '').replace(plain, paint(COLOUR[c.status], plain));
     const under = narrow ? '     ' : '          ';
     if (c.status !== 'pass' && c.detail) {
       for (const line of c.detail.split('\n')) {
         const indent = under + (/^\s*/.exec(line)?.[0] ?? '');
         // A detail line that only repeats the summary is said once.
-        if (line.trim() && line.trim() !== c.summary.trim()) lines.push(...wrapWords(line.trim(), width, indent));
+        if (line.trim() && line.trim() !== c.summary.trim()) lines.push(...wrapWords(clip(line.trim(), MAX_TEXT), width, indent));
       }
     }
     if (c.status !== 'pass' && c.fix) {
       lines.push(`${under}${bold('Fix:')}`);
-      for (const line of c.fix.split('\n')) if (line.trim()) lines.push(...wrapFixLine(line, width, `${under}  `));
+      for (const line of c.fix.split('\n')) if (line.trim()) lines.push(...wrapFixLine(clip(line, MAX_FIX_LINE), width, `${under}  `));
     }
     if (opts.verbose) for (const e of c.evidence) lines.push(...wrapWords(evidenceLine(e), width, `${under}· `, `${under}  `).map(dim));
     return lines;
@@ -101,7 +105,10 @@ export function* renderTableChunks(report: Report, opts: TableOptions): Generato
     for (const item of items) {
       const mark = item.status === 'fail' ? '✘' : '▲';
       const head = truncate(`${mark} ${item.rank}. ${item.cache ?? 'this machine'}: ${item.title} — ${item.summary}`, width);
-      const entry = [head.replace(mark, paint(COLOUR[item.status], mark)), ...(item.fix ? wrapFixLine(item.fix, width, '     ') : [])];
+      const entry = [
+        head.replace(mark, paint(COLOUR[item.status], mark)),
+        ...(item.fix ? wrapFixLine(clip(item.fix, MAX_FIX_LINE), width, '     ') : []),
+      ];
       // The first problem always; the others while the list fits the screen with its closing lines.
       if (shown > 0 && lines.length + entry.length > FIX_FIRST_LINES - (items.length > shown + 1 ? 1 : 0)) break;
       lines.push(...entry);

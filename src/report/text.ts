@@ -91,6 +91,14 @@ export function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
 }
 
+/**
+ * TEXT cut to MAX characters with the count of what was left out: a value a cache or a file supplied
+ * (a 64 KB StoreDir) is no screenful in the terminal. JSON keeps it whole.
+ */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${(text.length - max).toLocaleString('en')} more characters)`;
+}
+
 /** `1 check`, `2 checks`. */
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;

@@ -135,6 +135,25 @@ describe('the table', () => {
     expect(text).toContain(`${A}/${'x'.repeat(30)}`);
   });
 
+  it('shows a 64 KB value from a cache cut short with its length, in the row, the detail and the fix', () => {
+    const storeDir = `/nix/store${'a'.repeat(65_536)}`;
+    const checks = [
+      result({
+        id: 'cache-info',
+        cache: A,
+        status: 'fail',
+        summary: `binary cache is for Nix stores with prefix '${storeDir}'`,
+        detail: `StoreDir ${storeDir}`,
+        fix: `Point it at a cache for ${storeDir}`,
+      }),
+    ];
+    const text = renderTable(report(checks, caches.slice(0, 1)), { color: false, verbose: false, width: 100 });
+    const longest = Math.max(...text.split('\n').map((l) => l.length));
+    expect(longest).toBeLessThan(2_100);
+    expect(text).toMatch(/…\s+\(64,\d{3}\s+more\s+characters\)/);
+    expect(text.length).toBeLessThan(10_000);
+  });
+
   it('says 1 check and 1 cache, not 1 checks', () => {
     const text = renderTable(report([result({ id: 'connect', cache: A, status: 'pass' })], caches.slice(0, 1)), {
       color: false,
