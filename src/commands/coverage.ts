@@ -1,4 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { localClosure, resolveArguments, systemRoot, validPaths } from '../facts/closure.js';
 import { type Lookup, lookupPath } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
@@ -115,13 +118,46 @@ function emptyReport(flags: CoverageFlags, errors: CoverageReport['errors']): Co
   };
 }
 
-function readPathsFrom(file: string): string[] {
-  const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
-  if (text.length > MAX_PATHS_FROM_BYTES) throw new Error(`--paths-from ${file} is larger than ${MAX_PATHS_FROM_BYTES} bytes`);
-  return text
+/**
+ * --paths-from FILE|-: read as a stream under the run's deadline — a pipe is welcome (`<(nix-store
+ * -qR …)` is one), but one nobody writes to must not hold the run past its deadline.
+ */
+async function readPathsFrom(file: string, deadline: AbortSignal): Promise<string[]> {
+  const stream = file === '-' ? process.stdin : await openForStreaming(file);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const stop = () => stream.destroy(new Error(`--paths-from ${file}: still open at the run deadline`));
+  deadline.addEventListener('abort', stop, { once: true });
+  try {
+    for await (const chunk of stream) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_PATHS_FROM_BYTES) throw new Error(`--paths-from ${file} is larger than ${MAX_PATHS_FROM_BYTES} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+  } finally {
+    deadline.removeEventListener('abort', stop);
+    if (file !== '-') stream.destroy();
+  }
+  return Buffer.concat(chunks)
+    .toString('utf8')
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+/**
+ * FILE opened without blocking (a FIFO with no writer would hold a thread in open(2) for good): a
+ * pipe or FIFO is read as a socket (no thread waits on it), a regular file as a file.
+ */
+async function openForStreaming(file: string): Promise<Readable> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  const info = await handle.stat();
+  if (info.isFIFO() || info.isSocket()) return new Socket({ fd: handle.fd, readable: true, writable: false });
+  if (info.isDirectory()) {
+    await handle.close();
+    throw new Error(`--paths-from ${file} is a directory`);
+  }
+  return handle.createReadStream();
 }
 
 export async function runCoverage(
@@ -134,7 +170,7 @@ export async function runCoverage(
   try {
     const { discovery, plans, disk, deps, tools } = session;
     const storeDir = discovery.env.storeDir;
-    const args = [...flags.args, ...(flags.pathsFrom ? readPathsFrom(flags.pathsFrom) : [])];
+    const args = [...flags.args, ...(flags.pathsFrom ? await readPathsFrom(flags.pathsFrom, session.deadline) : [])];
     const errors: CoverageReport['errors'] = [];
     if (flags.system) {
       const root = await systemRoot(tools.fs, storeDir);

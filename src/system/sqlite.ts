@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /**
@@ -18,9 +19,12 @@ export const MAX_SQLITE_BYTES = 512 * 1024 * 1024;
 export async function readSqlite(path: string, queries: Readonly<Record<string, string>>): Promise<SqliteRead> {
   let bytes: Buffer;
   try {
-    const handle = await open(path, 'r');
+    // Without blocking, and only a regular file: a FIFO in its place would hold a thread for good.
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
-      const { size } = await handle.stat();
+      const info = await handle.stat();
+      if (!info.isFile()) return { ok: false, code: 'other', message: `${path} is not a regular file` };
+      const { size } = info;
       if (size > MAX_SQLITE_BYTES) return { ok: false, code: 'too-large', message: `${path} is larger than ${MAX_SQLITE_BYTES} bytes` };
       bytes = await handle.readFile();
     } finally {

@@ -3,6 +3,7 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliRun, checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
 
@@ -192,5 +193,35 @@ describe('a cache whose nix-cache-info is one 64 KB StoreDir', () => {
     const { table, json } = await doctor([], env);
     expect(checkOf(parseReport(json.stdout), 'cache-info', url).status).toBe('fail');
     expect(table.stdout).toMatch(/✘ fail +Binary cache answers \/nix-cache-info/);
+  });
+});
+
+describe('coverage --paths-from: a pipe is read, one nobody writes to ends at the deadline', () => {
+  const PATH_A = '/nix/store/0zlzbz5lcgk34s3a97hxfgwkzc2r7wxj-nixcache-fixture-leaf-a';
+
+  it('a FIFO with no writer: the run ends by its deadline with one JSON document saying why', async () => {
+    const { dir, env } = nixConf(`substituters = ${NOWHERE}\n`);
+    const pipe = fifo(join(dir, 'paths'));
+    const r = await runCli(['coverage', '--json', '--no-closure', '--deadline', String(DEADLINE_S), '--paths-from', pipe], {
+      env,
+      timeoutMs: 30_000,
+    });
+    expect(r.durationMs).toBeLessThan((DEADLINE_S + 1) * 1000);
+    const report = JSON.parse(r.stdout) as { errors: { message: string }[] };
+    expect(JSON.stringify(report.errors)).toContain('still open at the run deadline');
+  });
+
+  it('a FIFO someone writes to (as <(…) gives): its paths are looked up', async () => {
+    const { dir, env } = nixConf(`substituters = ${NOWHERE}\n`);
+    const pipe = fifo(join(dir, 'paths'));
+    const writer = execa('sh', ['-c', `printf '%s\\n' '${PATH_A}' > '${pipe}'`]);
+    const r = await runCli(['coverage', '--json', '--no-closure', '--deadline', String(DEADLINE_S), '--paths-from', pipe], {
+      env,
+      timeoutMs: 30_000,
+    });
+    await writer;
+    const report = JSON.parse(r.stdout) as { paths: number; errors: unknown[] };
+    expect(report.errors).toEqual([]);
+    expect(report.paths).toBe(1);
   });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -177,6 +178,12 @@ describe('reading a SQLite file without writing it', () => {
   });
   it('says a missing file is missing', async () => {
     expect(await readSqlite('/nonexistent/x.sqlite', { q: 'select 1' })).toMatchObject({ ok: false, code: 'ENOENT' });
+  });
+  it('reads no FIFO in the place of the database (it returns at once, not when someone writes)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nixcache-sqlite-'));
+    execFileSync('mkfifo', [join(dir, 'binary-cache-v6.sqlite')]);
+    const r = await readSqlite(join(dir, 'binary-cache-v6.sqlite'), { q: 'select 1' });
+    expect(r).toMatchObject({ ok: false, message: expect.stringContaining('not a regular file') });
   });
 });
 
