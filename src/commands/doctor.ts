@@ -157,6 +157,7 @@ export async function runDoctor(
     secretKeyFile: flags.secretKeyFile,
     samples: flags.samples,
     flakeDir: flags.flakeDir,
+    signal: discoverySignal,
     timeoutMs: flags.timeoutMs,
     // Only cache checks (and plugins, which may do anything) go on the network: without them, no DNS.
     network: checks.some((c) => c.scope === 'cache' || !CHECKS.includes(c)),

@@ -35,6 +35,8 @@ export interface DiscoverRequest {
    * machine, localhost, this machine's own host name).
    */
   network?: boolean | undefined;
+  /** The run's deadline (or the part of it discovery may use): reading nix.conf stops there. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -43,7 +45,7 @@ export interface DiscoverRequest {
  */
 export async function discover(io: Io, env: Readonly<NodeJS.ProcessEnv>, request: DiscoverRequest): Promise<Discovery> {
   const [conf, identity, nixVersion] = await Promise.all([
-    loadNixConf({ env, ...(request.conf ? { confFile: request.conf } : {}) }),
+    loadNixConf({ env, ...(request.conf ? { confFile: request.conf } : {}), ...(request.signal ? { signal: request.signal } : {}) }),
     readIdentity(io, env),
     readNixVersion(io),
   ]);
