@@ -70,6 +70,8 @@ class Connection {
   private bodyBytes = 0;
   private truncated = false;
   private connected = false;
+  /** Answers read on this connection. */
+  answered = 0;
   closed = false;
   /** The server will close after the answer in progress: nothing more is sent here. */
   closing = false;
@@ -295,6 +297,7 @@ class Connection {
     this.truncated = false;
     const framing = this.framing;
     this.framing = { kind: 'none' };
+    this.answered++;
     if (current && head) current.resolve({ status: head.status, headers: head.headers, body, truncated });
     if (!head?.keepAlive || framing.kind === 'close') this.shut(undefined, true);
     else if (this.sent.length === 0) this.origin.idle(this);
@@ -313,7 +316,7 @@ class Origin {
   private queue: Pending[] = [];
   private queueHead = 0;
   private scheduled = false;
-  /** The server closed a connection with requests queued on it: one at a time from now on. */
+  /** Requests per connection; 1 once a server closed after a single answer with more queued. */
   private depth: number;
   pausedUntil = 0;
 
@@ -374,7 +377,9 @@ class Origin {
   /** C is closed; REST (sent, unanswered) go to the front of the queue, or fail once sent too often. */
   lost(c: Connection, rest: Pending[], error: Error | undefined): void {
     this.conns.delete(c);
-    if (rest.length > 0 && this.depth > 1 && !error) this.depth = 1;
+    // A server that closes after every answer gets one request at a time; one that closes after
+    // many (nginx's keepalive_requests) keeps its pipelines.
+    if (rest.length > 0 && this.depth > 1 && !error && c.answered <= 1) this.depth = 1;
     const again: Pending[] = [];
     for (const p of rest) {
       if (++p.resends > MAX_RESENDS) p.reject(error ?? failure('the connection was closed by the server', 'ECONNRESET'));

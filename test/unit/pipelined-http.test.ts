@@ -144,6 +144,42 @@ describe('pipelined plain-HTTP look-ups', () => {
     }
   });
 
+  it('keeps pipelining with a server that closes after every 5 answers, as nginx does after keepalive_requests', async () => {
+    let unanswered = 0;
+    let closed = 0;
+    let mostAfterAClose = 0;
+    let connections = 0;
+    const base = await rawServer((n, request, socket) => {
+      if (n === 0) connections++;
+      if (n >= 5) return;
+      unanswered++;
+      if (closed > 0) mostAfterAClose = Math.max(mostAfterAClose, unanswered);
+      const body = `r${request.split(' ')[1]}`;
+      setTimeout(() => {
+        unanswered--;
+        const last = n === 4;
+        socket.write(`HTTP/1.1 200 OK\r\n${last ? 'connection: close\r\n' : ''}content-length: ${body.length}\r\n\r\n${body}`);
+        if (last) {
+          closed++;
+          socket.end();
+        }
+      }, 1);
+    });
+    const http = bulk(2, 4);
+    try {
+      const all = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => http.request({ method: 'GET', url: `${base}/${i}`, maxBytes: 100 })),
+      );
+      all.forEach((r, i) => {
+        expect(r).toMatchObject({ ok: true, status: 200, body: `r/${i}`, attempts: 1 });
+      });
+    } finally {
+      await http.close();
+    }
+    expect(connections).toBeGreaterThanOrEqual(12);
+    expect(mostAfterAClose).toBeGreaterThan(2);
+  });
+
   it('retries a 503 with backoff and waits out a 429’s Retry-After, boundedly', async () => {
     let limited = 0;
     const base = await httpServer((req, res) => {
