@@ -73,6 +73,7 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
     server: false,
     timeoutMs: flags.timeoutMs,
     network: true,
+    signal: deadline,
   });
   const redactor = new Redactor();
   for (const s of discovery.secrets) redactor.add(s);
