@@ -16,8 +16,12 @@ function visible(ch: string): string {
   return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
+/** Tested before anything is replaced: nearly every string is already safe, and stays the same string. */
+const NEEDS_WORK = /[\t\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
 /** One string made safe to show: every unsafe character visible, tabs as spaces. */
 export function displayText(text: string): string {
+  if (!NEEDS_WORK.test(text)) return text;
   return text.replace(/\t/g, '    ').replace(UNSAFE, visible);
 }
 

@@ -46,7 +46,11 @@ export function* renderTableChunks(report: Report, opts: TableOptions): Generato
   yield lines([...wrapWords(`nixcache doctor — ${summaryLine(report)}`, width).map(bold), '']);
 
   for (const rawSection of sections(report)) {
-    const section = displayed(rawSection);
+    // Only what the table shows is made safe to show: no check's data, evidence only with -v.
+    const section = displayed({
+      ...rawSection,
+      checks: rawSection.checks.map(({ data: _data, evidence, ...c }) => ({ ...c, data: {}, evidence: opts.verbose ? evidence : [] })),
+    });
     if (section.checks.length === 0) continue; // every check of this cache was deselected (--only / --skip)
     const out = wrapWords(section.title, width).map(bold);
     if (section.cache) out.push(...wrapWords(describeCache(section.cache), width, '  ').map(dim));
