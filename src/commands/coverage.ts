@@ -1,7 +1,7 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, constants, createReadStream, open as fsOpen, fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { isatty, ReadStream } from 'node:tty';
 import { localClosure, resolveArguments, systemRoot, validPaths } from '../facts/closure.js';
 import { type Lookup, lookupPath } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
@@ -9,6 +9,7 @@ import type { CoverageCache, CoverageHole, CoverageReport } from '../report/cove
 import { renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
 import { renderDocument, UNREAD_DISK_CACHE, unknownEnvironment } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
+import { displayText } from '../report/sanitize.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
 import { SCHEMA_VERSION, VERSION } from '../version.js';
@@ -40,7 +41,8 @@ export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS
   // A usage error stops before anything runs: there is no run to write, and the file is left alone.
   if (flags.metrics && !usage) undelivered += (await writeMetrics(flags.metrics, report, flags.json)) ? 0 : 1;
   if (report.errors.length > 0) {
-    for (const e of report.errors) await terminal.stderr(`nixcache: ${e.argument.startsWith('(') ? '' : `${e.argument}: `}${e.message}\n`);
+    for (const e of report.errors)
+      await terminal.stderr(`nixcache: ${e.argument.startsWith('(') ? '' : `${displayText(e.argument)}: `}${displayText(e.message)}\n`);
     return 2;
   }
   if (undelivered > 0) return 3;
@@ -127,7 +129,8 @@ async function readPathsFrom(file: string, deadline: AbortSignal): Promise<strin
   const chunks: Buffer[] = [];
   let size = 0;
   const stop = () => stream.destroy(new Error(`--paths-from ${file}: still open at the run deadline`));
-  deadline.addEventListener('abort', stop, { once: true });
+  if (deadline.aborted) stop();
+  else deadline.addEventListener('abort', stop, { once: true });
   try {
     for await (const chunk of stream) {
       size += (chunk as Buffer).length;
@@ -146,18 +149,24 @@ async function readPathsFrom(file: string, deadline: AbortSignal): Promise<strin
 }
 
 /**
- * FILE opened without blocking (a FIFO with no writer would hold a thread in open(2) for good): a
- * pipe or FIFO is read as a socket (no thread waits on it), a regular file as a file.
+ * FILE opened without blocking (a FIFO with no writer would hold a thread in open(2) for good), as
+ * a plain descriptor the stream alone owns: a pipe or FIFO is read as a socket (no thread waits on
+ * it), a terminal as one (read to Ctrl-D), anything else as a file.
  */
 async function openForStreaming(file: string): Promise<Readable> {
-  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  const info = await handle.stat();
-  if (info.isFIFO() || info.isSocket()) return new Socket({ fd: handle.fd, readable: true, writable: false });
-  if (info.isDirectory()) {
-    await handle.close();
-    throw new Error(`--paths-from ${file} is a directory`);
+  const fd = await new Promise<number>((resolve, reject) =>
+    fsOpen(file, constants.O_RDONLY | constants.O_NONBLOCK, (e, n) => (e ? reject(e) : resolve(n))),
+  );
+  try {
+    const info = fstatSync(fd);
+    if (info.isDirectory()) throw new Error(`--paths-from ${file} is a directory`);
+    if (info.isFIFO() || info.isSocket()) return new Socket({ fd, readable: true, writable: false });
+    if (isatty(fd)) return new ReadStream(fd);
+    return createReadStream('', { fd });
+  } catch (e) {
+    closeSync(fd);
+    throw e;
   }
-  return handle.createReadStream();
 }
 
 export async function runCoverage(

@@ -3,6 +3,7 @@ import { CHECKS } from '../../checks/index.js';
 import type { CoverageReport } from '../report/coverage.js';
 import { crashReport, type Report } from '../report/model.js';
 import { redactPatterns } from '../report/redact.js';
+import { displayText } from '../report/sanitize.js';
 import { loadPlugins } from '../runner/plugins.js';
 import { terminal, unreadableFileProblem } from '../system/terminal.js';
 import { runDoctor } from './doctor.js';
@@ -163,7 +164,7 @@ function coverageRunner(flags: CoverageFlags, env: Readonly<NodeJS.ProcessEnv>):
     ]
       .map((line) => `nixcache: serve-metrics: coverage: ${line}\n`)
       .join('');
-    if (problems !== said) await terminal.stderr(redactPatterns(problems));
+    if (problems !== said) await terminal.stderr(displayText(redactPatterns(problems)));
     said = problems;
     return renderCoverageMetrics(report);
   };

@@ -5,6 +5,7 @@ import { parseStorePath } from '../nix/store-path.js';
 import { type CacheView, DECODABLE, type DiskWord, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
 import { formatTime, renderDocument, UNREAD_DISK_CACHE, unknownEnvironment } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
+import { displayText } from '../report/sanitize.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
@@ -43,7 +44,8 @@ export async function whyCommand(flags: PathsFlags, env: Readonly<NodeJS.Process
   }
   const undelivered = await emit(flags, report);
   if (report.errors.length > 0) {
-    for (const e of report.errors) await terminal.stderr(`nixcache: ${e.argument === '(run)' ? '' : `${e.argument}: `}${e.message}\n`);
+    for (const e of report.errors)
+      await terminal.stderr(`nixcache: ${e.argument === '(run)' ? '' : `${displayText(e.argument)}: `}${displayText(e.message)}\n`);
     return 2;
   }
   if (undelivered > 0) return 3;

@@ -225,3 +225,30 @@ describe('coverage --paths-from: a pipe is read, one nobody writes to ends at th
     expect(report.paths).toBe(1);
   });
 });
+
+describe('coverage --paths-from: what a pipe or file holds, shown and owned safely', () => {
+  it('a pipe read under forced garbage collections: no descriptor closed twice, one JSON document', async () => {
+    const { dir, env } = nixConf(`substituters = ${NOWHERE}\n`);
+    const pipe = fifo(join(dir, 'paths'));
+    // Collections every 2 ms: a descriptor owned twice (a FileHandle and a socket) is closed again and aborts the process.
+    const probe = join(dir, 'gc.mjs');
+    writeFileSync(probe, 'setInterval(() => globalThis.gc(), 2).unref();\n');
+    const writer = execa('sh', ['-c', `printf '%s\\n' /nix/store/0zlzbz5lcgk34s3a97hxfgwkzc2r7wxj-a > '${pipe}'`]);
+    const r = await runCli(['coverage', '--json', '--no-closure', '--deadline', String(DEADLINE_S), '--paths-from', pipe], {
+      env,
+      timeoutMs: 30_000,
+      nodeArgs: ['--expose-gc', '--import', probe],
+    });
+    await writer;
+    expect(r.stderr).not.toMatch(/EBADF|Closing file descriptor/);
+    expect((JSON.parse(r.stdout) as { paths: number }).paths).toBe(1);
+  });
+
+  it('a line with escape sequences is named on stderr made visible, never raw', async () => {
+    const { dir, env } = nixConf(`substituters = ${NOWHERE}\n`);
+    writeFileSync(join(dir, 'paths'), '\u001b]0;pwned\u0007\u001b[31mnot-a-path\n');
+    const r = await runCli(['coverage', '--no-closure', '--deadline', String(DEADLINE_S), '--paths-from', join(dir, 'paths')], { env });
+    expect(r.stderr).toContain('\\x1b]0;pwned');
+    expect(r.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  });
+});
