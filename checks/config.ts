@@ -31,7 +31,12 @@ export const config: HostCheck = {
       fixes.push('Remove substitute = false (NixOS: nix.settings.substitute = true;).');
     }
     const crossCheck = compareWithNix(facts, nix, knowledge);
-    const notes = conf.settings.isSet('substituters') ? [] : ["substituters is not set: Nix's default applies (https://cache.nixos.org/)."];
+    // Where reading stopped, an unset substituters only means nixcache did not get to it.
+    const stopped = conf.problems.some((p) => p.code === 'read-limit' || p.code === 'blocks');
+    const notes =
+      conf.settings.isSet('substituters') || stopped ? [] : ["substituters is not set: Nix's default applies (https://cache.nixos.org/)."];
+    if (stopped)
+      notes.push('The caches checked come from the settings read before nixcache stopped; the rest of the configuration may name others.');
     // Names Nix ignores and values it takes literally, in the order Nix reads them.
     const noted: (ConfNote & { setting?: UnknownSetting })[] = [...review.ignored, ...review.literal].sort((a, b) => a.index - b.index);
     const lines = [...problems, ...review.refused.map((r) => r.text), ...noted.map((n) => n.text)];
@@ -96,6 +101,14 @@ function problemFix(p: ConfProblem, review: ConfReview): string[] {
     return [`Fix or delete line ${p.line} of ${p.file}: every setting is 'name = value' (spaces around '='), comments start with '#'.`];
   if (p.code === 'include-missing') return [`Create the included file, or write '!include' to make it optional (${at}).`];
   if (p.code === 'include-loop') return [`Remove the include that leads back to its own file (${at}).`];
+  if (p.code === 'blocks')
+    return [
+      `Put a regular file in its place: rm ${p.file}, then write the settings into a new ${p.file} (NixOS: nix.settings / nix.extraOptions).`,
+    ];
+  if (p.code === 'read-limit')
+    return [
+      `Make the configuration at ${at} one Nix reads in a moment: include each file once (no fan-out), and keep settings in files of ordinary size.`,
+    ];
   return [];
 }
 

@@ -305,6 +305,9 @@ export async function loadNixConf(options: {
         });
       } else if (missing && include && !include.optional) {
         problem({ ...at, code: 'include-missing', message: `file '${path}' included from '${include.from}' not found` });
+      } else if (r.code === 'EFBIG') {
+        // Past nixcache's size limits Nix reads on: a read limit, where the file is included.
+        problem({ ...at, code: 'read-limit', message: r.message });
       } else if (!missing) {
         problem({ file: path, code: r.code === 'ENOTREG' && r.message.includes('(a FIFO)') ? 'blocks' : 'unreadable', message: r.message });
       }

@@ -277,7 +277,7 @@ describe('loadNixConf: includes as Nix 2.8 follows them', () => {
     expect(over.problems).toEqual([
       {
         file,
-        code: 'unreadable',
+        code: 'read-limit',
         message: `'${file}' is larger than 1 MB, the most nixcache reads (Nix reads it all): none of its settings are diagnosed`,
       },
     ]);
@@ -290,10 +290,12 @@ describe('loadNixConf: includes as Nix 2.8 follows them', () => {
       'b.conf': `# ${'b'.repeat(600)}\n`,
     });
     const conf = await load({ totalBytes: 1000 });
+    // Named where it is included: that line is where nixcache stopped.
     expect(conf.problems).toEqual([
       {
-        file: join(dir, 'b.conf'),
-        code: 'unreadable',
+        file: join(dir, 'nix.conf'),
+        line: 2,
+        code: 'read-limit',
         message: `'${join(dir, 'b.conf')}' would take the nix.conf files read past 1000 bytes together, the most nixcache reads (Nix reads it all): none of its settings are diagnosed`,
       },
     ]);

@@ -100,10 +100,19 @@ describe('config check: problems that make Nix refuse the configuration', () => 
 
   it('fails past a read limit without saying Nix refuses: nixcache stopped, the rest is not diagnosed', async () => {
     const message = 'Nix 2.8 reads a file again each time it is included: 64,570,082 reads for this configuration';
-    const f = await run(withProblems({ conf: CLEAN }, [{ file: '/etc/nix/f17.conf', line: 1, code: 'read-limit', message }]));
+    // Reading stopped before any substituters line.
+    const f = await run(
+      withProblems({ conf: `trusted-public-keys = ${NIXOS_CACHE_KEY}\n` }, [
+        { file: '/etc/nix/f17.conf', line: 1, code: 'read-limit', message },
+      ]),
+    );
     expect(f.status).toBe('fail');
     expect(f.summary).toBe(`nixcache stopped reading nix.conf at /etc/nix/f17.conf:1: ${message}`);
     expect(f.summary).not.toContain('Nix refuses');
+    expect(f.fix).toContain('/etc/nix/f17.conf:1');
+    // Not "substituters is not set": reading stopped before it could tell.
+    expect(f.detail).not.toContain('is not set');
+    expect(f.detail).toContain('before nixcache stopped');
   });
 
   it('fails a FIFO where Nix reads nix.conf as a hang, not a refusal', async () => {
@@ -112,6 +121,7 @@ describe('config check: problems that make Nix refuse the configuration', () => 
     const f = await run(withProblems({ conf: CLEAN }, [{ file: '/etc/nix/nix.conf', code: 'blocks', message }]));
     expect(f.status).toBe('fail');
     expect(f.summary).toBe(`every nix command hangs reading /etc/nix/nix.conf: ${message}`);
+    expect(f.fix).toMatch(/^Put a regular file in its place: rm \/etc\/nix\/nix\.conf/);
   });
 
   it('names a refusal before a read limit', async () => {
