@@ -2,8 +2,8 @@ import type { CacheTarget } from '../src/discover/types.js';
 import { isPrivateBucket } from '../src/facts/cache.js';
 import type { PathLookupFact } from '../src/facts/path-view.js';
 import type { Facts } from '../src/facts/types.js';
+import { formatTime, isoTime } from '../src/nix/disk-cache.js';
 import { decideSubstitution, type PathVerdict, type VerdictContext } from '../src/nix/substitution.js';
-import { formatTime } from '../src/report/paths-common.js';
 import { plural } from '../src/report/text.js';
 import type { CacheCheck } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
@@ -102,7 +102,7 @@ export const coverage: CacheCheck = {
         nar: fact.nar?.nar ?? null,
         narDetail: fact.nar?.detail ?? null,
         diskCache: fact.view.disk,
-        diskCacheExpires: fact.view.diskExpires !== undefined ? new Date(fact.view.diskExpires * 1000).toISOString() : null,
+        diskCacheExpires: fact.view.diskExpires !== undefined ? isoTime(fact.view.diskExpires) : null,
       })),
       ...(disk?.kind === 'unreadable' ? { diskCache: { state: 'unreadable', path: disk.path, owner: disk.owner } } : {}),
     };

@@ -2,6 +2,7 @@ import type { CacheTarget } from '../src/discover/types.js';
 import { isPrivateBucket } from '../src/facts/cache.js';
 import { unreadableNote } from '../src/facts/disk-cache.js';
 import type { Facts } from '../src/facts/types.js';
+import { isoTime } from '../src/nix/disk-cache.js';
 import { checkNarFileBytes } from '../src/nix/nar.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
 import { classifySignatures, explainMismatch, type SignatureVerdict } from '../src/nix/signatures.js';
@@ -109,7 +110,7 @@ async function withDiskCache(facts: Facts, cache: CacheTarget, path: string, inf
   const { verdict, expires, database } = remembered;
   const data = {
     ...finding.data,
-    diskCache: { state: 'negative', path: database, expires: expires === undefined ? null : new Date(expires * 1000).toISOString() },
+    diskCache: { state: 'negative', path: database, expires: expires === undefined ? null : isoTime(expires) },
   };
   const fix = [verdict.fix, finding.fix].filter(Boolean).join('\n');
   if (finding.status === 'pass') return warn(`${info.storePath.baseName}: ${verdict.reason}`, { detail: finding.summary, fix, data });

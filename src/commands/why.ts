@@ -1,9 +1,10 @@
 import { resolveArguments, validPaths } from '../facts/closure.js';
 import { type Lookup, lookupPath, probeNar } from '../facts/path-lookups.js';
 import type { DiskCacheVerdict } from '../nix/disk-cache.js';
+import { formatTime } from '../nix/disk-cache.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { type CacheView, DECODABLE, type DiskWord, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
-import { formatTime, renderDocument, UNREAD_DISK_CACHE, unknownEnvironment } from '../report/paths-common.js';
+import { renderDocument, UNREAD_DISK_CACHE, unknownEnvironment } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';

@@ -70,6 +70,21 @@ export function judgeDiskEntry(
 }
 
 /**
+ * Unix SECONDS as an ISO time, or null when no date can show it: the database is written by Nix
+ * but read as found, and a timestamp past year 275760 must not crash the check that quotes it.
+ */
+export function isoTime(seconds: number): string | null {
+  const date = new Date(seconds * 1000);
+  return Number.isFinite(date.getTime()) ? date.toISOString() : null;
+}
+
+/** Unix seconds as `2026-11-25 10:42 UTC`, the words for a time no date can show otherwise. */
+export function formatTime(seconds: number): string {
+  const iso = isoTime(seconds);
+  return iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : `unix time ${seconds}`;
+}
+
+/**
  * The URL Nix files a cache under in `BinaryCaches`: the store URI without its `?settings`, no
  * trailing slash (HttpBinaryCacheStore's cacheUri; a file:// store its path).
  */

@@ -90,8 +90,3 @@ export function formatSize(n: number): string {
   if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${n} B`;
 }
-
-/** Unix seconds as `2026-11-25 10:42 UTC`. */
-export function formatTime(seconds: number): string {
-  return `${new Date(seconds * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-}

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseCacheInfo } from '../../src/nix/cache-info.js';
+import { formatTime, isoTime } from '../../src/nix/disk-cache.js';
 import { parseNarInfo } from '../../src/nix/narinfo.js';
 import { netrcFor, parseNetrc } from '../../src/nix/netrc.js';
 import { effectiveOrder, resolvePriority } from '../../src/nix/priority.js';
@@ -132,5 +133,14 @@ describe('narinfo and nix-cache-info read exactly as Nix 2.8 reads them', () => 
     expect(parseCacheInfo('StoreDir: /nix/store\nPriority: -5\n')).toMatchObject({ ok: true, value: { priority: -5 } });
     for (const bad of ['99999999999999999999999', 'abc', '2147483648'])
       expect(parseCacheInfo(`StoreDir: /nix/store\nPriority: ${bad}\n`)).toMatchObject({ ok: false, error: { code: 'bad-priority' } });
+  });
+});
+
+describe('times read from Nix’s disk cache', () => {
+  it('are shown for any timestamp a database holds, never thrown on', () => {
+    expect(formatTime(1_795_600_000)).toBe('2026-11-25 09:46 UTC');
+    expect(isoTime(1e15)).toBeNull();
+    expect(formatTime(1e15)).toBe('unix time 1000000000000000');
+    expect(formatTime(Number.NaN)).toBe('unix time NaN');
   });
 });
