@@ -45,7 +45,7 @@ export function buildProgram(): Command {
     .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect)
     .option(
       '--sample <storepath>',
-      'store path whose .narinfo is fetched to check signatures (repeatable: several add a coverage step)',
+      'store path to look up in every cache (repeatable): the first a cache has is its signature and NAR sample; the coverage step checks them all',
       collect,
     )
     .option('--flake <dir>', 'the flake whose nixConfig the flake check reads (default: flake.nix in the working directory)')

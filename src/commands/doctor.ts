@@ -198,7 +198,7 @@ export async function runDoctor(
       },
     });
     // Never past the deadline for it: a hung `nix` leaves the sandbox unknown, not the run late.
-    const left = Math.max(0, flags.deadlineMs - (performance.now() - started));
+    const left = Math.max(0, flags.deadlineMs - reserveMs - (performance.now() - started));
     const nix = await within(nixView, left, undefined);
     const fromNix = nix && 'values' in nix ? nix.values.sandbox : undefined;
     const nixSandbox = fromNix && typeof fromNix === 'object' && 'value' in fromNix ? fromNix.value : undefined;

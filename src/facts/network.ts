@@ -37,9 +37,14 @@ export async function readResolvers(io: Io): Promise<Resolvers> {
   const stub = configured.find((a) => RESOLVED_STUBS.includes(a));
   if (!stub) return { configured };
   const probe = await io.net.tcpConnect(stub, 53);
-  if (probe.result !== 'open') return { configured, resolved: { stub, running: false, upstream: [], source: 'none' } };
-  const [ctl, uplink] = await Promise.all([io.exec('resolvectl', ['dns']), io.fs.readText(RESOLVED_UPLINK, 64 * 1024)]);
-  const links = ctl.exitCode === 0 ? parseResolvectlDns(ctl.stdout) : undefined;
+  // Refused: nothing listens there. Another failure (a filtered port, no answer in time) proves
+  // nothing either way: the uplink file is read, resolvectl is not asked.
+  if (probe.result === 'refused') return { configured, resolved: { stub, running: false, upstream: [], source: 'none' } };
+  const [ctl, uplink] = await Promise.all([
+    probe.result === 'open' ? io.exec('resolvectl', ['dns']) : undefined,
+    io.fs.readText(RESOLVED_UPLINK, 64 * 1024),
+  ]);
+  const links = ctl?.exitCode === 0 ? parseResolvectlDns(ctl.stdout) : undefined;
   if (links?.length) {
     const upstream = [...new Set(links.flatMap((l) => l.servers))];
     return { configured, resolved: { stub, running: true, upstream, source: 'resolvectl dns', links } };

@@ -14,6 +14,7 @@ export async function readNixView(io: Io, env: Readonly<Record<string, string>>)
     const command = `nix ${argv.join(' ')}`;
     const r = await io.exec('nix', [...features, ...argv], { timeoutMs: 5000, env: { ...env }, quiet: true });
     if (r.missing) return undefined;
+    if (r.timedOut) return { command, error: 'did not answer within 5 s' };
     if (r.exitCode === 0) {
       try {
         const values: unknown = JSON.parse(r.stdout);

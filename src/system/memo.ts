@@ -35,12 +35,27 @@ export function programIdentity(name: string, pathDirs: readonly string[]): stri
       const real = realpathSync(candidate);
       const s = statSync(real);
       if (!s.isFile() || (s.mode & 0o111) === 0) continue;
+      // A script (`#!`) may run another binary that changes while it stays the same: no identity.
+      if (startsWithShebang(real)) return undefined;
       return `${real}\u0000${s.dev}\u0000${s.ino}\u0000${s.size}\u0000${s.mtimeMs}\u0000${s.ctimeMs}`;
     } catch {
       // not here: the next directory of PATH
     }
   }
   return undefined;
+}
+
+function startsWithShebang(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head.toString('latin1') === '#!';
+  } catch {
+    return true;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** A directory this user owns and nobody else may write to. */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -72,10 +72,18 @@ describe('exec memo', () => {
     const bin = join(home, 'bin');
     mkdirSync(bin);
     const program = join(bin, 'fake-nix');
-    const write = (version: string) =>
+    /** A real executable (not a script) in the program's place: printf and echo say their own version. */
+    const install = (from: string) => {
+      rmSync(program, { force: true });
+      copyFileSync(from, program);
+      chmodSync(program, 0o755);
+    };
+    const script = (version: string) => {
+      rmSync(program, { force: true });
       writeFileSync(program, `#!/bin/sh\necho run >> ${join(home, 'runs')}\necho "nix (Nix) ${version}"\n`, { mode: 0o755 });
+    };
     const runs = () => (existsSync(join(home, 'runs')) ? readFileSync(join(home, 'runs'), 'utf8').split('\n').filter(Boolean).length : 0);
-    return { home, bin, program, write, runs };
+    return { home, bin, program, install, script, runs };
   };
   const withEnv = async <T>(env: Record<string, string | undefined>, f: () => Promise<T>): Promise<T> => {
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
@@ -92,40 +100,53 @@ describe('exec memo', () => {
   };
   const run = (evidence: Evidence[] = []) =>
     createExec((e) => evidence.push(e), new AbortController().signal, 2000)('fake-nix', ['--version'], { memo: 'nix-version' });
+  const remembered = (evidence: Evidence[]) => JSON.stringify(evidence).includes('earlier run');
 
-  it('runs the program once, then answers from the memo; another binary is asked again', async () => {
+  it('runs the program once, then answers from the memo; another binary in its place is asked again', async () => {
     const w = setup();
-    w.write('2.8.0');
+    w.install('/usr/bin/printf');
     await withEnv({ HOME: w.home, XDG_CACHE_HOME: undefined, PATH: `${w.bin}:${process.env.PATH}` }, async () => {
-      expect((await run()).stdout).toBe('nix (Nix) 2.8.0\n');
-      const evidence: Evidence[] = [];
-      expect((await run(evidence)).stdout).toBe('nix (Nix) 2.8.0\n');
-      expect(w.runs()).toBe(1);
-      expect(evidence[0]).toMatchObject({ kind: 'exec', exitCode: 0 });
-      expect(JSON.stringify(evidence[0])).toContain('earlier run');
-      // An upgrade: a new file in its place (another inode and time) is asked again.
-      rmSync(w.program);
-      w.write('2.24.10');
-      expect((await run()).stdout).toBe('nix (Nix) 2.24.10\n');
-      expect(w.runs()).toBe(2);
+      const first: Evidence[] = [];
+      expect((await run(first)).stdout).toMatch(/^printf /);
+      expect(remembered(first)).toBe(false);
+      const second: Evidence[] = [];
+      expect((await run(second)).stdout).toMatch(/^printf /);
+      expect(second[0]).toMatchObject({ kind: 'exec', exitCode: 0, durationMs: 0 });
+      expect(remembered(second)).toBe(true);
+      // An upgrade: another file in its place (another inode, size and time) is asked again.
+      w.install('/bin/echo');
+      const third: Evidence[] = [];
+      expect((await run(third)).stdout).toMatch(/^echo /);
+      expect(remembered(third)).toBe(false);
     });
   });
 
-  it('keeps no memo in a home that is not this user’s, nor one that others may write to', async () => {
+  it('never remembers a script: what it runs may change while it stays the same', async () => {
     const w = setup();
-    w.write('2.8.0');
-    chmodSync(w.home, 0o777);
+    w.script('2.8.0');
     await withEnv({ HOME: w.home, XDG_CACHE_HOME: undefined, PATH: `${w.bin}:${process.env.PATH}` }, async () => {
       await run();
       await run();
     });
     expect(w.runs()).toBe(2);
+  });
+
+  it('keeps no memo in a home that is not this user’s, nor one that others may write to', async () => {
+    const w = setup();
+    w.install('/usr/bin/printf');
+    chmodSync(w.home, 0o777);
+    const evidence: Evidence[] = [];
+    await withEnv({ HOME: w.home, XDG_CACHE_HOME: undefined, PATH: `${w.bin}:${process.env.PATH}` }, async () => {
+      await run();
+      await run(evidence);
+    });
+    expect(remembered(evidence)).toBe(false);
     expect(existsSync(join(w.home, '.cache', 'nixcache'))).toBe(false);
   });
 
   it('reads no memo planted as a symlink or a FIFO', async () => {
     const w = setup();
-    w.write('2.8.0');
+    w.install('/usr/bin/printf');
     await withEnv({ HOME: w.home, XDG_CACHE_HOME: undefined, PATH: `${w.bin}:${process.env.PATH}` }, async () => {
       await run();
       const memo = join(w.home, '.cache', 'nixcache', 'nix-version.json');
@@ -134,11 +155,14 @@ describe('exec memo', () => {
       const elsewhere = join(w.home, 'elsewhere.json');
       writeFileSync(elsewhere, text);
       symlinkSync(elsewhere, memo);
-      await run();
+      const viaLink: Evidence[] = [];
+      await run(viaLink);
+      expect(remembered(viaLink)).toBe(false);
       rmSync(memo);
       execFileSync('mkfifo', [memo]);
-      await run();
+      const viaFifo: Evidence[] = [];
+      await run(viaFifo);
+      expect(remembered(viaFifo)).toBe(false);
     });
-    expect(w.runs()).toBe(3);
   });
 });
