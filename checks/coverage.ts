@@ -3,6 +3,7 @@ import { isPrivateBucket } from '../src/facts/cache.js';
 import type { PathLookupFact } from '../src/facts/path-view.js';
 import type { Facts } from '../src/facts/types.js';
 import { formatTime, isoTime } from '../src/nix/disk-cache.js';
+import { parseStorePath } from '../src/nix/store-path.js';
 import { decideSubstitution, type PathVerdict, type VerdictContext } from '../src/nix/substitution.js';
 import { plural } from '../src/report/text.js';
 import type { CacheCheck } from '../src/runner/check.js';
@@ -62,9 +63,16 @@ export const coverage: CacheCheck = {
   needs: ['connect'],
   timeoutMs: (operation) => operation * 4 + 2000,
   async run(facts, cache) {
-    const named = [...new Set(facts.run.samples)];
-    if (named.length === 0)
+    const all = [...new Set(facts.run.samples)];
+    if (all.length === 0)
       return skip('no paths named: nixcache doctor --sample PATH (repeatable) checks that every cache has them', 'no paths named');
+    // A path of another store directory is no cache's to have: said, not blamed on the cache.
+    const named = all.filter((p) => parseStorePath(p, facts.env.storeDir).ok);
+    const foreign = all.filter((p) => !named.includes(p));
+    if (named.length === 0)
+      return skip(`--sample ${foreign[0]} is not in this machine's store ${facts.env.storeDir}`, 'sample not in store', {
+        data: { foreign },
+      });
     const { scheme } = cache.url;
     if (scheme !== 'file' && !cache.url.httpBase)
       return skip(`the doctor looks paths up only in http(s), s3 and file caches, not ${scheme}`, `${scheme} store`);
@@ -87,6 +95,7 @@ export const coverage: CacheCheck = {
     const disk = found[0]?.view.disk === 'unreadable' ? await facts.diskCache() : undefined;
     const data = {
       named: named.length,
+      ...(foreign.length > 0 ? { foreign } : {}),
       usable: named.length - missing.length - blocked.length,
       missing: missing.map((p) => p.fact.path),
       blocked: blocked.map((p) => p.fact.path),

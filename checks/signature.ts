@@ -6,6 +6,7 @@ import { isoTime } from '../src/nix/disk-cache.js';
 import { checkNarFileBytes } from '../src/nix/nar.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
 import { classifySignatures, explainMismatch, type SignatureVerdict } from '../src/nix/signatures.js';
+import { parseStorePath } from '../src/nix/store-path.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../src/nix/trust.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
@@ -29,7 +30,12 @@ export const signature: CacheCheck = {
       return skip(`the doctor fetches narinfos only from http(s), s3 and file caches, not ${scheme}`, `${scheme} store`);
     if (isPrivateBucket(cache, await facts.cacheInfo(cache)))
       return skip('the bucket is private: narinfos cannot be read without the AWS credentials Nix uses', 'private bucket');
-    const candidates = await facts.sampleCandidates();
+    const candidates = (await facts.sampleCandidates()).filter((p) => parseStorePath(p, facts.env.storeDir).ok);
+    const foreign = facts.run.samples.find((p) => !parseStorePath(p, facts.env.storeDir).ok);
+    if (candidates.length === 0 && foreign)
+      return skip(`--sample ${foreign} is not in this machine's store ${facts.env.storeDir}`, 'sample not in store', {
+        fix: `Name a path of ${facts.env.storeDir}: nixcache doctor --sample ${facts.env.storeDir}/<hash>-<name>`,
+      });
     if (candidates.length === 0)
       return skip(`no store paths on this machine to look up (${facts.env.storeDir} is empty)`, 'no sample', {
         fix: 'Name a path the cache has: nixcache doctor --sample /nix/store/<hash>-<name>',

@@ -82,6 +82,22 @@ describe('coverage check: when it runs', () => {
     expect(coverage.scope).toBe('cache');
   });
 
+  it('skips a --sample of another store directory, saying so, without blaming the cache', async () => {
+    const foreign = `/gnu/store/${baseName(LEAF_A)}`;
+    const { finding, evidence } = await check({ run: { samples: [foreign] }, script: { http: served('signed-lan') } });
+    expect(finding.status).toBe('skip');
+    expect(finding.reason).toBe('sample not in store');
+    expect(finding.summary).toBe(`--sample ${foreign} is not in this machine's store /nix/store`);
+    expect(evidence).toEqual([]);
+  });
+
+  it('looks up the paths in this store and names the foreign ones in its data', async () => {
+    const foreign = `/gnu/store/${baseName(LEAF_B)}`;
+    const { finding } = await check({ run: { samples: [LEAF_A, foreign] }, script: { http: served('signed-lan') } });
+    expect(finding.status).toBe('pass');
+    expect(finding.data).toMatchObject({ named: 1, foreign: [foreign] });
+  });
+
   it('skips, saying how to name paths, when no --sample was given, and looks nothing up', async () => {
     const { finding, evidence } = await check({ script: { http: served('signed-lan') } });
     expect(finding.status).toBe('skip');

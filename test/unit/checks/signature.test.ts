@@ -610,3 +610,13 @@ describe('signature check: Nix’s narinfo disk cache', () => {
       expect(f?.data?.diskCache).toEqual({ state: 'unreadable', path: DATABASE, owner: 'root (the nix-daemon)' });
   });
 });
+
+describe('signature check: a --sample of another store directory', () => {
+  it('skips, saying the path is not in the store of this machine, instead of failing the cache', async () => {
+    const foreign = `/gnu/store/${LEAF_A.slice('/nix/store/'.length)}`;
+    const { finding } = await check({ conf: conf(TRUST_LAN), run: { samples: [foreign] }, script: { http: served('signed-lan') } });
+    expect(finding.status).toBe('skip');
+    expect(finding.reason).toBe('sample not in store');
+    expect(finding.summary).toBe(`--sample ${foreign} is not in this machine's store /nix/store`);
+  });
+});
