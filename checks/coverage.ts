@@ -1,10 +1,7 @@
-import type { CacheTarget } from '../src/discover/types.js';
 import { isPrivateBucket } from '../src/facts/cache.js';
-import type { PathLookupFact } from '../src/facts/path-view.js';
-import type { Facts } from '../src/facts/types.js';
-import { formatTime, isoTime } from '../src/nix/disk-cache.js';
+import { type PathLookupFact, whyVerdict } from '../src/facts/path-view.js';
+import { isoTime } from '../src/nix/disk-cache.js';
 import { parseStorePath } from '../src/nix/store-path.js';
-import { decideSubstitution, type PathVerdict, type VerdictContext } from '../src/nix/substitution.js';
 import { plural } from '../src/report/text.js';
 import type { CacheCheck } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
@@ -15,39 +12,6 @@ const NAMED_IN_SUMMARY = 3;
 const NAMED_IN_DETAIL = 10;
 /** Paths looked up at once per cache (each a narinfo and a NAR HEAD). */
 const AT_ONCE = 8;
-
-/** What `nixcache why` weighs a path with (the fixes name nix.conf, the netrc and the disk cache database). */
-export function whyContext(facts: Facts, fact: PathLookupFact): VerdictContext {
-  return {
-    path: fact.path,
-    hashPart: fact.hashPart,
-    // The question is what this cache gives Nix, whatever this machine already has.
-    valid: false,
-    fallback: facts.config.settings.get('fallback') === 'true',
-    ...(fact.diskCachePath ? { diskCachePath: fact.diskCachePath } : {}),
-    confFile: facts.config.systemFile,
-    netrcFile: facts.config.netrc.path,
-    at: formatTime,
-  };
-}
-
-/** `why`'s verdict for PATH from this cache alone: substitute, or build with the reason and fix. */
-export function whyVerdict(facts: Facts, fact: PathLookupFact): PathVerdict {
-  return decideSubstitution([fact.view], whyContext(facts, fact));
-}
-
-/**
- * Whether Nix's disk cache remembers PATH as missing from CACHE although the cache has it: then Nix
- * does not ask the server until the entry expires. `why`'s verdict then, with its reason and fix.
- */
-export async function rememberedMissing(facts: Facts, cache: CacheTarget, path: string, hashPart: string, narHash: string) {
-  const disk = await facts.diskCache();
-  if (disk.kind !== 'read' || disk.judge(cache.url.raw, hashPart, narHash).kind !== 'negative') return undefined;
-  const fact = await facts.pathLookup(cache, path);
-  if (fact.view.disk !== 'negative' || fact.view.narinfo !== 'present') return undefined;
-  const verdict = whyVerdict(facts, fact);
-  return { verdict, expires: fact.view.diskExpires, database: disk.path };
-}
 
 /** The store path's hash-name, also for a path inside it (/nix/store/…-hello/bin/hello). */
 const baseName = (path: string) => path.split('/').find((s) => /^[0-9a-z]{32}-/.test(s)) ?? path;

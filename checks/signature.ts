@@ -1,6 +1,7 @@
 import type { CacheTarget } from '../src/discover/types.js';
 import { isPrivateBucket } from '../src/facts/cache.js';
 import { unreadableNote } from '../src/facts/disk-cache.js';
+import { rememberedMissing } from '../src/facts/path-view.js';
 import type { Facts } from '../src/facts/types.js';
 import { isoTime } from '../src/nix/disk-cache.js';
 import { checkNarFileBytes } from '../src/nix/nar.js';
@@ -10,7 +11,6 @@ import { parseStorePath } from '../src/nix/store-path.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../src/nix/trust.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
-import { rememberedMissing } from './coverage.js';
 
 const SERVER_SIGNS =
   'On the cache server: nix-serve signs with services.nix-serve.secretKeyFile (harmonia: services.harmonia.signKeyPaths); a cache made with nix copy needs --option secret-key-files or nix store sign --key-file SECRET --recursive PATH.';

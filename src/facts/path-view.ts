@@ -1,11 +1,19 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
-import type { DiskCacheVerdict } from '../nix/disk-cache.js';
-import { type CacheView, DECODABLE, type DiskWord, type NarWord } from '../nix/substitution.js';
+import { type DiskCacheVerdict, formatTime } from '../nix/disk-cache.js';
+import {
+  type CacheView,
+  DECODABLE,
+  type DiskWord,
+  decideSubstitution,
+  type NarWord,
+  type PathVerdict,
+  type VerdictContext,
+} from '../nix/substitution.js';
 import type { BulkHttp, BulkResult } from '../system/bulk-http.js';
 import type { Http } from '../system/http.js';
 import type { DiskCacheFact } from './disk-cache.js';
 import { type CachePlan, type Lookup, planCaches } from './path-lookups.js';
-import type { CacheInfoFact } from './types.js';
+import type { CacheInfoFact, Facts } from './types.js';
 
 /** One named path in one cache, as `nixcache why` sees it (the doctor's coverage and signature checks read it). */
 export interface PathLookupFact {
@@ -82,4 +90,37 @@ export function bulkOverHttp(http: Http, timeoutMs: number): BulkHttp {
       return { ok: false, kind: r.error.kind, message: r.error.message, attempts: 1 };
     },
   };
+}
+
+/** What `nixcache why` weighs a path with (the fixes name nix.conf, the netrc and the disk cache database). */
+export function whyContext(facts: Facts, fact: PathLookupFact): VerdictContext {
+  return {
+    path: fact.path,
+    hashPart: fact.hashPart,
+    // The question is what this cache gives Nix, whatever this machine already has.
+    valid: false,
+    fallback: facts.config.settings.get('fallback') === 'true',
+    ...(fact.diskCachePath ? { diskCachePath: fact.diskCachePath } : {}),
+    confFile: facts.config.systemFile,
+    netrcFile: facts.config.netrc.path,
+    at: formatTime,
+  };
+}
+
+/** `why`'s verdict for PATH from this cache alone: substitute, or build with the reason and fix. */
+export function whyVerdict(facts: Facts, fact: PathLookupFact): PathVerdict {
+  return decideSubstitution([fact.view], whyContext(facts, fact));
+}
+
+/**
+ * Whether Nix's disk cache remembers PATH as missing from CACHE although the cache has it: then Nix
+ * does not ask the server until the entry expires. `why`'s verdict then, with its reason and fix.
+ */
+export async function rememberedMissing(facts: Facts, cache: CacheTarget, path: string, hashPart: string, narHash: string) {
+  const disk = await facts.diskCache();
+  if (disk.kind !== 'read' || disk.judge(cache.url.raw, hashPart, narHash).kind !== 'negative') return undefined;
+  const fact = await facts.pathLookup(cache, path);
+  if (fact.view.disk !== 'negative' || fact.view.narinfo !== 'present') return undefined;
+  const verdict = whyVerdict(facts, fact);
+  return { verdict, expires: fact.view.diskExpires, database: disk.path };
 }
