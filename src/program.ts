@@ -87,8 +87,8 @@ export function buildProgram(): Command {
       .option('--json', `print one JSON document (schema: schema/${what}.schema.json) on stdout`)
       .option('--report [file]', 'write a Markdown report to FILE (stdout when no FILE)')
       .option('--conf <file>', 'read this nix.conf instead of discovering Nix’s configuration files')
-      .option('--cache <url>', 'look only in this cache (repeatable)', collect, [])
-      .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect, [])
+      .option('--cache <url>', 'look only in this cache (repeatable)', collect)
+      .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect)
       .option('--store <store>', 'the Nix store paths are substituted into (default: the local store)')
       .addOption(new Option('--jobs <n>', 'connections per cache host').default(32).argParser(jobs))
       .addOption(
