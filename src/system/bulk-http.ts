@@ -64,7 +64,8 @@ export function backoffMs(attempt: number, random = Math.random): number {
   return Math.min(5000, 200 * 2 ** attempt) * (0.75 + random() * 0.5);
 }
 
-const defaultSleep = (ms: number, signal: AbortSignal) =>
+/** Sleeps MS, or less when SIGNAL aborts first. */
+export const defaultSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);

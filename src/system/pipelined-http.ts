@@ -7,6 +7,7 @@ import {
   type BulkStats,
   backoffMs,
   createBulkHttp,
+  defaultSleep,
   parseRetryAfter,
 } from './bulk-http.js';
 import { classifyNetworkError } from './http.js';
@@ -405,18 +406,6 @@ class Origin {
     this.queueHead = 0;
   }
 }
-
-const defaultSleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /** createBulkHttp's contract, with plain-HTTP origins served by pipelined sockets (see the top of this file). */
 export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
