@@ -1,5 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { bundleForNode } from '../../scripts/bundle.mjs';
 import type { WorldServer } from './world.js';
 
@@ -74,4 +77,38 @@ function bundleWorld(): Promise<string> {
   const outfile = new URL('../../dist/test-world/world.mjs', import.meta.url).pathname;
   bundled ??= bundleForNode(new URL('./world.ts', import.meta.url).pathname, outfile);
   return bundled;
+}
+
+/**
+ * A DNS server in NS on ADDRESS:53 that answers every question with RCODE (2 SERVFAIL, 3 NXDOMAIN)
+ * over UDP; with `tcp`, a TCP listener on port 53 too (as systemd-resolved's stub has). Resolves
+ * once it listens; the caller kills the returned child.
+ */
+export async function dnsResponder(ns: Netns, address: string, rcode: 2 | 3, { tcp = false } = {}): Promise<ChildProcess> {
+  const script = join(mkdtempSync(join(tmpdir(), 'nixcache-dns-')), 'dns.mjs');
+  writeFileSync(
+    script,
+    `import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+const s = createSocket('udp4');
+s.on('message', (q, from) => {
+  let end = 12;
+  while (end < q.length && q[end] !== 0) end += q[end] + 1;
+  const question = q.subarray(12, end + 5);
+  const head = Buffer.from([q[0], q[1], 0x81 | (q[2] & 0x01), 0x80 | ${rcode}, 0, 1, 0, 0, 0, 0, 0, 0]);
+  s.send(Buffer.concat([head, question]), from.port, from.address);
+});
+const ready = () => console.log('listening');
+s.bind(53, '${address}', () => (${tcp} ? createServer((c) => c.destroy()).listen(53, '${address}', ready) : ready()));
+`,
+  );
+  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the DNS responder on ${address} did not start`)), 10_000);
+    child.stdout?.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return child;
 }

@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../src/report/model.js';
 import { nixConf, parseReport, runCli } from '../helpers/cli.js';
-import { Netns } from '../helpers/netns.js';
+import { dnsResponder, Netns } from '../helpers/netns.js';
 import { missing } from '../helpers/system.js';
 
 const skipReason = missing('offline tests in network namespaces', { root: true, commands: ['ip'] });
@@ -25,31 +24,7 @@ function namespace(resolv: string): Netns {
 
 /** A resolver on the namespace's loopback that answers NXDOMAIN to every question. */
 async function nxdomainServer(ns: Netns): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'nixcache-dns-'));
-  const script = join(dir, 'nxdomain.mjs');
-  writeFileSync(
-    script,
-    `import { createSocket } from 'node:dgram';
-const s = createSocket('udp4');
-s.on('message', (q, from) => {
-  let end = 12;
-  while (end < q.length && q[end] !== 0) end += q[end] + 1;
-  const question = q.subarray(12, end + 5);
-  const head = Buffer.from([q[0], q[1], 0x81 | (q[2] & 0x01), 0x83, 0, 1, 0, 0, 0, 0, 0, 0]);
-  s.send(Buffer.concat([head, question]), from.port, from.address);
-});
-s.bind(53, '127.0.0.1', () => console.log('listening'));
-`,
-  );
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the resolver did not start')), 10_000);
-    child.stdout?.once('data', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  children.push(await dnsResponder(ns, '127.0.0.1', 3));
 }
 
 async function doctorIn(ns: Netns) {

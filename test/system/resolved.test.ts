@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../src/report/model.js';
 import { nixConf, parseReport, runCli } from '../helpers/cli.js';
-import { Netns } from '../helpers/netns.js';
+import { dnsResponder, Netns } from '../helpers/netns.js';
 import { FIXTURES } from '../helpers/servers.js';
 import { missing } from '../helpers/system.js';
 
@@ -40,32 +40,7 @@ function namespace(route: boolean): Netns {
 
 /** Stands in for systemd-resolved's stub without upstreams: SERVFAIL to every question (UDP), and a TCP listener on port 53. */
 async function stubResolver(ns: Netns): Promise<void> {
-  const script = join(work, 'stub.mjs');
-  writeFileSync(
-    script,
-    `import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
-const s = createSocket('udp4');
-s.on('message', (q, from) => {
-  let end = 12;
-  while (end < q.length && q[end] !== 0) end += q[end] + 1;
-  const question = q.subarray(12, end + 5);
-  const head = Buffer.from([q[0], q[1], 0x81 | (q[2] & 0x01), 0x82, 0, 1, 0, 0, 0, 0, 0, 0]);
-  s.send(Buffer.concat([head, question]), from.port, from.address);
-});
-const tcp = createServer((c) => c.destroy());
-s.bind(53, '127.0.0.53', () => tcp.listen(53, '127.0.0.53', () => console.log('listening')));
-`,
-  );
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the stub resolver did not start')), 10_000);
-    child.stdout?.once('data', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  children.push(await dnsResponder(ns, '127.0.0.53', 2, { tcp: true }));
 }
 
 /** Runs the doctor in NS with UPLINK (a fixture name) as /run/systemd/resolve/resolv.conf, on a private tmpfs. */
