@@ -25,7 +25,8 @@ export const coverage: CacheCheck = {
   scope: 'cache',
   // Not cache-info: narinfos answering 401 fail it, and which named paths that hides is this step's answer.
   needs: ['connect'],
-  timeoutMs: (operation) => operation * 4 + 2000,
+  // Each round of AT_ONCE paths may take the narinfo, NAR and disk-cache look-ups in turn.
+  timeoutMs: (operation, run) => (operation * 4 + 2000) * Math.max(1, Math.ceil(new Set(run.samples).size / AT_ONCE)),
   async run(facts, cache) {
     const all = [...new Set(facts.run.samples)];
     if (all.length === 0)

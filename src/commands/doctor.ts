@@ -190,7 +190,7 @@ export async function runDoctor(
       checks,
       caches: discovery.targets,
       facts: (record) => facts.view(record),
-      checkTimeoutMs: (check) => check.timeoutMs?.(flags.timeoutMs) ?? flags.timeoutMs * 2 + 1000,
+      checkTimeoutMs: (check) => check.timeoutMs?.(flags.timeoutMs, discovery.run) ?? flags.timeoutMs * 2 + 1000,
       deadline,
       verbose: flags.verbose,
       onProgress: ({ check, cache, done }) => {

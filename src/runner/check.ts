@@ -1,4 +1,4 @@
-import type { CacheTarget } from '../discover/types.js';
+import type { CacheTarget, RunSettings } from '../discover/types.js';
 import type { FactKind, Facts } from '../facts/types.js';
 import type { CheckResult, Status } from '../report/model.js';
 
@@ -30,8 +30,8 @@ interface CheckBase {
   uses?: readonly string[];
   /** Facts it looks at that are worth starting when the run starts, before its turn comes. */
   reads?: readonly FactKind[];
-  /** Its time limit, when it makes several network operations of TIMEOUTMS each. */
-  timeoutMs?: (operationTimeoutMs: number) => number;
+  /** Its time limit, when it makes several network operations of TIMEOUTMS each (RUN: what was asked, e.g. how many --sample paths). */
+  timeoutMs?: (operationTimeoutMs: number, run: Readonly<RunSettings>) => number;
 }
 
 /** A step about this machine. */

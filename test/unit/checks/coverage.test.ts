@@ -98,6 +98,14 @@ describe('coverage check: when it runs', () => {
     expect(finding.data).toMatchObject({ named: 1, foreign: [foreign] });
   });
 
+  it('takes longer the more paths are named, a round of look-ups per 8 of them', () => {
+    const run = (samples: string[]) => ({ timeoutMs: 5000, server: false, samples, flakeDir: '/' });
+    const one = coverage.timeoutMs?.(5000, run([LEAF_A])) ?? 0;
+    expect(one).toBeGreaterThan(0);
+    expect(coverage.timeoutMs?.(5000, run(Array.from({ length: 8 }, (_, i) => `${LEAF_A}${i}`)))).toBe(one);
+    expect(coverage.timeoutMs?.(5000, run(Array.from({ length: 20 }, (_, i) => `${LEAF_A}${i}`)))).toBe(one * 3);
+  });
+
   it('skips, saying how to name paths, when no --sample was given, and looks nothing up', async () => {
     const { finding, evidence } = await check({ script: { http: served('signed-lan') } });
     expect(finding.status).toBe('skip');
