@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { classifyNetworkError, type HttpFailureKind } from './http.js';
+import { classifyNetworkError, decodeContent, type HttpFailureKind } from './http.js';
 
 /**
  * Many small requests to a few hosts (narinfo look-ups for a whole closure): one pool of kept-alive
@@ -57,6 +57,22 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   const date = Date.parse(v);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/**
+ * A whole answer with its Content-Encoding undone (an S3 cache written with narinfo-compression
+ * serves gzip narinfos, which Nix reads): what the doctor's own requests do (decodeContent).
+ */
+export function decodedResult(
+  status: number,
+  body: Buffer,
+  headers: Record<string, string>,
+  attempts: number,
+  maxBytes: number,
+): BulkResult {
+  const decoded = decodeContent(body, headers['content-encoding'], maxBytes);
+  if (!decoded.ok) return { ok: false, kind: decoded.kind, message: decoded.message, attempts };
+  return { ok: true, status, body: decoded.bytes.toString('utf8'), headers, attempts };
 }
 
 /** Exponential backoff with jitter: 200 ms, 400 ms, 800 ms … capped at 5 s. */
@@ -169,7 +185,7 @@ export function createBulkHttp(opts: BulkOptions): BulkHttp {
       }
       chunks.push(chunk as Buffer);
     }
-    return { ok: true, status: res.statusCode, body: Buffer.concat(chunks).toString('utf8'), headers: flat, attempts: 1 };
+    return decodedResult(res.statusCode, Buffer.concat(chunks), flat, 1, req.maxBytes);
   }
 
   return {

@@ -247,7 +247,7 @@ export function formatBytes(n: number): string {
  * (filetransfer.cc), so an S3 cache written with narinfo-compression=gzip serves narinfos Nix
  * reads. gzip, deflate and br are decoded here, within MAXBYTES; another encoding is named.
  */
-function decodeContent(
+export function decodeContent(
   body: Buffer,
   header: string | string[] | undefined,
   maxBytes: number,

@@ -7,6 +7,7 @@ import {
   type BulkStats,
   backoffMs,
   createBulkHttp,
+  decodedResult,
   defaultSleep,
   parseRetryAfter,
 } from './bulk-http.js';
@@ -487,14 +488,9 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
         await sleep(Math.min(MAX_RETRY_AFTER_MS, after ?? backoffMs(failures)), opts.signal);
         continue;
       }
-      return {
-        ok: true,
-        status,
-        body: answer.body.toString('utf8'),
-        headers: answer.headers,
-        attempts: attempt,
-        ...(answer.truncated ? { truncated: true } : {}),
-      };
+      if (answer.truncated)
+        return { ok: true, status, body: answer.body.toString('utf8'), headers: answer.headers, attempts: attempt, truncated: true };
+      return decodedResult(status, answer.body, answer.headers, attempt, req.maxBytes);
     }
   }
 

@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPipelinedBulkHttp } from '../../src/system/pipelined-http.js';
 
@@ -50,6 +51,24 @@ const bulk = (jobs = 2, pipelining = 4, extra: Partial<Parameters<typeof createP
   createPipelinedBulkHttp({ jobs, pipelining, timeoutMs: 2000, signal: new AbortController().signal, ...extra });
 
 describe('pipelined plain-HTTP look-ups', () => {
+  it('undoes a gzip Content-Encoding (an S3 cache written with narinfo-compression), as Nix does', async () => {
+    const narinfo = 'StorePath: /nix/store/0zlzbz5lcgk34s3a97hxfgwkzc2r7wxj-x\nURL: nar/x.nar\n';
+    const base = await httpServer((req, res) => {
+      if (req.url === '/odd.narinfo') return void res.writeHead(200, { 'content-encoding': 'compress' }).end('x');
+      res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(narinfo));
+    });
+    const http = bulk();
+    try {
+      expect(await http.request({ method: 'GET', url: `${base}/a.narinfo`, maxBytes: 1000 })).toMatchObject({ ok: true, body: narinfo });
+      expect(await http.request({ method: 'GET', url: `${base}/odd.narinfo`, maxBytes: 1000 })).toMatchObject({
+        ok: false,
+        message: expect.stringContaining('Content-Encoding: compress'),
+      });
+    } finally {
+      await http.close();
+    }
+  });
+
   it('answers many requests in order on a few pipelined connections', async () => {
     const base = await httpServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`body of ${req.url}`);
