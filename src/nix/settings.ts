@@ -120,6 +120,12 @@ for (const row of SETTING_ROWS) {
   for (const [alias, since, until] of row[4]) BY_ALIAS.set(alias, [...(BY_ALIAS.get(alias) ?? []), { row, since, until }]);
 }
 
+/** Whether NAME (or NAME without `extra-`) is a setting or alias of some Nix 2 release on some platform. */
+export function isEverKnownSetting(name: string): boolean {
+  const bare = name.startsWith('extra-') ? name.slice('extra-'.length) : undefined;
+  return BY_NAME.has(name) || BY_ALIAS.has(name) || (bare !== undefined && (BY_NAME.has(bare) || BY_ALIAS.has(bare)));
+}
+
 /** The setting NAME (a name or an alias) sets in release V, platform aside. */
 function resolveAt(name: string, v: Version): { row: SettingRow; type: SettingType } | undefined {
   const row = BY_NAME.get(name);

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { type ParsedConf, parseNixConf, splitList } from '../nix/conf.js';
 import type { Assignment, ConfLevel } from '../nix/config.js';
-import { settingsOfRelease } from '../nix/settings.js';
+import { isEverKnownSetting } from '../nix/settings.js';
 import { readTextFile } from './fs.js';
 
 export interface ConfFileRecord {
@@ -221,7 +221,7 @@ export async function loadNixConf(options: {
         take(line.line);
         const { name, value, continued } = line;
         if (name.startsWith('extra-')) appended += splitList(value).length;
-        if (!isEverKnown(name) && !unknownNames.has(name) && unknownNames.add(name).size > limits.unknownNames) {
+        if (!isEverKnownSetting(name) && !unknownNames.has(name) && unknownNames.add(name).size > limits.unknownNames) {
           stop({
             file,
             line: line.line,
@@ -366,18 +366,6 @@ function nixReads(reads: ReadonlyMap<string, FileRead>, roots: readonly string[]
   const minutes = (total * 6e-6) / 60;
   const slow = minutes >= 1 ? `, about ${Math.round(minutes)} min of work before every nix command` : '';
   return `Nix 2.8 reads a file again each time it is included: ${partial ? 'at least ' : ''}${count(total)} reads for this configuration${slow}`;
-}
-
-let everKnown: ReadonlySet<string> | undefined;
-
-/** Whether NAME (or NAME without `extra-`) is a setting or alias of some Nix 2 release on some platform. */
-function isEverKnown(name: string): boolean {
-  everKnown ??= new Set(
-    Array.from({ length: 50 }, (_, minor) => settingsOfRelease({ version: `2.${minor}` })).flatMap((release) =>
-      release.flatMap((s) => [s.name, ...s.aliases]),
-    ),
-  );
-  return everKnown.has(name) || (name.startsWith('extra-') && everKnown.has(name.slice('extra-'.length)));
 }
 
 function count(n: number): string {
