@@ -13,6 +13,7 @@ export const network: HostCheck = {
   id: 'network',
   title: 'This machine can reach the network',
   scope: 'host',
+  reads: ['routes'],
   async run(facts) {
     const remote = facts.caches.filter((c) => overNetwork(c.url));
     if (remote.length === 0) return skip('no cache is reached over the network', 'no network caches');

@@ -74,6 +74,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
     setImmediate(() => warmDecoders().catch(() => {}));
   };
   const routes = new FactTable<'', Awaited<ReturnType<typeof readRoutes>>>();
+  const readRoutesOnce = () => routes.get('', (r) => readRoutes(io(r)));
   const daemons = new FactTable<'', Awaited<ReturnType<typeof readDaemon>>>();
   const daemonProxies = new FactTable<'', Awaited<ReturnType<typeof probeDaemonProxies>>>();
   const daemon = () => daemons.get('', (r) => readDaemon(io(r), config, process.env, env.root));
@@ -188,6 +189,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
       if (kinds.has('systemd') && targets.some((c) => c.local)) systemd();
       if (kinds.has('listeners') && targets.some((c) => c.local)) listeners();
       if (kinds.has('daemon')) daemon();
+      if (kinds.has('routes') && targets.some((c) => overNetwork(c.url))) readRoutesOnce();
       if (kinds.has('nar') && targets.some((c) => c.url.httpBase)) warmDecodersWhenIdle = true;
     },
     view(record) {
@@ -247,7 +249,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
         diskCache: () => use(diskCache()),
         pathLookup: (cache, storePath) => use(pathLookup(cache, storePath)),
         flake: () => use(flakes.get('', (r) => readFlake(io(r), run.flakeDir, process.env))),
-        routes: () => use(routes.get('', (r) => readRoutes(io(r)))),
+        routes: () => use(readRoutesOnce()),
         daemon: () => use(daemon()),
         daemonProxies: () =>
           use(

@@ -19,7 +19,7 @@ import type { NarFact } from './nar.js';
 import type { PathLookupFact } from './path-view.js';
 
 /** Facts worth starting when the run starts (checks name them in `reads`). */
-export type FactKind = 'path' | 'ping' | 'firewall' | 'systemd' | 'listeners' | 'daemon' | 'nar';
+export type FactKind = 'path' | 'ping' | 'firewall' | 'systemd' | 'listeners' | 'daemon' | 'nar' | 'routes';
 
 /** A cache host resolved and its port tried on every address (up to four) at once. */
 export interface PathProbe {
