@@ -25,9 +25,11 @@ export const coverage: CacheCheck = {
   scope: 'cache',
   // Not cache-info: narinfos answering 401 fail it, and which named paths that hides is this step's answer.
   needs: ['connect'],
+  // A failed signature check already says what a wrongly signed cache costs: not said twice.
+  uses: ['signature'],
   // Each round of AT_ONCE paths may take the narinfo, NAR and disk-cache look-ups in turn.
   timeoutMs: (operation, run) => (operation * 4 + 2000) * Math.max(1, Math.ceil(new Set(run.samples).size / AT_ONCE)),
-  async run(facts, cache) {
+  async run(facts, cache, results) {
     const all = [...new Set(facts.run.samples)];
     if (all.length === 0)
       return skip('no paths named: nixcache doctor --sample PATH (repeatable) checks that every cache has them', 'no paths named');
@@ -93,6 +95,12 @@ export const coverage: CacheCheck = {
     const count = (n: number) =>
       n === named.length ? (n === 1 ? 'the named path' : `all ${n} named paths`) : `${n} of ${plural(named.length, 'named path')}`;
 
+    const bySignature = (p: (typeof blocked)[number]) => ['untrusted', 'unsigned', 'invalid'].includes(p.fact.lookup.signature ?? '');
+    if (blocked.length > 0 && missing.length === 0 && blocked.every(bySignature) && results.get('signature', cache)?.status === 'fail')
+      return skip(`every named path here is signed as the signature check's sample is: ${blocked[0]?.verdict.reason}`, 'needs signature', {
+        detail,
+        data,
+      });
     if (blocked.length > 0) {
       const first = blocked[0] as (typeof blocked)[number];
       const also = missing.length > 0 ? `; ${missing.length} missing` : '';

@@ -6,7 +6,7 @@ import { CHECKS } from '../../../checks/index.js';
 import type { DiskCacheFact } from '../../../src/facts/disk-cache.js';
 import { DEFAULT_TTLS, type DiskCacheEntry, formatTime, judgeDiskEntry } from '../../../src/nix/disk-cache.js';
 import { collapsedSkips } from '../../../src/report/group.js';
-import type { CheckResult } from '../../../src/report/model.js';
+import type { CheckResult, Status } from '../../../src/report/model.js';
 import type { Evidence } from '../../../src/system/evidence.js';
 import { fakeFacts, fakeResults, type Script, type World } from '../../helpers/facts.js';
 import { CACHES, FIXTURES, KEYS } from '../../helpers/servers.js';
@@ -63,11 +63,11 @@ function diskCache(rows: { path: string; present: boolean; ageSeconds: number; n
 
 const conf = (...lines: string[]) => `${[`substituters = ${CACHE}`, `trusted-public-keys = ${LAN}`, ...lines].join('\n')}\n`;
 
-async function check(world: World) {
+async function check(world: World, signature?: Status) {
   const fake = fakeFacts({ conf: conf(), ...world });
   const cache = fake.caches[0];
   if (!cache) throw new Error('the world has no cache');
-  const finding = await coverage.run(fake.facts, cache, fakeResults());
+  const finding = await coverage.run(fake.facts, cache, fakeResults(signature ? [{ id: 'signature', cache, status: signature }] : []));
   return { finding, ...fake };
 }
 
@@ -197,6 +197,17 @@ describe('coverage check: verdicts per cache', () => {
     expect(finding.summary).toContain('signed by other-cache-1, which trusted-public-keys does not name');
     expect(finding.fix).toBe('Trust its key — /etc/nix/nix.conf: extra-trusted-public-keys = other-cache-1:<public key>');
     expect(pathData(finding.data)[0]).toMatchObject({ narinfo: 'present', verdict: 'build' });
+  });
+
+  it('says it once: when the signature check failed on this cache for the same reason, it folds as a needs-skip', async () => {
+    const { finding } = await check({ run: { samples: [LEAF_A] }, script: { http: served('signed-other') } }, 'fail');
+    expect(finding.status).toBe('skip');
+    expect(finding.reason).toBe('needs signature');
+    expect(finding.summary).toContain('signed by other-cache-1');
+    expect(pathData(finding.data)[0]).toMatchObject({ narinfo: 'present', verdict: 'build' });
+    // A missing path beside it is news of its own: then it fails as before.
+    const both = await check({ run: { samples: [LEAF_A, NOWHERE[0] as string] }, script: { http: served('signed-other') } }, 'fail');
+    expect(both.finding.status).toBe('fail');
   });
 
   it('fails when the narinfo is there but its NAR file answers 404, and says a missing path beside it', async () => {
