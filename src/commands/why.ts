@@ -1,7 +1,8 @@
 import { resolveArguments, validPaths } from '../facts/closure.js';
 import { type Lookup, lookupPath, probeNar } from '../facts/path-lookups.js';
+import { cacheViewOf } from '../facts/path-view.js';
 import type { DiskCacheVerdict } from '../nix/disk-cache.js';
-import { formatTime } from '../nix/disk-cache.js';
+import { formatTime, isoTime } from '../nix/disk-cache.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { type CacheView, DECODABLE, type DiskWord, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
 import { renderDocument, UNREAD_DISK_CACHE, unknownEnvironment } from '../report/paths-common.js';
@@ -155,20 +156,7 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
         const expires = dc && dc.kind !== 'none' ? dc.expires : undefined;
         const compression = l.compression ?? null;
         const decodable = compression === null ? null : DECODABLE.has(compression);
-        views.push({
-          url: plan.url,
-          used: plan.used,
-          ...(plan.unusedReason ? { unusedReason: plan.unusedReason } : {}),
-          narinfo: l.narinfo,
-          ...(l.detail ? { narinfoDetail: l.detail } : {}),
-          signature: l.signature,
-          keys: l.keys,
-          nar: nar?.nar ?? null,
-          ...(nar?.detail ? { narDetail: nar.detail } : {}),
-          ...(decodable === false && compression ? { undecodable: compression } : {}),
-          disk: diskWord,
-          ...(expires !== undefined ? { diskExpires: expires } : {}),
-        });
+        views.push(cacheViewOf(plan, l, nar ?? null, disk, dc));
         return {
           url: plan.url,
           order: plan.order,
@@ -182,7 +170,7 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
           compression,
           decodable,
           diskCache: diskWord,
-          diskCacheExpires: expires !== undefined ? new Date(expires * 1000).toISOString() : null,
+          diskCacheExpires: expires !== undefined ? isoTime(expires) : null,
         };
       });
       const verdict = decideSubstitution(views, {

@@ -60,7 +60,7 @@ export function cacheViewOf(
     keys: lookup.keys,
     nar: nar?.nar ?? null,
     ...(nar?.detail ? { narDetail: nar.detail } : {}),
-    ...(compression !== undefined && !DECODABLE.has(compression) ? { undecodable: compression } : {}),
+    ...(compression && !DECODABLE.has(compression) ? { undecodable: compression } : {}),
     disk: diskWord,
     ...(verdict && verdict.kind !== 'none' ? { diskExpires: verdict.expires } : {}),
   };
