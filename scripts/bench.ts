@@ -12,6 +12,8 @@ import { benchNar } from './bench-nar.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist', 'cli.js');
+/** The installed command (package.json bin): what `nixcache --version` starts. */
+const BIN = join(ROOT, 'dist', 'nixcache.cjs');
 const PROBE = join(ROOT, 'scripts', 'rss-probe.mjs');
 const scratch = mkdtempSync(join(tmpdir(), 'nixcache-bench-'));
 const trustedKey = readFileSync(join(KEYS, 'lan.pub'), 'utf8').trim();
@@ -95,7 +97,7 @@ async function healthy() {
   try {
     const env = confEnv(`substituters = ${caches.map((c) => c.url).join(' ')}\ntrusted-public-keys = ${trustedKey}\n`);
     const node = () => timed(process.execPath, ['-e', '0']);
-    const cold = await interleaved(15, { node, version: () => timed(process.execPath, [CLI, '--version']) });
+    const cold = await interleaved(15, { node, version: () => timed(process.execPath, [BIN, '--version']) });
     const full = await interleaved(7, {
       node,
       doctor: () => timed(process.execPath, doctorArgs(), env),

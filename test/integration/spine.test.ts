@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
 import { CACHES, faultServer, type Running, refusedPort, serveCache } from '../helpers/servers.js';
@@ -159,6 +160,22 @@ describe('outputs', () => {
     expect([r.exitCode, r.stdout]).toEqual([0, version]);
     const { env } = nixConf('substituters = \n');
     expect(parseReport((await runCli(['doctor', '--json', '--only', 'config'], { env })).stdout).tool.version).toBe(version);
+  });
+
+  it('the installed command (package.json bin) answers --version itself and hands everything else to the bundle, exit code included', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+      bin: { nixcache: string };
+    };
+    const bin = new URL(`../../${pkg.bin.nixcache}`, import.meta.url).pathname;
+    const version = await execa(process.execPath, [bin, '--version'], { reject: false });
+    expect([version.exitCode, version.stdout]).toEqual([0, pkg.version]);
+    const usage = await execa(process.execPath, [bin, 'doctor', '--jsn'], { reject: false });
+    expect(usage.exitCode).toBe(2);
+    expect(usage.stderr).toContain("unknown option '--jsn'");
+    const { env } = nixConf('substituters = \n');
+    const json = await execa(process.execPath, [bin, 'doctor', '--json', '--only', 'config'], { reject: false, env });
+    expect(parseReport(json.stdout).tool.version).toBe(pkg.version);
   });
 
   it('exits 2 with one line for an unknown flag', async () => {

@@ -34,13 +34,21 @@ describe.skipIf(reason)('the npm package', () => {
 
   it('ships the bundle, the schema, the licence, the notices and the alert rules — and no runtime dependencies', () => {
     const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n');
-    for (const f of ['LICENSE', 'README.md', 'package.json', 'dist/cli.js', 'dist/THIRD-PARTY-NOTICES.txt', 'schema/doctor.schema.json'])
+    for (const f of [
+      'LICENSE',
+      'README.md',
+      'package.json',
+      'dist/nixcache.cjs',
+      'dist/cli.js',
+      'dist/THIRD-PARTY-NOTICES.txt',
+      'schema/doctor.schema.json',
+    ])
       expect(files).toContain(`package/${f}`);
     expect(files).toContain('package/contrib/prometheus/nixcache.rules.yml');
     expect(files.filter((f) => /^package\/(src|test|node_modules|checks|fixtures)\//.test(f))).toEqual([]);
     const pkg = JSON.parse(execFileSync('tar', ['-xOzf', tarball, 'package/package.json'], { encoding: 'utf8' }));
     expect(pkg.dependencies ?? {}).toEqual({});
-    expect(pkg).toMatchObject({ license: 'MIT', bin: { nixcache: 'dist/cli.js' }, engines: { node: '>=20.18.1' } });
+    expect(pkg).toMatchObject({ license: 'MIT', bin: { nixcache: 'dist/nixcache.cjs' }, engines: { node: '>=20.18.1' } });
     expect(pkg.repository?.url).toBeTruthy();
     expect(pkg.keywords).toContain('nix');
     const notices = execFileSync('tar', ['-xOzf', tarball, 'package/dist/THIRD-PARTY-NOTICES.txt'], { encoding: 'utf8' });
