@@ -17,7 +17,7 @@ import { writeFileAtomically } from '../system/atomic.js';
 import type { Recorder } from '../system/evidence.js';
 import { createExec } from '../system/exec.js';
 import { createFs } from '../system/fs.js';
-import { createAgent, createHttp, loadUndici } from '../system/http.js';
+import { createAgent, createHttp } from '../system/http.js';
 import type { Io } from '../system/io.js';
 import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
@@ -129,7 +129,6 @@ export async function runDoctor(
   let timer = setTimeout(() => ending.abort(), flags.deadlineMs);
   // Every command, request and probe of every cache listens to the deadline: no listener limit.
   setMaxListeners(0, deadline);
-  void loadUndici().catch(() => {}); // compiles while discovery waits for child processes
   const discoveryLimit = timeLimit(deadline, Math.max(1000, flags.deadlineMs / 2));
   const discoverySignal = discoveryLimit.signal;
   setMaxListeners(0, discoverySignal);

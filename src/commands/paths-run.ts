@@ -13,7 +13,7 @@ import type { DiskCacheSummary, PathsCacheEntry, PathsEnvironment } from '../rep
 import { Redactor } from '../report/redact.js';
 import { createExec } from '../system/exec.js';
 import { createFs } from '../system/fs.js';
-import { createAgent, createHttp, loadUndici } from '../system/http.js';
+import { createAgent, createHttp } from '../system/http.js';
 import type { Io } from '../system/io.js';
 import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
@@ -55,7 +55,6 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
   const deadline = ending.signal;
   setMaxListeners(0, deadline);
   const timer = setTimeout(() => ending.abort(), flags.deadlineMs);
-  void loadUndici().catch(() => {});
   const agent = createAgent(flags.timeoutMs);
   const quiet = () => {};
   const io = (signal: AbortSignal): Io => ({

@@ -1,5 +1,6 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import type { Dispatcher } from 'undici';
 import { redactUrl } from '../nix/store-url.js';
 import { timeLimit } from './abort.js';
 import type { Recorder } from './evidence.js';
@@ -58,48 +59,53 @@ export interface Http {
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-type UndiciCore = typeof import('./undici-core.js');
-let undici: Promise<UndiciCore> | undefined;
-
-/**
- * undici is a megabyte of code: it is loaded on first use, and the doctor starts loading it early so
- * that compiling it overlaps the wait for `nix` and the other programs it runs at start.
- */
-export function loadUndici(): Promise<UndiciCore> {
-  undici ??= import('./undici-core.js');
-  return undici;
-}
-
-/** One connection pool for the run, made when the first request needs it. */
+/** The run's keep-alive connections, one agent per scheme, made when the first request needs them. */
 export interface LazyAgent {
-  dispatcher(): Promise<Dispatcher>;
-  /** Closes the pool's sockets, if it was ever made. */
+  /** The agent for URL's scheme. */
+  forUrl(url: string): HttpAgent;
+  /** Closes the agents' sockets. */
   destroy(): Promise<void>;
-  /** The CA bundle (PEM) connections trust, for requests made outside the pool (http-stream.ts). */
+  /** The CA bundle (PEM) connections trust, for requests made outside the agents (http-stream.ts). */
   ca?: string;
 }
 
 /**
  * CA: the trusted certificates (PEM) of ssl-cert-file, known once discovery has read nix.conf.
- * PERHOST: connections open at once to one origin, as Nix's http-connections limits its own (25 by
- * default): a thousand caches on one server queue for it instead of flooding its backlog.
+ * PERHOST: connections open at once to one host and port, as Nix's http-connections limits its own
+ * (25 by default): a thousand caches on one server queue for it instead of flooding its backlog.
+ * Node's own http client: the doctor makes a few requests per cache, and undici's pool cost more to
+ * load (~25 ms of start-up: http2, tls, assert, worker_threads) than it saves.
  */
 export function createAgent(connectTimeoutMs: number, ca?: string, perHost = 25): LazyAgent {
-  let agent: Promise<Dispatcher> | undefined;
-  const dispatcher = () => {
-    agent ??= loadUndici().then(
-      ({ Agent }) =>
-        new Agent({
-          connect: { timeout: connectTimeoutMs, ...(ca ? { ca } : {}) },
-          headersTimeout: connectTimeoutMs,
-          bodyTimeout: connectTimeoutMs,
-          keepAliveTimeout: 1000,
-          ...(perHost > 0 ? { connections: perHost } : {}),
-        }),
-    );
-    return agent;
+  const options = { keepAlive: true, keepAliveMsecs: 1000, timeout: connectTimeoutMs, ...(perHost > 0 ? { maxSockets: perHost } : {}) };
+  let plain: HttpAgent | undefined;
+  let secure: HttpsAgent | undefined;
+  return {
+    forUrl(url) {
+      if (url.startsWith('https:')) {
+        secure ??= new HttpsAgent({ ...options, ...(ca ? { ca } : {}) });
+        return secure;
+      }
+      plain ??= new HttpAgent(options);
+      return plain;
+    },
+    async destroy() {
+      plain?.destroy();
+      secure?.destroy();
+    },
+    ...(ca ? { ca } : {}),
   };
-  return { dispatcher, destroy: async () => void (agent ? await (await agent).destroy() : undefined), ...(ca ? { ca } : {}) };
+}
+
+/** One GET on AGENT: the response once its headers are in, or the error that came first. */
+function send(agent: LazyAgent, url: string, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = request(url, { method: 'GET', headers, signal, agent: agent.forUrl(url) }, resolve);
+    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /**
@@ -132,22 +138,22 @@ export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSign
           if (options.auth && safeOrigin(current) === origin) {
             headers.authorization = `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString('base64')}`;
           }
-          const [{ request }, dispatcher] = await Promise.all([loadUndici(), agent.dispatcher()]);
-          const res = await request(current, { method: 'GET', headers, dispatcher, signal: combined });
+          const res = await send(agent, current, headers, combined);
           answered = true;
+          const status = res.statusCode ?? 0;
           const location = res.headers.location;
-          if (REDIRECTS.has(res.statusCode) && typeof location === 'string') {
-            res.body.resume();
-            record({ kind: 'http', method: 'GET', url: redactUrl(current), status: res.statusCode, bytes: 0, durationMs: elapsed() });
+          if (REDIRECTS.has(status) && typeof location === 'string') {
+            res.resume();
+            record({ kind: 'http', method: 'GET', url: redactUrl(current), status, bytes: 0, durationMs: elapsed() });
             if (redirects >= maxRedirects) return fail('redirect-loop', `more than ${maxRedirects} redirects`);
             current = new URL(location, current).toString();
             continue;
           }
           const chunks: Buffer[] = [];
-          for await (const chunk of res.body) {
+          for await (const chunk of res) {
             bytes += (chunk as Buffer).length;
             if (bytes > maxBytes) {
-              res.body.destroy();
+              res.destroy();
               return fail('too-large', `the answer is larger than ${formatBytes(maxBytes)} (stopped reading at ${formatBytes(bytes)})`);
             }
             chunks.push(chunk as Buffer);
@@ -156,7 +162,7 @@ export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSign
           if (!decoded.ok) return fail(decoded.kind, decoded.message);
           const raw = decoded.bytes;
           const response: HttpResponse = {
-            status: res.statusCode,
+            status,
             headers: flattenHeaders(res.headers),
             body: raw.toString('utf8'),
             raw,

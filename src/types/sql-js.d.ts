@@ -19,7 +19,7 @@ declare module 'sql.js/dist/sql-wasm-inline.js' {
   export default function initSqlJs(config?: Record<string, unknown>): Promise<SqlJsStatic>;
 }
 
-// undici's connection pool, loaded directly like the Agent in src/system/undici-core.ts.
+// undici's connection pool, loaded directly by src/system/bulk-http.ts (why/coverage's https look-ups).
 declare module 'undici/lib/dispatcher/pool.js' {
   const Pool: typeof import('undici').Pool;
   export default Pool;

@@ -1,9 +1,5 @@
-// Types for the two undici modules src/system/undici-core.ts loads directly (undici has no
-// "exports" map, so these paths are reachable; the version is pinned exactly in package.json).
-declare module 'undici/lib/dispatcher/agent.js' {
-  const Agent: typeof import('undici').Agent;
-  export default Agent;
-}
+// Types for the undici modules src/system/bulk-http.ts loads directly (undici has no "exports"
+// map, so these paths are reachable; the version is pinned exactly in package.json).
 declare module 'undici/lib/api/api-request.js' {
   const request: (
     this: import('undici').Dispatcher,
