@@ -21,6 +21,10 @@ export interface CacheServerOptions {
   cacheInfo?: string;
   /** Require HTTP basic auth with these credentials. */
   auth?: { user: string; password: string };
+  /** With auth: require it only for *.narinfo (nix-cache-info and NARs public), as some nginx setups do. */
+  authOnlyNarinfo?: boolean;
+  /** Every Authorization header the server receives is pushed here (what the client really sent). */
+  authorizations?: string[];
   host?: string;
   /** Serve HTTPS with this key and certificate (PEM). */
   tls?: { key: string; cert: string };
@@ -32,7 +36,8 @@ export async function serveCache(dir: string, opts: CacheServerOptions = {}): Pr
     async (req, res, requests) => {
       const path = decodeURIComponent((req.url ?? '/').split('?')[0] as string);
       requests.push(path);
-      if (opts.auth) {
+      if (req.headers.authorization) opts.authorizations?.push(req.headers.authorization);
+      if (opts.auth && (!opts.authOnlyNarinfo || path.endsWith('.narinfo'))) {
         const expected = `Basic ${Buffer.from(`${opts.auth.user}:${opts.auth.password}`).toString('base64')}`;
         if (req.headers.authorization !== expected) {
           res.writeHead(401, { 'www-authenticate': 'Basic realm="cache"' }).end('Unauthorized\n');

@@ -1,46 +1,21 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AS_NOBODY, checkOf, parseReport, runCli } from '../helpers/cli.js';
-import { CACHES, KEYS } from '../helpers/servers.js';
+import { CACHES, KEYS, type Running, serveCache } from '../helpers/servers.js';
 import { ensureFixturePathsInStore, FIXTURE_PATHS, missing } from '../helpers/system.js';
 
 const LAN_KEY = readFileSync(join(KEYS, 'lan.pub'), 'utf8').trim();
 const skipReason = missing('credential tests (auth only on narinfos)', { root: true, commands: ['nix', 'setpriv'] });
 const USER = 'builder';
 const PASSWORD = 'narinfo-secret-7';
-let server: Server;
+let server: Running | undefined;
 let url = '';
-let port = 0;
 /** The Authorization headers the server has seen, in order (what Nix and the doctor actually sent). */
 const authorizations: string[] = [];
 const work = skipReason ? '' : mkdtempSync(join(tmpdir(), 'nixcache-cred-'));
-
-/** Serves the signed fixture cache; only *.narinfo needs HTTP basic auth, as some nginx setups do. */
-function narinfoAuthServer(dir: string): Server {
-  const expected = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
-  return createServer(async (req, res) => {
-    const path = decodeURIComponent((req.url ?? '/').split('?')[0] as string);
-    if (req.headers.authorization) authorizations.push(req.headers.authorization);
-    if (path.endsWith('.narinfo') && req.headers.authorization !== expected) {
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="narinfo"' }).end('Unauthorized\n');
-      return;
-    }
-    const file = normalize(join(dir, path));
-    if (!file.startsWith(dir)) return void res.writeHead(403).end();
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { 'content-length': body.length }).end(body);
-    } catch {
-      res.writeHead(404).end('not found\n');
-    }
-  });
-}
 
 /** A nix.conf (and netrc) every user may read — the netrc's own mode is what a test sets. */
 function confDir(netrc?: { text: string; mode: number }, extra = ''): Record<string, string> {
@@ -79,13 +54,16 @@ beforeAll(async () => {
   if (skipReason) return;
   ensureFixturePathsInStore();
   chmodSync(work, 0o755);
-  server = narinfoAuthServer(join(CACHES, 'signed-lan'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
-  url = `http://127.0.0.1:${port}`;
+  // The signed fixture cache; only *.narinfo needs HTTP basic auth, as some nginx setups do.
+  server = await serveCache(join(CACHES, 'signed-lan'), {
+    auth: { user: USER, password: PASSWORD },
+    authOnlyNarinfo: true,
+    authorizations,
+  });
+  url = server.url;
 });
 afterAll(async () => {
-  if (server) await new Promise((resolve) => server.close(resolve));
+  if (server) await server.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -119,10 +97,10 @@ describe.skipIf(skipReason)('credentials as the daemon sees them: a cache with a
   });
 
   it('names a netrc machine entry with a port as the reason it never matches, as Nix finds nothing with it', async () => {
-    const withPort = confDir({ text: `machine 127.0.0.1:${port} login ${USER} password ${PASSWORD}\n`, mode: 0o600 });
+    const withPort = confDir({ text: `machine 127.0.0.1:${server?.port} login ${USER} password ${PASSWORD}\n`, mode: 0o600 });
     const { info, stdout } = await cacheInfo(withPort);
     expect(info.status).toBe('fail');
-    expect(info.detail).toContain(`'machine 127.0.0.1:${port}' has a port: curl matches the host name alone`);
+    expect(info.detail).toContain(`'machine 127.0.0.1:${server?.port}' has a port: curl matches the host name alone`);
     expect(stdout).not.toContain(PASSWORD);
     // The oracle: Nix with the port-qualified entry does not find the path; with the host alone it does.
     expect(await nixFinds(withPort)).toBe(false);
