@@ -6,7 +6,7 @@ import { localClosure, resolveArguments, systemRoot, validPaths } from '../facts
 import { type Lookup, lookupPath } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
 import type { CoverageCache, CoverageHole, CoverageReport } from '../report/coverage.js';
-import { renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
+import { NO_COUNTS, renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
 import { renderDocument, UNREAD_DISK_CACHE, unknownEnvironment } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
@@ -255,22 +255,7 @@ export async function runCoverage(
       if (!plan) return false;
       return disk.judge(plan.target.url.raw, path.slice(storeDir.length + 1, storeDir.length + 33), l.narHash).kind === 'negative';
     };
-    const caches: CoverageCache[] = cacheEntries(plans).map((entry) => ({
-      ...entry,
-      present: 0,
-      missing: 0,
-      untrusted: 0,
-      auth: 0,
-      error: 0,
-      unreachable: 0,
-      diskNegative: 0,
-      coverage: 0,
-      fileSize: 0,
-      narSize: 0,
-      attributed: 0,
-      attributedFileSize: 0,
-      attributedNarSize: 0,
-    }));
+    const caches: CoverageCache[] = cacheEntries(plans).map((entry) => ({ ...entry, ...NO_COUNTS }));
     const missing: string[] = [];
     const holes: CoverageHole[] = [];
     for (const path of all) {

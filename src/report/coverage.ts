@@ -35,6 +35,23 @@ export interface CoverageCache extends PathsCacheEntry {
   attributedNarSize: number;
 }
 
+/** A cache's counts before the first path is counted. */
+export const NO_COUNTS: Readonly<Omit<CoverageCache, keyof PathsCacheEntry>> = {
+  present: 0,
+  missing: 0,
+  untrusted: 0,
+  auth: 0,
+  error: 0,
+  unreachable: 0,
+  diskNegative: 0,
+  coverage: 0,
+  fileSize: 0,
+  narSize: 0,
+  attributed: 0,
+  attributedFileSize: 0,
+  attributedNarSize: 0,
+};
+
 export interface CoverageHole {
   cache: string;
   path: string;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Exporter, type ExporterDeps } from '../../src/commands/exporter.js';
 import { coverageFlagsOf } from '../../src/commands/serve-metrics.js';
 import { parseExposition, type Sample } from '../../src/host/prom-text.js';
-import type { CoverageCache, CoverageReport } from '../../src/report/coverage.js';
+import { type CoverageCache, type CoverageReport, NO_COUNTS } from '../../src/report/coverage.js';
 import { renderCoverageMetrics } from '../../src/report/coverage-metrics.js';
 import { renderExporterMetrics, renderMetrics } from '../../src/report/metrics.js';
 import { type CheckResult, crashReport, type Report, summarise } from '../../src/report/model.js';
@@ -118,19 +118,7 @@ const coverageCache = (url: string, order: number, counts: Partial<CoverageCache
   prioritySource: 'cache-info',
   used: true,
   unusedReason: null,
-  present: 0,
-  missing: 0,
-  untrusted: 0,
-  auth: 0,
-  error: 0,
-  unreachable: 0,
-  diskNegative: 0,
-  coverage: 0,
-  fileSize: 0,
-  narSize: 0,
-  attributed: 0,
-  attributedFileSize: 0,
-  attributedNarSize: 0,
+  ...NO_COUNTS,
   ...counts,
 });
 
