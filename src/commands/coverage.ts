@@ -7,7 +7,7 @@ import { type Lookup, lookupPath } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
 import type { CoverageCache, CoverageHole, CoverageReport } from '../report/coverage.js';
 import { NO_COUNTS, renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
-import { renderDocument, UNREAD_DISK_CACHE, unknownEnvironment } from '../report/paths-common.js';
+import { renderDocument, unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
 import { writeFileAtomically } from '../system/atomic.js';
@@ -100,13 +100,7 @@ async function writeMetrics(target: MetricsTarget, report: CoverageReport, quiet
 
 function emptyReport(flags: CoverageFlags, errors: CoverageReport['errors']): CoverageReport {
   return {
-    schemaVersion: SCHEMA_VERSION,
-    kind: 'coverage',
-    tool: { name: 'nixcache', version: VERSION },
-    generatedAt: new Date().toISOString(),
-    durationMs: 0,
-    environment: unknownEnvironment(process.env.USER),
-    diskCache: { ...UNREAD_DISK_CACHE, ttls: { ...UNREAD_DISK_CACHE.ttls } },
+    ...unreadDocumentHead('coverage'),
     closure: flags.closure,
     roots: [],
     paths: 0,

@@ -5,7 +5,7 @@ import type { DiskCacheVerdict } from '../nix/disk-cache.js';
 import { formatTime, isoTime } from '../nix/disk-cache.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { type CacheView, DECODABLE, type DiskWord, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
-import { renderDocument, UNREAD_DISK_CACHE, unknownEnvironment } from '../report/paths-common.js';
+import { renderDocument, unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
@@ -89,13 +89,7 @@ async function emit(flags: PathsFlags, report: WhyReport): Promise<number> {
 
 function emptyReport(errors: WhyReport['errors']): WhyReport {
   return {
-    schemaVersion: SCHEMA_VERSION,
-    kind: 'why',
-    tool: { name: 'nixcache', version: VERSION },
-    generatedAt: new Date().toISOString(),
-    durationMs: 0,
-    environment: unknownEnvironment(process.env.USER),
-    diskCache: { ...UNREAD_DISK_CACHE, ttls: { ...UNREAD_DISK_CACHE.ttls } },
+    ...unreadDocumentHead('why'),
     caches: [],
     paths: [],
     errors: errors.map((e) => ({ argument: redactPatterns(e.argument), message: redactPatterns(e.message) })),

@@ -1,3 +1,5 @@
+import { DEFAULT_TTLS } from '../nix/disk-cache.js';
+import { SCHEMA_VERSION, VERSION } from '../version.js';
 import { fence } from './markdown.js';
 import { displayed, jsonSafe } from './sanitize.js';
 
@@ -42,11 +44,14 @@ export interface ArgumentProblem {
 /** Every string of VALUE through the shared sanitiser: what the table and the Markdown show. */
 export const forDisplayDeep = displayed;
 
-/** The environment of a document written before discovery could run (bad arguments). */
-export function unknownEnvironment(user: string | undefined): PathsEnvironment {
-  return {
+/**
+ * How a why or coverage document begins when no run could look anything up (bad arguments, a
+ * crash): this moment, the environment unknown, Nix's disk cache not read (Nix's default TTLs).
+ */
+export function unreadDocumentHead<K extends 'why' | 'coverage'>(kind: K) {
+  const environment: PathsEnvironment = {
     nixVersion: null,
-    user: user ?? 'unknown',
+    user: process.env.USER ?? 'unknown',
     multiUser: false,
     trustedUser: null,
     storeDir: '/nix/store',
@@ -54,16 +59,17 @@ export function unknownEnvironment(user: string | undefined): PathsEnvironment {
     fallback: false,
     configFiles: [],
   };
+  const diskCache: DiskCacheSummary = { state: 'absent', path: null, owner: 'unknown', message: null, ttls: { ...DEFAULT_TTLS } };
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    kind,
+    tool: { name: 'nixcache' as const, version: VERSION },
+    generatedAt: new Date().toISOString(),
+    durationMs: 0,
+    environment,
+    diskCache,
+  };
 }
-
-/** Nix's disk cache, not read (and Nix's default time-to-live of its entries). */
-export const UNREAD_DISK_CACHE: DiskCacheSummary = {
-  state: 'absent',
-  path: null,
-  owner: 'unknown',
-  message: null,
-  ttls: { negative: 3600, positive: 2592000 },
-};
 
 /** The JSON contract: exact strings, nothing a terminal would act on. */
 export function renderDocument(doc: unknown): string {
