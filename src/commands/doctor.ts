@@ -37,13 +37,7 @@ export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.Pro
   ];
   for (const p of fileProblems) if (p?.[2]) throw new UsageError(`${p[0]} ${p[1]}: ${p[2]}`);
 
-  const plugins = await loadPlugins(flags.plugins, CHECKS, (message) => new UsageError(message));
-  const registry = [...CHECKS, ...plugins];
-  const known = registry.map((c) => c.id);
-  for (const id of [...flags.only, ...flags.skip]) {
-    if (!known.includes(id)) throw new UsageError(`unknown check id '${id}' (known: ${known.join(', ')})`);
-  }
-  const checks = registry.filter((c) => (flags.only.length === 0 || flags.only.includes(c.id)) && !flags.skip.includes(c.id));
+  const checks = await selectChecks(flags);
 
   const color = flags.color && !env.NO_COLOR && (env.FORCE_COLOR ? env.FORCE_COLOR !== '0' : terminal.stdoutIsTTY);
   const spinner = await startSpinner('nixcache doctor', env);
@@ -110,6 +104,17 @@ async function writeChunks(chunks: Iterable<string>): Promise<WriteResult> {
     size = 0;
   }
   return pending.length > 0 ? terminal.stdout(pending.join('')) : { ok: true };
+}
+
+/** The checks FLAGS select: the registry and the --plugin modules, narrowed by --only and --skip (an unknown id is a usage error). */
+export async function selectChecks(flags: Pick<DoctorFlags, 'plugins' | 'only' | 'skip'>): Promise<Check[]> {
+  const plugins = await loadPlugins(flags.plugins, CHECKS, (message) => new UsageError(message));
+  const registry = [...CHECKS, ...plugins];
+  const known = registry.map((c) => c.id);
+  for (const id of [...flags.only, ...flags.skip]) {
+    if (!known.includes(id)) throw new UsageError(`unknown check id '${id}' (known: ${known.join(', ')})`);
+  }
+  return registry.filter((c) => (flags.only.length === 0 || flags.only.includes(c.id)) && !flags.skip.includes(c.id));
 }
 
 /** Time kept for building and writing the report after the checks: a base, and per result (10,000 caches: 5 s, at most half the deadline). */

@@ -1,12 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { CHECKS } from '../../checks/index.js';
 import type { CoverageReport } from '../report/coverage.js';
 import { crashReport, type Report } from '../report/model.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
-import { loadPlugins } from '../runner/plugins.js';
 import { terminal, unreadableFileProblem } from '../system/terminal.js';
-import { runDoctor } from './doctor.js';
+import { runDoctor, selectChecks } from './doctor.js';
 import { Exporter, sleepFor } from './exporter.js';
 import { type CoverageFlags, DEFAULT_JOBS, type ServeMetricsFlags, UsageError } from './flags.js';
 
@@ -24,13 +22,7 @@ export async function serveMetricsCommand(flags: ServeMetricsFlags, env: Readonl
     doctor.accessLog ? ['--access-log', doctor.accessLog, unreadableFileProblem(doctor.accessLog, true)] : undefined,
   ];
   for (const p of fileProblems) if (p?.[2]) throw new UsageError(`${p[0]} ${p[1]}: ${p[2]}`);
-  const plugins = await loadPlugins(doctor.plugins, CHECKS, (message) => new UsageError(message));
-  const registry = [...CHECKS, ...plugins];
-  const known = registry.map((c) => c.id);
-  for (const id of [...doctor.only, ...doctor.skip]) {
-    if (!known.includes(id)) throw new UsageError(`unknown check id '${id}' (known: ${known.join(', ')})`);
-  }
-  const checks = registry.filter((c) => (doctor.only.length === 0 || doctor.only.includes(c.id)) && !doctor.skip.includes(c.id));
+  const checks = await selectChecks(doctor);
   const metrics = await import('../report/metrics.js');
   const coverageFlags = coverageFlagsOf(flags);
   const coverage = coverageFlags ? coverageRunner(coverageFlags, env) : undefined;
