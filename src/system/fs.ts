@@ -107,29 +107,16 @@ export function createFs(record: Recorder): Fs {
         return null;
       }
     },
-    async exists(path) {
-      try {
-        await access(path, constants.F_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    async canWrite(path) {
-      try {
-        await access(path, constants.W_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    async canRead(path) {
-      try {
-        await access(path, constants.R_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    exists: (path) => accessible(path, constants.F_OK),
+    canWrite: (path) => accessible(path, constants.W_OK),
+    canRead: (path) => accessible(path, constants.R_OK),
   };
+}
+
+/** Whether this process may use PATH in MODE (access(2)); any error is a no. */
+function accessible(path: string, mode: number): Promise<boolean> {
+  return access(path, mode).then(
+    () => true,
+    () => false,
+  );
 }
