@@ -45,10 +45,12 @@ export interface BulkOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-const RETRY_STATUS = new Set([500, 502, 503, 504]);
-const MAX_RATE_LIMITED_ATTEMPTS = 8;
+/** Answers worth a retry with backoff. */
+export const RETRY_STATUS = new Set([500, 502, 503, 504]);
+/** 429s from one host before giving up. */
+export const MAX_RATE_LIMITED_ATTEMPTS = 8;
 /** The longest pause a Retry-After may impose; a server asking more is answered with an error. */
-const MAX_RETRY_AFTER_MS = 60_000;
+export const MAX_RETRY_AFTER_MS = 60_000;
 
 /** Retry-After as milliseconds from NOW: delta-seconds or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {

@@ -9,7 +9,10 @@ import {
   createBulkHttp,
   decodedResult,
   defaultSleep,
+  MAX_RATE_LIMITED_ATTEMPTS,
+  MAX_RETRY_AFTER_MS,
   parseRetryAfter,
+  RETRY_STATUS,
 } from './bulk-http.js';
 import { classifyNetworkError } from './http.js';
 
@@ -33,9 +36,6 @@ const MAX_HEADER_BYTES = 64 * 1024;
 const MAX_RESENDS = 3;
 /** A body cut off at maxBytes with more than this left is not drained: the connection is closed instead. */
 const MAX_DRAIN_BYTES = 64 * 1024;
-const MAX_RATE_LIMITED_ATTEMPTS = 8;
-const MAX_RETRY_AFTER_MS = 60_000;
-const RETRY_STATUS = new Set([500, 502, 503, 504]);
 const IDLE_MS = 10_000;
 
 interface Answer {
