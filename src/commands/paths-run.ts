@@ -2,11 +2,11 @@ import { setMaxListeners } from 'node:events';
 import { discover } from '../discover/index.js';
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import type { StoreTools } from '../facts/closure.js';
-import { type DiskCacheFact, diskCacheDirs, readDiskCache } from '../facts/disk-cache.js';
+import { type DiskCacheFact, diskCacheDirs, readDiskCache, unreadableNote } from '../facts/disk-cache.js';
 import { createFacts } from '../facts/index.js';
 import { type CachePlan, type LookupDeps, planCaches } from '../facts/path-lookups.js';
 import type { CacheInfoFact } from '../facts/types.js';
-import { diskCacheTtls } from '../nix/disk-cache.js';
+import { DEFAULT_TTLS, diskCacheTtls } from '../nix/disk-cache.js';
 import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { DiskCacheSummary, PathsCacheEntry, PathsEnvironment } from '../report/paths-common.js';
@@ -149,7 +149,7 @@ export function pathsEnvironment(d: Discovery, deps: LookupDeps): PathsEnvironme
 }
 
 export function diskSummary(disk: DiskCacheFact): DiskCacheSummary {
-  const ttls = disk.kind === 'read' ? disk.ttls : { negative: 3600, positive: 2592000 };
+  const ttls = disk.kind === 'read' ? disk.ttls : { ...DEFAULT_TTLS };
   if (disk.kind === 'read') return { state: 'read', path: disk.path, owner: disk.owner, message: null, ttls };
   if (disk.kind === 'absent')
     return {
@@ -163,9 +163,7 @@ export function diskSummary(disk: DiskCacheFact): DiskCacheSummary {
     state: 'unreadable',
     path: disk.path,
     owner: disk.owner,
-    message: disk.denied
-      ? `cannot read ${disk.path} (${disk.owner}'s): run with sudo to see which paths Nix remembers as missing`
-      : `cannot use ${disk.path}: ${disk.message}`,
+    message: unreadableNote(disk),
     ttls,
   };
 }
