@@ -206,19 +206,6 @@ function lookupUncached(name: string, knowledge: NixKnowledge): SettingLookup {
   return suggestion ? { kind: 'unknown', suggestion } : { kind: 'unknown' };
 }
 
-/** The canonical setting NAME sets (through aliases and `extra-`), or undefined when Nix ignores it. */
-export function canonicalSetting(
-  name: string,
-  knowledge: NixKnowledge = {},
-): { name: string; extra: boolean; type: SettingType } | undefined {
-  const found = lookupSetting(name, knowledge);
-  return found.kind === 'setting' ? { name: found.name, extra: found.append, type: found.type } : undefined;
-}
-
-export function isKnownSetting(name: string, knowledge: NixKnowledge = {}): boolean {
-  return lookupSetting(name, knowledge).kind === 'setting';
-}
-
 /** The type of the canonical setting NAME in that Nix (undefined when it has no such setting). */
 export function settingType(name: string, knowledge: NixKnowledge = {}): SettingType | undefined {
   const found = settingAt(name, tableVersion(knowledge.version), undefined);

@@ -1,11 +1,6 @@
 import type { Report } from './model.js';
 import { jsonSafe } from './sanitize.js';
 
-/** The JSON contract: the exact strings, with nothing in the text that a terminal would act on. */
-export function renderJson(report: Report): string {
-  return [...renderJsonChunks(report)].join('');
-}
-
 /**
  * Array items per piece of text: a report of 10,000 caches is written piece by piece, never as one
  * string, and each piece stays under V8's large-object size (strings above ~128 KB live in the old
@@ -14,7 +9,8 @@ export function renderJson(report: Report): string {
 const ITEMS_PER_CHUNK = 50;
 
 /**
- * The same document as `JSON.stringify(report, null, 2)`, in pieces: the checks, which grow with
+ * The JSON contract — the exact strings, with nothing in the text that a terminal would act on —
+ * the same document as `JSON.stringify(report, null, 2)`, in pieces: the checks, which grow with
  * the number of caches, a few hundred at a time.
  */
 export function* renderJsonChunks(report: Report): Generator<string> {

@@ -119,7 +119,6 @@ export async function loadNixConf(options: {
   let applied = 0;
   let appended = 0;
   const unknownNames = new Set<string>();
-  /** How long each list setting is so far, as EffectiveSettings builds it. */
   /** The files being applied, outermost first: an include of one of them is a loop. */
   const chain: string[] = [];
   const onChain = new Set<string>();
