@@ -86,7 +86,7 @@ export function confSearchPath(env: NodeJS.ProcessEnv, home = homedir()): { path
   return [{ path: system, level: 'system' }, ...user.reverse().map((path) => ({ path, level: 'user' as const }))];
 }
 
-type FileRead = { ok: true; parsed: ParsedConf } | { ok: false; code: string; message: string };
+type FileRead = { ok: true; parsed: ParsedConf } | { ok: false; code: string; message: string; fifo?: boolean };
 
 /** Thrown inside loadNixConf only, to stop reading at a limit or the deadline; never escapes it. */
 class Stop extends Error {}
@@ -167,10 +167,11 @@ export async function loadNixConf(options: {
         code: r.code,
         message: `'${path}' ${limit}, the most nixcache reads (Nix reads it all): none of its settings are diagnosed`,
       };
-    } else if (r.code === 'ENOTREG' && r.message.includes('(a FIFO)')) {
+    } else if (r.fifo) {
       read = {
         ok: false,
         code: r.code,
+        fifo: true,
         message: `${r.message}: Nix waits on it until something writes to it, so every nix command hangs; nixcache does not read it`,
       };
     } else if (r.code === 'ENOENT') {
@@ -308,7 +309,7 @@ export async function loadNixConf(options: {
         // Past nixcache's size limits Nix reads on: a read limit, where the file is included.
         problem({ ...at, code: 'read-limit', message: r.message });
       } else if (!missing) {
-        problem({ file: path, code: r.code === 'ENOTREG' && r.message.includes('(a FIFO)') ? 'blocks' : 'unreadable', message: r.message });
+        problem({ file: path, code: r.fifo ? 'blocks' : 'unreadable', message: r.message });
       }
       return;
     }

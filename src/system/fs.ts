@@ -2,7 +2,8 @@ import { constants } from 'node:fs';
 import { access, open, readdir, readlink, stat } from 'node:fs/promises';
 import type { Recorder } from './evidence.js';
 
-export type ReadResult = { ok: true; text: string } | { ok: false; code: string; message: string };
+/** FIFO: the path is a FIFO, which a reader (Nix) would wait on until something writes to it. */
+export type ReadResult = { ok: true; text: string } | { ok: false; code: string; message: string; fifo?: boolean };
 export interface FileStat {
   mode: number;
   uid: number;
@@ -35,7 +36,13 @@ export async function readTextFile(path: string, maxBytes = 1024 * 1024): Promis
     try {
       const info = await handle.stat();
       if (info.isDirectory()) return { ok: false, code: 'EISDIR', message: `'${path}' is a directory` };
-      if (!info.isFile()) return { ok: false, code: 'ENOTREG', message: `'${path}' is not a regular file (${specialKind(info)})` };
+      if (!info.isFile())
+        return {
+          ok: false,
+          code: 'ENOTREG',
+          message: `'${path}' is not a regular file (${specialKind(info)})`,
+          ...(info.isFIFO() ? { fifo: true } : {}),
+        };
       // A regular file says its size: one over the limit is refused unread.
       if (info.size > maxBytes) return tooLarge(path, maxBytes, info.size);
       // Read to EOF rather than trusting the size: files under /proc say they are empty. A file
