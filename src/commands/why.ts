@@ -4,7 +4,7 @@ import { cacheViewOf } from '../facts/path-view.js';
 import type { DiskCacheVerdict } from '../nix/disk-cache.js';
 import { formatTime, isoTime } from '../nix/disk-cache.js';
 import { parseStorePath } from '../nix/store-path.js';
-import { type CacheView, DECODABLE, type DiskWord, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
+import { type CacheView, DECODABLE, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
 import { renderDocument, unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
@@ -131,7 +131,8 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
     };
 
     const judge = (path: string): Judged => {
-      const hashPart = parseStorePath(path, storeDir).ok ? path.slice(storeDir.length + 1, storeDir.length + 33) : '';
+      const parsed = parseStorePath(path, storeDir);
+      const hashPart = parsed.ok ? parsed.value.hashPart : '';
       const isValid = valid.has(path);
       const views: CacheView[] = [];
       let references: string[] = [];
@@ -146,11 +147,10 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
         const nar = nars.get(key);
         const served = l.narinfo === 'present' ? l.narHash : l.narinfo === 'missing' ? null : undefined;
         const dc: DiskCacheVerdict | undefined = disk.kind === 'read' ? disk.judge(plan.target.url.raw, hashPart, served) : undefined;
-        const diskWord: DiskWord = disk.kind === 'unreadable' ? 'unreadable' : (dc?.kind ?? 'none');
-        const expires = dc && dc.kind !== 'none' ? dc.expires : undefined;
+        const view = cacheViewOf(plan, l, nar ?? null, disk, dc);
+        views.push(view);
         const compression = l.compression ?? null;
         const decodable = compression === null ? null : DECODABLE.has(compression);
-        views.push(cacheViewOf(plan, l, nar ?? null, disk, dc));
         return {
           url: plan.url,
           order: plan.order,
@@ -163,8 +163,8 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
           narDetail: nar?.detail ?? null,
           compression,
           decodable,
-          diskCache: diskWord,
-          diskCacheExpires: expires !== undefined ? isoTime(expires) : null,
+          diskCache: view.disk,
+          diskCacheExpires: view.diskExpires !== undefined ? isoTime(view.diskExpires) : null,
         };
       });
       const verdict = decideSubstitution(views, {
