@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { classifyNetworkError, decodeContent, type HttpFailureKind } from './http.js';
+import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type HttpFailureKind } from './http.js';
 
 /**
  * Many small requests to a few hosts (narinfo look-ups for a whole closure): one pool of kept-alive
@@ -148,7 +148,7 @@ export function createBulkHttp(opts: BulkOptions): BulkHttp {
     const [, { default: apiRequest }] = await modules;
     const dispatcher = await host.pool;
     const headers: Record<string, string> = { 'user-agent': 'nixcache (like curl/Nix)', accept: '*/*' };
-    if (req.auth) headers.authorization = `Basic ${Buffer.from(`${req.auth.user}:${req.auth.password}`).toString('base64')}`;
+    if (req.auth) headers.authorization = basicAuth(req.auth);
     // The pool's connect, headers and body timeouts bound each request; the deadline bounds them all
     // (a signal and a timer per request cost more than the rest of a narinfo look-up).
     const signal = opts.signal;
@@ -163,8 +163,7 @@ export function createBulkHttp(opts: BulkOptions): BulkHttp {
       // a narinfo or a HEAD is a few hundred bytes of a static file.
       blocking: false,
     } as Parameters<typeof apiRequest>[0]);
-    const flat: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : String(v);
+    const flat = flattenHeaders(res.headers);
     if (res.statusCode === 429 || RETRY_STATUS.has(res.statusCode)) {
       res.body.resume();
       const after = parseRetryAfter(flat['retry-after'], Date.now());

@@ -5,7 +5,15 @@ import { runInNewContext } from 'node:vm';
 import { redactUrl } from '../nix/store-url.js';
 import { timeLimit } from './abort.js';
 import type { Recorder } from './evidence.js';
-import { classifyNetworkError, type HttpFailure, type HttpFailureKind, type LazyAgent } from './http.js';
+import {
+  basicAuth,
+  classifyNetworkError,
+  flattenHeaders,
+  type HttpFailure,
+  type HttpFailureKind,
+  type LazyAgent,
+  REDIRECTS,
+} from './http.js';
 
 export interface HttpStreamOptions {
   auth?: { user: string; password: string };
@@ -62,20 +70,18 @@ export async function streamGet(
   try {
     for (let redirects = 0; ; redirects++) {
       const headers: Record<string, string> = { 'user-agent': 'nixcache-doctor (like curl/Nix)', accept: '*/*' };
-      if (options.auth && new URL(current).origin === origin)
-        headers.authorization = `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString('base64')}`;
+      if (options.auth && new URL(current).origin === origin) headers.authorization = basicAuth(options.auth);
       const res = await open(current, headers, combined, options.timeoutMs, agent.ca);
       status = res.statusCode ?? 0;
       const location = res.headers.location;
-      if ([301, 302, 303, 307, 308].includes(status) && typeof location === 'string') {
+      if (REDIRECTS.has(status) && typeof location === 'string') {
         res.resume();
         log();
         if (redirects >= (options.maxRedirects ?? 5)) return fail('redirect-loop', `more than ${options.maxRedirects ?? 5} redirects`);
         current = new URL(location, current).toString();
         continue;
       }
-      const flat: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+      const flat = flattenHeaders(res.headers);
       if (status !== 200) {
         res.destroy();
         log();

@@ -57,7 +57,13 @@ export interface Http {
 }
 
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** The statuses whose Location is followed, as curl (and so Nix) follows them. */
+export const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** The Authorization header value of HTTP basic auth. */
+export function basicAuth(auth: { user: string; password: string }): string {
+  return `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
+}
 
 /** The run's keep-alive connections, one agent per scheme, made when the first request needs them. */
 export interface LazyAgent {
@@ -136,7 +142,7 @@ export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSign
         for (let redirects = 0; ; redirects++) {
           const headers: Record<string, string> = { 'user-agent': 'nixcache-doctor (like curl/Nix)', accept: '*/*' };
           if (options.auth && safeOrigin(current) === origin) {
-            headers.authorization = `Basic ${Buffer.from(`${options.auth.user}:${options.auth.password}`).toString('base64')}`;
+            headers.authorization = basicAuth(options.auth);
           }
           const res = await send(agent, current, headers, combined);
           answered = true;
@@ -228,9 +234,10 @@ function firstLine(s: string): string {
   return (s.split('\n')[0] ?? '').slice(0, 200);
 }
 
-function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+/** Response headers as one string each (repeated ones joined with ', '). */
+export function flattenHeaders(headers: Record<string, string | string[] | number | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : String(v);
   return out;
 }
 

@@ -14,7 +14,7 @@ import {
   parseRetryAfter,
   RETRY_STATUS,
 } from './bulk-http.js';
-import { classifyNetworkError } from './http.js';
+import { basicAuth, classifyNetworkError } from './http.js';
 
 /**
  * BulkHttp for plain-HTTP caches over raw keep-alive sockets with HTTP/1.1 pipelining: the requests
@@ -435,7 +435,7 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
     new Promise<Answer>((resolve, reject) => {
       if (opts.signal.aborted) return reject(cancelled);
       let text = `${req.method} ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\nuser-agent: nixcache (like curl/Nix)\r\naccept: */*\r\n`;
-      if (req.auth) text += `authorization: Basic ${Buffer.from(`${req.auth.user}:${req.auth.password}`).toString('base64')}\r\n`;
+      if (req.auth) text += `authorization: ${basicAuth(req.auth)}\r\n`;
       stats.requests++;
       origin.send({ method: req.method, text: `${text}\r\n`, maxBytes: req.maxBytes, resends: 0, resolve, reject });
     });

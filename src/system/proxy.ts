@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { redactUrl } from '../nix/store-url.js';
 import type { Recorder } from './evidence.js';
-import { classifyNetworkError } from './http.js';
+import { basicAuth, classifyNetworkError } from './http.js';
 
 /** A request made through a proxy as curl would: absolute-form GET for http://, CONNECT for https://. */
 export type ProxyProbe =
@@ -26,7 +26,7 @@ export async function probeViaProxy(
   const tunnel = t.protocol === 'https:';
   const auth = p.username
     ? {
-        'proxy-authorization': `Basic ${Buffer.from(`${decodeURIComponent(p.username)}:${decodeURIComponent(p.password)}`).toString('base64')}`,
+        'proxy-authorization': basicAuth({ user: decodeURIComponent(p.username), password: decodeURIComponent(p.password) }),
       }
     : {};
   const targetPort = t.port || (tunnel ? '443' : '80');
