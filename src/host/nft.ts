@@ -73,7 +73,9 @@ interface Packet {
 
 type Tri = 'yes' | 'no' | 'unknown';
 
-function packetField(left: Json, p: Packet): string | number | (string | number)[] | undefined {
+function packetField(left: Json | undefined, p: Packet): string | number | (string | number)[] | undefined {
+  // A match without a left side (malformed output) compares nothing the packet carries.
+  if (left === null || typeof left !== 'object') return undefined;
   const l = left as Record<string, Record<string, string>>;
   if (l.payload) {
     const { protocol, field } = l.payload as { protocol?: string; field?: string };
@@ -84,19 +86,19 @@ function packetField(left: Json, p: Packet): string | number | (string | number)
     return undefined;
   }
   if (l.meta) {
-    const k = (l.meta as { key?: string }).key;
+    const k = (l.meta as { key?: string })?.key;
     if (k === 'l4proto' || k === 'protocol') return k === 'l4proto' ? 'tcp' : 'ip';
     if (k === 'iifname' || k === 'iif') return 'external-interface';
     if (k === 'pkttype') return 'host';
     return undefined;
   }
   if (l.ct) {
-    const k = (l.ct as { key?: string }).key;
+    const k = (l.ct as { key?: string })?.key;
     if (k === 'state') return 'new';
     return undefined;
   }
-  if (Array.isArray((left as { concat?: Json[] }).concat)) {
-    const parts = (left as { concat: Json[] }).concat.map((c) => packetField(c, p));
+  if (Array.isArray((left as { concat?: Json[] })?.concat)) {
+    const parts = (left as { concat: Json[] })?.concat.map((c) => packetField(c, p));
     return parts.some((x) => x === undefined) ? undefined : (parts as (string | number)[]);
   }
   return undefined;
@@ -104,7 +106,7 @@ function packetField(left: Json, p: Packet): string | number | (string | number)
 
 function elemMatches(elem: Json, v: string | number | (string | number)[]): Tri {
   if (Array.isArray(v)) {
-    const c = (elem as { concat?: Json[] }).concat;
+    const c = (elem as { concat?: Json[] })?.concat;
     if (!Array.isArray(c) || c.length !== v.length) return 'no';
     return c.every((e, i) => elemMatches(e, v[i] as string | number) === 'yes') ? 'yes' : 'no';
   }
@@ -114,11 +116,11 @@ function elemMatches(elem: Json, v: string | number | (string | number)[]): Tri 
     if (v === 'remote-address') return 'unknown';
     return elem === v || (v === 'tcp' && elem === 6) ? 'yes' : 'no';
   }
-  const range = (elem as { range?: [number, number] }).range;
+  const range = (elem as { range?: [number, number] })?.range;
   if (Array.isArray(range) && typeof v === 'number') return v >= Number(range[0]) && v <= Number(range[1]) ? 'yes' : 'no';
-  const prefix = (elem as { prefix?: unknown }).prefix;
+  const prefix = (elem as { prefix?: unknown })?.prefix;
   if (prefix && v === 'remote-address') return 'unknown';
-  const inner = (elem as { elem?: { val?: Json } }).elem;
+  const inner = (elem as { elem?: { val?: Json } })?.elem;
   if (inner && 'val' in inner) return elemMatches(inner.val as Json, v);
   return 'unknown';
 }
@@ -129,7 +131,7 @@ function rightMatches(right: Json, v: string | number | (string | number)[], rs:
     if (!elems) return 'unknown';
     return anyOf(elems.map((e) => elemMatches(Array.isArray(e) ? e[0] : e, v)));
   }
-  const set = (right as { set?: Json[] }).set;
+  const set = (right as { set?: Json[] })?.set;
   if (Array.isArray(set)) return anyOf(set.map((e) => elemMatches(e, v)));
   if (Array.isArray(right) && !Array.isArray(v)) return anyOf(right.map((e) => elemMatches(e, v)));
   return elemMatches(right, v);
@@ -146,6 +148,8 @@ type Step =
   | { kind: 'next' };
 
 function verdictOf(v: Record<string, Json>): Step | undefined {
+  // A map entry's value may be anything in malformed output: only an object is a verdict.
+  if (v === null || typeof v !== 'object') return undefined;
   if ('accept' in v) return { kind: 'verdict', verdict: 'accept' };
   if ('drop' in v) return { kind: 'verdict', verdict: 'drop' };
   if ('reject' in v) return { kind: 'verdict', verdict: 'reject' };
@@ -159,13 +163,13 @@ function verdictOf(v: Record<string, Json>): Step | undefined {
 function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: { unmodelled: string[]; conditions: string[] }): Step {
   const pending: string[] = [];
   for (const e of rule.expr) {
-    const ex = e as Record<string, Json>;
+    const ex = (e ?? {}) as Record<string, Json>;
     if (ex.match) {
       const m = ex.match as { op?: string; left: Json; right: Json };
       const v = packetField(m.left, p);
       if (v === undefined) {
         // A match on something a new TCP connection to the port does not carry (udp, icmp …) or that is not modelled.
-        const text = JSON.stringify(m.left);
+        const text = JSON.stringify(m.left) ?? '';
         // `tcp flags syn / fin,syn,rst,ack`: the packet asked about is exactly such a SYN.
         if (text.includes('"field":"flags"')) continue;
         if (/"(udp|icmp|icmpv6|ip6?)"|"sport"|"type"/.test(text)) return { kind: 'next' };
@@ -181,9 +185,9 @@ function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: { unmodelled: 
     if (ex.vmap) {
       const vm = ex.vmap as { key: Json; data: Json };
       const v = packetField(vm.key, p);
-      const entries = ((vm.data as { set?: Json[] }).set ?? []) as [Json, Record<string, Json>][];
+      const entries = ((vm.data as { set?: Json[] })?.set ?? []) as [Json, Record<string, Json>][];
       if (v === undefined) return { kind: 'next' };
-      const hit = entries.find(([k]) => elemMatches(k, v) === 'yes');
+      const hit = entries.find((entry) => Array.isArray(entry) && elemMatches(entry[0], v) === 'yes');
       if (!hit) return { kind: 'next' };
       const step = verdictOf(hit[1]);
       if (step) return finish(step, pending, notes);
@@ -201,12 +205,10 @@ function finish(step: Step, pending: string[], notes: { conditions: string[] }):
 }
 
 function describeMatch(m: { op?: string; left: Json; right: Json }): string {
-  const meta = (m.left as { meta?: { key?: string } }).meta?.key;
-  const right = JSON.stringify(m.right)
-    .replace(/[{}"[\]]|set:/g, '')
-    .replace(/,/g, ', ');
+  const meta = (m.left as { meta?: { key?: string } })?.meta?.key;
+  const right = (JSON.stringify(m.right) ?? '').replace(/[{}"[\]]|set:/g, '').replace(/,/g, ', ');
   if (meta === 'iifname' || meta === 'iif') return `${m.op === '!=' ? 'not on' : 'on'} interface ${right}`;
-  const payload = (m.left as { payload?: { field?: string } }).payload?.field;
+  const payload = (m.left as { payload?: { field?: string } })?.payload?.field;
   if (payload === 'saddr') return `${m.op === '!=' ? 'not from' : 'from'} ${right}`;
   return `if ${JSON.stringify(m.left)} ${m.op} ${right}`;
 }
@@ -262,32 +264,32 @@ function walk(
 /** A readable form of a rule for the report (nft's own text needs `nft list`, which JSON lacks). */
 export function describeRule(rule: NftRule): string {
   const parts = rule.expr.map((e) => {
-    const ex = e as Record<string, Json>;
+    const ex = (e ?? {}) as Record<string, Json>;
     if (ex.match) {
       const m = ex.match as { op: string; left: Json; right: Json };
       return `${leftText(m.left)} ${m.op === '==' ? '' : `${m.op} `}${rightText(m.right)}`.replace(/\s+/g, ' ').trim();
     }
-    if (ex.vmap) return `${leftText((ex.vmap as { key: Json }).key)} vmap { … }`;
-    if (ex.jump || ex.goto) return `${ex.jump ? 'jump' : 'goto'} ${((ex.jump ?? ex.goto) as { target: string }).target}`;
+    if (ex.vmap) return `${leftText((ex.vmap as { key: Json })?.key)} vmap { … }`;
+    if (ex.jump || ex.goto) return `${ex.jump ? 'jump' : 'goto'} ${((ex.jump ?? ex.goto) as { target: string })?.target}`;
     return Object.keys(ex)[0] ?? '';
   });
   return `${rule.family} ${rule.table} ${rule.chain}: ${parts.filter((p) => p && p !== 'counter').join(' ')}`;
 }
 
 function leftText(l: Json): string {
-  const x = l as Record<string, Record<string, string>>;
+  const x = (l ?? {}) as Record<string, Record<string, string>>;
   if (x.payload) return `${x.payload.protocol} ${x.payload.field}`;
   if (x.meta) return `meta ${x.meta.key}`;
   if (x.ct) return `ct ${x.ct.key}`;
-  if (Array.isArray((l as { concat?: Json[] }).concat)) return (l as { concat: Json[] }).concat.map(leftText).join(' . ');
+  if (Array.isArray((l as { concat?: Json[] })?.concat)) return (l as { concat: Json[] })?.concat.map(leftText).join(' . ');
   return JSON.stringify(l);
 }
 
 function rightText(r: Json): string {
   if (typeof r === 'string' || typeof r === 'number') return String(r);
-  const set = (r as { set?: Json[] }).set;
+  const set = (r as { set?: Json[] })?.set;
   if (Array.isArray(set)) return `{ ${set.map(rightText).join(', ')} }`;
-  const range = (r as { range?: Json[] }).range;
+  const range = (r as { range?: Json[] })?.range;
   if (Array.isArray(range)) return `${range[0]}-${range[1]}`;
   if (Array.isArray(r)) return `{ ${r.map(rightText).join(', ')} }`;
   return JSON.stringify(r);

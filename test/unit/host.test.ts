@@ -91,6 +91,24 @@ describe('nftables evaluation (nft -j list ruleset of the NixOS ruleset)', () =>
     expect(evaluateNft(r.value, 5000, 'ipv4')).toBeUndefined();
     expect(evaluateNft(r.value, 5000, 'ipv6')).toMatchObject({ verdict: 'drop', chain: 'ip6 f6 input' });
   });
+  it('judges malformed rules (a match without a side, null expressions, odd map entries) without throwing', () => {
+    const chain = { family: 'inet', table: 't', name: 'input', handle: 1, type: 'filter', hook: 'input', prio: 0, policy: 'drop' };
+    const rule = (expr: unknown[]) => ({ rule: { family: 'inet', table: 't', chain: 'input', handle: 2, expr } });
+    const ruleset = JSON.stringify({
+      nftables: [
+        { table: { family: 'inet', name: 't', handle: 1 } },
+        { chain },
+        rule([{ match: { op: '!=', eft: { payload: { protocol: 'tcp', field: 'dport' } }, right: 1 } }, { accept: null }]),
+        rule([{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } } } }, { accept: null }]),
+        rule([null, { match: null }]),
+        rule([{ vmap: { key: { payload: { protocol: 'tcp', field: 'dport' } }, data: { set: ['new', [5000, 'new'], [5000, null]] } } }]),
+      ],
+    });
+    const r = parseNftJson(ruleset);
+    if (!r.ok) throw new Error(r.error.message);
+    expect(() => evaluateNft(r.value, 5000)).not.toThrow();
+    expect(['accept', 'drop', 'reject']).toContain(evaluateNft(r.value, 5000)?.verdict);
+  });
   it('rejects JSON that is not an nft ruleset with a typed error', () => {
     expect(parseNftJson('{"nope": 1}').ok).toBe(false);
     expect(parseNftJson('not json').ok).toBe(false);
