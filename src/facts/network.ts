@@ -28,20 +28,23 @@ export async function readNameservers(io: Io): Promise<string[]> {
 
 /**
  * /etc/resolv.conf, and when it names systemd-resolved's stub, what the stub forwards to: whether it
- * answers at all (TCP to port 53 — refused means systemd-resolved is not running), then `resolvectl dns`
- * (per link), else its uplink file. resolvectl runs only when the stub answers: asked over D-Bus while
- * systemd-resolved is stopped, it could start it, and the doctor changes nothing.
+ * answers at all (a DNS question over UDP, as the C library asks, and TCP to port 53 — a stub may
+ * listen on either alone; refused on both means systemd-resolved is not running), then `resolvectl
+ * dns` (per link), else its uplink file. resolvectl runs only when the stub answers: asked over
+ * D-Bus while systemd-resolved is stopped, it could start it, and the doctor changes nothing.
  */
 export async function readResolvers(io: Io): Promise<Resolvers> {
   const configured = await readNameservers(io);
   const stub = configured.find((a) => RESOLVED_STUBS.includes(a));
   if (!stub) return { configured };
-  const probe = await io.net.tcpConnect(stub, 53);
-  // Refused: nothing listens there. Another failure (a filtered port, no answer in time) proves
-  // nothing either way: the uplink file is read, resolvectl is not asked.
-  if (probe.result === 'refused') return { configured, resolved: { stub, running: false, upstream: [], source: 'none' } };
+  const [udp, tcp] = await Promise.all([io.net.dnsQuery(stub, 53), io.net.tcpConnect(stub, 53)]);
+  // Refused both ways: nothing listens there. Any other failure (a filtered port, no answer in time)
+  // proves nothing either way: the uplink file is read, resolvectl is not asked.
+  if (udp.result === 'refused' && tcp.result === 'refused')
+    return { configured, resolved: { stub, running: false, upstream: [], source: 'none' } };
+  const answers = udp.result === 'answered' || tcp.result === 'open';
   const [ctl, uplink] = await Promise.all([
-    probe.result === 'open' ? io.exec('resolvectl', ['dns']) : undefined,
+    answers ? io.exec('resolvectl', ['dns']) : undefined,
     io.fs.readText(RESOLVED_UPLINK, 64 * 1024),
   ]);
   const links = ctl?.exitCode === 0 ? parseResolvectlDns(ctl.stdout) : undefined;

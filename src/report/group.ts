@@ -103,6 +103,8 @@ export function evidenceLine(e: Evidence): string {
       return `resolve ${e.host} → ${e.error ?? e.addresses.join(', ')} (${e.durationMs} ms)`;
     case 'tcp':
       return `tcp ${e.address}:${e.port} → ${e.result} (${e.durationMs} ms)`;
+    case 'udp':
+      return `dns query over udp to ${e.address}:${e.port} → ${e.result} (${e.durationMs} ms)`;
     case 'tls':
       return `tls ${e.host}:${e.port} → ${e.error ?? e.result} (${e.durationMs} ms)`;
     case 'ping':

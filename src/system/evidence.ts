@@ -4,6 +4,8 @@ export type Evidence =
   | { kind: 'http'; method: string; url: string; status: number | null; bytes: number; durationMs: number; error?: string }
   | { kind: 'dns'; host: string; addresses: string[]; durationMs: number; error?: string }
   | { kind: 'tcp'; host: string; address: string; port: number; result: string; durationMs: number }
+  /** A DNS question asked over UDP (to systemd-resolved's stub). */
+  | { kind: 'udp'; host: string; address: string; port: number; result: string; durationMs: number }
   | { kind: 'tls'; host: string; port: number; result: string; durationMs: number; error?: string }
   | { kind: 'ping'; host: string; alive: boolean; rttMs: number | null; loss: number | null; durationMs: number; error?: string }
   | { kind: 'file'; path: string; op: string; result: string };

@@ -1,3 +1,5 @@
+import { randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP, Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -16,6 +18,14 @@ export interface TcpProbe {
   durationMs: number;
   code?: string;
 }
+/** A DNS question over UDP: 'answered' is any reply to it (SERVFAIL included), 'refused' an ICMP port unreachable. */
+export type DnsQueryResult = 'answered' | 'refused' | 'timeout' | 'error' | 'cancelled';
+export interface DnsQueryProbe {
+  result: DnsQueryResult;
+  address: string;
+  port: number;
+  durationMs: number;
+}
 export type TlsProbe =
   | { ok: true; durationMs: number; protocol: string | null }
   | { ok: false; message: string; code?: string; durationMs: number };
@@ -23,6 +33,8 @@ export type TlsProbe =
 export interface Net {
   resolve(host: string): Promise<Resolution>;
   tcpConnect(address: string, port: number, host?: string): Promise<TcpProbe>;
+  /** Asks the DNS server at ADDRESS:PORT one question over UDP, as the C library's resolver does first. */
+  dnsQuery(address: string, port: number): Promise<DnsQueryProbe>;
   tlsHandshake(address: string, port: number, servername: string): Promise<TlsProbe>;
   isLocalAddress(address: string): boolean;
 }
@@ -50,6 +62,11 @@ export function createNet(record: Recorder, signal: AbortSignal, timeoutMs: numb
     async tcpConnect(address, port, host = address) {
       const probe = await tcpProbe(address, port, timeoutMs, signal);
       record({ kind: 'tcp', host, address, port, result: probe.result, durationMs: probe.durationMs });
+      return probe;
+    },
+    async dnsQuery(address, port) {
+      const probe = await dnsQueryProbe(address, port, Math.min(timeoutMs, DNS_QUERY_MS), signal);
+      record({ kind: 'udp', host: address, address, port, result: probe.result, durationMs: probe.durationMs });
       return probe;
     },
     async tlsHandshake(address, port, servername) {
@@ -141,5 +158,42 @@ function tcpProbe(address: string, port: number, timeoutMs: number, signal: Abor
       else done('error', code);
     });
     socket.connect({ host: address, port });
+  });
+}
+
+/** A DNS server that answers at all does so in well under this; a slow upstream makes the stub wait, not us. */
+const DNS_QUERY_MS = 2000;
+
+/**
+ * One standard query (the root's NS records, recursion desired) on a connected UDP socket: a reply
+ * carrying its id and the response bit is 'answered', whatever its code — a stub with no upstream
+ * answers SERVFAIL, and that still proves it runs; the kernel turns an ICMP port unreachable into
+ * ECONNREFUSED on a connected socket.
+ */
+function dnsQueryProbe(address: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<DnsQueryProbe> {
+  const started = performance.now();
+  const id = randomInt(0x10000);
+  // Header: id, flags RD, one question; then the root name (one zero byte), type NS, class IN.
+  const query = Buffer.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
+  return new Promise((resolve) => {
+    const socket = createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
+    let settled = false;
+    const done = (result: DnsQueryResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      socket.close();
+      resolve({ result, address, port, durationMs: Math.round(performance.now() - started) });
+    };
+    const timer = setTimeout(() => done('timeout'), timeoutMs);
+    const onAbort = () => done('cancelled');
+    if (signal.aborted) return done('cancelled');
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('message', (m: Buffer) => {
+      if (m.length >= 12 && m.readUInt16BE(0) === id && (m[2] as number) & 0x80) done('answered');
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => done(e.code === 'ECONNREFUSED' ? 'refused' : 'error'));
+    socket.connect(port, address, () => socket.send(query, (e) => e && done('error')));
   });
 }

@@ -14,7 +14,7 @@ import type { ExecResult } from '../../src/system/exec.js';
 import type { FileStat, ReadResult } from '../../src/system/fs.js';
 import type { HttpFailureKind, HttpResult } from '../../src/system/http.js';
 import type { Io } from '../../src/system/io.js';
-import type { Resolution, TcpResult, TlsProbe } from '../../src/system/net.js';
+import type { DnsQueryResult, Resolution, TcpResult, TlsProbe } from '../../src/system/net.js';
 import type { PingResult } from '../../src/system/ping.js';
 
 /**
@@ -33,6 +33,8 @@ export interface Script {
   resolve?: Record<string, string[] | string>;
   /** `address:port` → what a TCP connection gets (default refused). */
   tcp?: Record<string, TcpResult>;
+  /** `address:port` → what a DNS question over UDP gets (default refused). */
+  udp?: Record<string, DnsQueryResult>;
   /** `address:port` → the TLS handshake's failure message (default: TLSv1.3 works). */
   tlsFailure?: Record<string, string>;
   /** address → what ping says. */
@@ -174,6 +176,11 @@ export function scriptedIo(script: Script, calls: string[] = [], record: (e: Evi
           : { ok: false, code: r ?? 'ENOTFOUND', message: `'${host}' does not resolve (${r ?? 'ENOTFOUND'})`, durationMs: 1 };
         record({ kind: 'dns', host, addresses: resolution.ok ? resolution.addresses : [], durationMs: 1 });
         return resolution;
+      },
+      async dnsQuery(address, port) {
+        const result = script.udp?.[`${address}:${port}`] ?? 'refused';
+        record({ kind: 'udp', host: address, address, port, result, durationMs: 2 });
+        return { result, address, port, durationMs: 2 };
       },
       async tcpConnect(address, port, host = address) {
         const result = script.tcp?.[`${address}:${port}`] ?? 'refused';

@@ -38,9 +38,9 @@ function namespace(route: boolean): Netns {
   return ns;
 }
 
-/** Stands in for systemd-resolved's stub without upstreams: SERVFAIL to every question (UDP), and a TCP listener on port 53. */
-async function stubResolver(ns: Netns): Promise<void> {
-  children.push(await dnsResponder(ns, '127.0.0.53', 2, { tcp: true }));
+/** Stands in for systemd-resolved's stub without upstreams: SERVFAIL to every question (UDP), and unless UDPONLY a TCP listener on port 53. */
+async function stubResolver(ns: Netns, { udpOnly = false } = {}): Promise<void> {
+  children.push(await dnsResponder(ns, '127.0.0.53', 2, { tcp: !udpOnly }));
 }
 
 /** Runs the doctor in NS with UPLINK (a fixture name) as /run/systemd/resolve/resolv.conf, on a private tmpfs. */
@@ -99,6 +99,18 @@ describe.skipIf(skipReason)('behind systemd-resolved’s stub, in namespaces the
     );
     expect(network.fix).toContain('dig @192.168.178.1 ');
     expect(network.data).toMatchObject({ verdict: 'dns-down', resolved: { running: true, source: '/run/systemd/resolve/resolv.conf' } });
+  });
+
+  it('takes a stub that answers over UDP alone (DNSStubListener=udp) as running', async () => {
+    const ns = namespace(true);
+    await stubResolver(ns, { udpOnly: true });
+    const { network } = await doctorIn(ns, 'uplink-resolv.conf');
+    expect(network.summary).not.toMatch(/not running/);
+    expect(network.data).toMatchObject({
+      verdict: 'dns-down',
+      resolved: { running: true, upstream: ['192.168.178.1', 'fd00::be24:11ff:fea6:4c5b'] },
+    });
+    expect(network.evidence).toContainEqual(expect.objectContaining({ kind: 'udp', address: '127.0.0.53', port: 53, result: 'answered' }));
   });
 
   it('says systemd-resolved knows no DNS server when its uplink file lists none', async () => {

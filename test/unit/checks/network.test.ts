@@ -177,6 +177,29 @@ describe('network check behind systemd-resolved', () => {
     expect(calls.filter((c) => c.startsWith('resolvectl'))).toEqual([]);
   });
 
+  it.each([
+    ['over UDP alone (DNSStubListener=udp), as the C library asks', { udp: { '127.0.0.53:53': 'answered' as const } }],
+    ['over TCP alone (DNSStubListener=tcp)', { tcp: { '127.0.0.53:53': 'open' as const } }],
+  ])('takes a stub that answers %s as running, and asks resolvectl', async (_, script) => {
+    const { finding: f, calls } = await runNetwork(resolvedWorld({ ...script, exec: { 'resolvectl dns': fixture('resolvectl-dns.txt') } }));
+    expect(f.data).toMatchObject({ resolved: { running: true, source: 'resolvectl dns' } });
+    expect(f.summary).not.toMatch(/not running/);
+    expect(calls.filter((c) => c.startsWith('resolvectl'))).toEqual(['resolvectl dns']);
+  });
+
+  it('does not call resolved stopped when the stub is filtered (no answer either way), nor ask resolvectl', async () => {
+    const { finding: f, calls } = await runNetwork(
+      resolvedWorld({
+        udp: { '127.0.0.53:53': 'timeout' },
+        tcp: { '127.0.0.53:53': 'timeout' },
+        exec: { 'resolvectl dns': fixture('resolvectl-dns.txt') },
+        files: { [UPLINK]: fixture('uplink-resolv.conf') },
+      }),
+    );
+    expect(f.data).toMatchObject({ resolved: { running: true, source: UPLINK } });
+    expect(calls.filter((c) => c.startsWith('resolvectl'))).toEqual([]);
+  });
+
   it('still says offline when there is no default route, naming what stands behind the stub', async () => {
     const { finding: f } = await runNetwork(
       resolvedWorld({ ...running, files: { [UPLINK]: fixture('uplink-no-servers.conf') } }, ROUTE_HEADER),
