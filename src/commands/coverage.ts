@@ -2,7 +2,7 @@ import { closeSync, constants, createReadStream, open as fsOpen, fstatSync } fro
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { isatty, ReadStream } from 'node:tty';
-import { localClosure, resolveArguments, systemRoot, validPaths } from '../facts/closure.js';
+import { localClosure, resolveArguments, systemRoot } from '../facts/closure.js';
 import { type Lookup, lookupPath } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
 import type { CoverageCache, CoverageHole, CoverageReport } from '../report/coverage.js';
@@ -191,12 +191,7 @@ export async function runCoverage(
     let paths = roots;
     if (flags.closure && roots.length > 0) {
       onProgress('reading the closure from the store');
-      const builtDrvs = resolved.drvs.length > 0 ? await validPaths(tools, roots) : undefined;
-      // A derivation whose outputs are not all built stands for the outputs of every derivation in its closure.
-      const unbuilt = resolved.drvs.filter((drv) =>
-        resolved.paths.some((p) => p.from.endsWith(drv.slice(storeDir.length + 1)) && !(builtDrvs?.has(p.path) ?? false)),
-      );
-      const closure = await localClosure(tools, roots, unbuilt);
+      const closure = await localClosure(tools, roots, resolved.drvs);
       for (const message of closure.problems) errors.push({ argument: '(closure)', message });
       paths = closure.paths;
     }
