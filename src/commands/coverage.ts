@@ -11,9 +11,9 @@ import { renderDocument, unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
 import { writeFileAtomically } from '../system/atomic.js';
-import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
+import { terminal } from '../system/terminal.js';
 import { SCHEMA_VERSION, VERSION } from '../version.js';
-import type { CoverageFlags, MetricsTarget } from './flags.js';
+import { type CoverageFlags, fileToRead, fileToWrite, firstFileProblem, type MetricsTarget } from './flags.js';
 import { cacheEntries, diskSummary, eachLimited, openSession, PIPELINING, pathsEnvironment, progressLine } from './paths-run.js';
 
 /** A closure larger than this is cut there (with a message): memory stays bounded. */
@@ -51,15 +51,13 @@ export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS
 
 function usageProblem(flags: CoverageFlags): { argument: string; message: string } | undefined {
   const inputs = [flags.conf, flags.pathsFrom].filter((f): f is string => f !== undefined && f !== '-');
-  const problems = [
-    flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path)] : undefined,
-    flags.metrics?.to === 'file' ? ['--metrics', flags.metrics.path, unwritableFileProblem(flags.metrics.path, inputs)] : undefined,
-    flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
-    flags.pathsFrom && flags.pathsFrom !== '-'
-      ? ['--paths-from', flags.pathsFrom, unreadableFileProblem(flags.pathsFrom, true)]
-      : undefined,
-  ];
-  for (const p of problems) if (p?.[2]) return { argument: `${p[0]} ${p[1]}`, message: p[2] };
+  const problem = firstFileProblem([
+    fileToWrite('--report', flags.report),
+    fileToWrite('--metrics', flags.metrics, inputs),
+    fileToRead('--conf', flags.conf),
+    fileToRead('--paths-from', flags.pathsFrom === '-' ? undefined : flags.pathsFrom),
+  ]);
+  if (problem) return problem;
   if (flags.args.length === 0 && !flags.system && !flags.pathsFrom)
     return { argument: '(no paths)', message: 'name store paths, .drv files or installables, or use --system or --paths-from FILE' };
   return undefined;

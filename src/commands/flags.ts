@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseBaseName } from '../nix/store-path.js';
 import { displayText } from '../report/sanitize.js';
+import { unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
 
 /** Usage errors: one line on stderr, exit 2, never a stack. */
 export class UsageError extends Error {}
@@ -53,6 +54,33 @@ export interface ServeMetricsFlags {
   minIntervalMs: number;
   /** --coverage PATH (repeatable): store paths whose closures' coverage every run also measures. */
   coveragePaths: string[];
+}
+
+/** A file named on the command line, and why the run cannot use it (undefined when it can). */
+export interface FileArgument {
+  flag: string;
+  file: string;
+  problem: string | undefined;
+}
+
+/** FLAG's FILE, to be read (with MUST_READ false, only to exist); undefined when the flag was not given. */
+export function fileToRead(flag: string, file: string | undefined, mustRead = true): FileArgument | undefined {
+  return file ? { flag, file, problem: unreadableFileProblem(file, mustRead) } : undefined;
+}
+
+/** FLAG's TARGET, to be replaced, when it is a file; INPUTS are the files the run reads, which it must not be. */
+export function fileToWrite(
+  flag: string,
+  target: ReportTarget | MetricsTarget | undefined,
+  inputs: readonly string[] = [],
+): FileArgument | undefined {
+  return target?.to === 'file' ? { flag, file: target.path, problem: unwritableFileProblem(target.path, inputs) } : undefined;
+}
+
+/** The first of FILES the run cannot use, as `--flag FILE` and why; undefined when it can use them all. */
+export function firstFileProblem(files: readonly (FileArgument | undefined)[]): { argument: string; message: string } | undefined {
+  for (const f of files) if (f?.problem) return { argument: `${f.flag} ${f.file}`, message: f.problem };
+  return undefined;
 }
 
 const string = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);

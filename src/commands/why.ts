@@ -10,9 +10,9 @@ import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
 import { writeFileAtomically } from '../system/atomic.js';
-import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
+import { terminal } from '../system/terminal.js';
 import { SCHEMA_VERSION, VERSION } from '../version.js';
-import type { PathsFlags } from './flags.js';
+import { fileToRead, fileToWrite, firstFileProblem, type PathsFlags } from './flags.js';
 import { cacheEntries, diskSummary, eachLimited, openSession, PIPELINING, pathsEnvironment, progressLine } from './paths-run.js';
 
 /** `why` explains paths one by one; closures are `coverage`'s job. */
@@ -64,12 +64,8 @@ function usageProblem(flags: PathsFlags): { errors: WhyReport['errors'] } | unde
         },
       ],
     };
-  const problems = [
-    flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path)] : undefined,
-    flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
-  ];
-  for (const p of problems) if (p?.[2]) return { errors: [{ argument: `${p[0]} ${p[1]}`, message: p[2] }] };
-  return undefined;
+  const problem = firstFileProblem([fileToWrite('--report', flags.report), fileToRead('--conf', flags.conf)]);
+  return problem ? { errors: [problem] } : undefined;
 }
 
 /** Writes the outputs asked for; returns how many could not be delivered. */
