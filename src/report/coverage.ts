@@ -8,7 +8,7 @@ import {
   type PathsCacheEntry,
   type PathsEnvironment,
 } from './paths-common.js';
-import { plural, wrapWords } from './text.js';
+import { painter, plural, wrapWords } from './text.js';
 
 export interface CoverageCache extends PathsCacheEntry {
   /** Present with a signature Nix accepts (or none needed). */
@@ -88,7 +88,7 @@ const SHOWN = 10;
 export function renderCoverageTable(raw: CoverageReport, opts: { width?: number | undefined; color: boolean }): string {
   const r = forDisplayDeep(raw);
   const width = Math.max(40, Math.min(opts.width ?? 100, 200));
-  const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const paint = painter(opts.color);
   const out: string[] = [];
   out.push(
     ...wrapWords(

@@ -86,6 +86,11 @@ export function wrapFixLine(line: string, width: number, first: string, rest = f
   return out.length > 0 ? out : [first.trimEnd()];
 }
 
+/** Paints text in an ANSI colour (31 red, 32 green, 33 yellow, 90 grey) when COLOR is on; leaves it plain otherwise. */
+export function painter(color: boolean): (code: number, text: string) => string {
+  return color ? (code, text) => `\u001b[${code}m${text}\u001b[0m` : (_code, text) => text;
+}
+
 /** Cuts TEXT to WIDTH columns with an ellipsis. */
 export function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;

@@ -9,7 +9,7 @@ import {
   type PathsCacheEntry,
   type PathsEnvironment,
 } from './paths-common.js';
-import { plural, wrapFixLine, wrapWords } from './text.js';
+import { painter, plural, wrapFixLine, wrapWords } from './text.js';
 
 export interface WhyCache {
   url: string;
@@ -69,7 +69,7 @@ function cacheLine(c: WhyCache): string {
 export function renderWhyTable(raw: WhyReport, opts: { width?: number | undefined; color: boolean }): string {
   const r = forDisplayDeep(raw);
   const width = Math.max(40, Math.min(opts.width ?? 100, 200));
-  const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const paint = painter(opts.color);
   const out: string[] = [];
   const { valid, substitute, build } = r.summary;
   out.push(
