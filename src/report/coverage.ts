@@ -1,10 +1,10 @@
+import { escapeInline } from './markdown.js';
 import {
   type ArgumentProblem,
   argumentErrorsMarkdown,
   type DiskCacheSummary,
   forDisplayDeep,
   formatSize,
-  mdInline,
   type PathsCacheEntry,
   type PathsEnvironment,
 } from './paths-common.js';
@@ -197,23 +197,23 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
   );
   for (const c of r.caches)
     out.push(
-      `| ${c.order} | ${mdInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error + c.unreachable} | ${formatSize(c.fileSize)} | ${formatSize(c.narSize)} | ${c.attributed} |`,
+      `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error + c.unreachable} | ${formatSize(c.fileSize)} | ${formatSize(c.narSize)} | ${c.attributed} |`,
     );
   out.push(
     '',
-    `Nix's narinfo disk cache: ${mdInline(r.diskCache.path ?? 'none')} (${r.diskCache.state}${r.diskCache.message ? `: ${mdInline(r.diskCache.message)}` : ''})`,
+    `Nix's narinfo disk cache: ${escapeInline(r.diskCache.path ?? 'none')} (${r.diskCache.state}${r.diskCache.message ? `: ${escapeInline(r.diskCache.message)}` : ''})`,
     '',
   );
   if (r.missing.length) {
     out.push(`## In no cache (${r.missing.length})`, '');
-    for (const p of r.missing.slice(0, 200)) out.push(`- ${mdInline(p)}`);
+    for (const p of r.missing.slice(0, 200)) out.push(`- ${escapeInline(p)}`);
     if (r.missing.length > 200) out.push(`- … and ${r.missing.length - 200} more`);
     out.push('');
   }
   if (r.holes.length) {
     out.push(`## Holes (${r.holes.length})`, '');
     for (const h of r.holes.slice(0, 200))
-      out.push(`- ${mdInline(h.path)} in ${mdInline(h.cache)} lacks ${mdInline(h.missing.join(', '))}`);
+      out.push(`- ${escapeInline(h.path)} in ${escapeInline(h.cache)} lacks ${escapeInline(h.missing.join(', '))}`);
     out.push('');
   }
   out.push(...argumentErrorsMarkdown(r.errors));

@@ -1,6 +1,6 @@
 import { DEFAULT_TTLS } from '../nix/disk-cache.js';
 import { SCHEMA_VERSION, VERSION } from '../version.js';
-import { fence } from './markdown.js';
+import { escapeInline } from './markdown.js';
 import { displayed, jsonSafe } from './sanitize.js';
 
 /** What `why` and `coverage` documents say about the machine, for a reader of the JSON or a ticket. */
@@ -76,18 +76,10 @@ export function renderDocument(doc: unknown): string {
   return `${jsonSafe(JSON.stringify(doc, null, 2))}\n`;
 }
 
-/** Markdown inline text: syntax characters escaped, one line. */
-export function mdInline(text: string): string {
-  return text.replace(/\n/g, ' ').replace(/([\\`*_{}[\]()#+!|<>~])/g, '\\$1');
-}
-
-/** A fenced block longer than any backtick run inside it: the doctor report's own. */
-export const mdFence = fence;
-
 /** The Markdown section listing the arguments a why/coverage run could not look up. */
 export function argumentErrorsMarkdown(errors: readonly ArgumentProblem[]): string[] {
   if (errors.length === 0) return [];
-  return ['## Arguments not looked up', '', ...errors.map((e) => `- ${mdInline(e.argument)}: ${mdInline(e.message)}`), ''];
+  return ['## Arguments not looked up', '', ...errors.map((e) => `- ${escapeInline(e.argument)}: ${escapeInline(e.message)}`), ''];
 }
 
 export function formatSize(n: number): string {
