@@ -4,11 +4,10 @@ import {
   argumentErrorsMarkdown,
   type DiskCacheSummary,
   forDisplayDeep,
-  formatSize,
   type PathsCacheEntry,
   type PathsEnvironment,
 } from './paths-common.js';
-import { painter, plural, wrapWords } from './text.js';
+import { formatBytes, painter, plural, wrapWords } from './text.js';
 
 export interface CoverageCache extends PathsCacheEntry {
   /** Present with a signature Nix accepts (or none needed). */
@@ -109,8 +108,8 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     String(c.untrusted),
     String(c.auth),
     String(c.error + c.unreachable),
-    formatSize(c.fileSize),
-    formatSize(c.narSize),
+    formatBytes(c.fileSize),
+    formatBytes(c.narSize),
     String(c.attributed),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
@@ -125,7 +124,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
       out.push(`${c.order}. ${c.url}${c.used ? '' : ' (not used by the daemon)'}`);
       out.push(
         ...wrapWords(
-          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error + c.unreachable} error; ${formatSize(c.fileSize)} download, ${formatSize(c.narSize)} unpacked; ${c.attributed} from it`,
+          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error + c.unreachable} error; ${formatBytes(c.fileSize)} download, ${formatBytes(c.narSize)} unpacked; ${c.attributed} from it`,
           width,
           '   ',
         ),
@@ -197,7 +196,7 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
   );
   for (const c of r.caches)
     out.push(
-      `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error + c.unreachable} | ${formatSize(c.fileSize)} | ${formatSize(c.narSize)} | ${c.attributed} |`,
+      `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error + c.unreachable} | ${formatBytes(c.fileSize)} | ${formatBytes(c.narSize)} | ${c.attributed} |`,
     );
   out.push(
     '',

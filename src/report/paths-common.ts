@@ -81,10 +81,3 @@ export function argumentErrorsMarkdown(errors: readonly ArgumentProblem[]): stri
   if (errors.length === 0) return [];
   return ['## Arguments not looked up', '', ...errors.map((e) => `- ${escapeInline(e.argument)}: ${escapeInline(e.message)}`), ''];
 }
-
-export function formatSize(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
-}
