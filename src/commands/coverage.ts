@@ -12,9 +12,8 @@ import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal } from '../system/terminal.js';
-import { SCHEMA_VERSION, VERSION } from '../version.js';
 import { type CoverageFlags, fileToRead, fileToWrite, firstFileProblem, type MetricsTarget } from './flags.js';
-import { cacheEntries, diskSummary, eachLimited, openSession, PIPELINING, pathsEnvironment, progressLine } from './paths-run.js';
+import { cacheEntries, documentHead, eachLimited, openSession, PIPELINING, progressLine } from './paths-run.js';
 
 /** A closure larger than this is cut there (with a message): memory stays bounded. */
 export const MAX_COVERAGE_PATHS = 1_000_000;
@@ -277,13 +276,7 @@ export async function runCoverage(
     }
     for (const c of caches) c.coverage = all.length === 0 ? 0 : Math.round((c.present / all.length) * 10000) / 10000;
     const report: CoverageReport = {
-      schemaVersion: SCHEMA_VERSION,
-      kind: 'coverage',
-      tool: { name: 'nixcache', version: VERSION },
-      generatedAt: new Date().toISOString(),
-      durationMs: Math.round(performance.now() - session.started),
-      environment: pathsEnvironment(discovery, deps),
-      diskCache: diskSummary(disk),
+      ...documentHead('coverage', session),
       closure: flags.closure,
       roots,
       paths: all.length,

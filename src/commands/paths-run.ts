@@ -19,6 +19,7 @@ import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
 import { createPipelinedBulkHttp } from '../system/pipelined-http.js';
 import { terminal } from '../system/terminal.js';
+import { SCHEMA_VERSION, VERSION } from '../version.js';
 import type { PathsFlags } from './flags.js';
 
 /**
@@ -135,7 +136,23 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
   };
 }
 
-export function pathsEnvironment(d: Discovery, deps: LookupDeps): PathsEnvironment {
+/**
+ * How a why or coverage document of SESSION's run begins: this moment, how long the run took, the
+ * environment and Nix's disk cache as the run read them.
+ */
+export function documentHead<K extends 'why' | 'coverage'>(kind: K, session: PathsSession) {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    kind,
+    tool: { name: 'nixcache' as const, version: VERSION },
+    generatedAt: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - session.started),
+    environment: pathsEnvironment(session.discovery, session.deps),
+    diskCache: diskSummary(session.disk),
+  };
+}
+
+function pathsEnvironment(d: Discovery, deps: LookupDeps): PathsEnvironment {
   return {
     nixVersion: d.env.nixVersion,
     user: d.env.user,
@@ -148,7 +165,7 @@ export function pathsEnvironment(d: Discovery, deps: LookupDeps): PathsEnvironme
   };
 }
 
-export function diskSummary(disk: DiskCacheFact): DiskCacheSummary {
+function diskSummary(disk: DiskCacheFact): DiskCacheSummary {
   const ttls = disk.kind === 'read' ? disk.ttls : { ...DEFAULT_TTLS };
   if (disk.kind === 'read') return { state: 'read', path: disk.path, owner: disk.owner, message: null, ttls };
   if (disk.kind === 'absent')

@@ -11,9 +11,8 @@ import { displayText } from '../report/sanitize.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal } from '../system/terminal.js';
-import { SCHEMA_VERSION, VERSION } from '../version.js';
 import { fileToRead, fileToWrite, firstFileProblem, type PathsFlags } from './flags.js';
-import { cacheEntries, diskSummary, eachLimited, openSession, PIPELINING, pathsEnvironment, progressLine } from './paths-run.js';
+import { cacheEntries, documentHead, eachLimited, openSession, PIPELINING, progressLine } from './paths-run.js';
 
 /** `why` explains paths one by one; closures are `coverage`'s job. */
 export const MAX_WHY_PATHS = 1000;
@@ -246,13 +245,7 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
     const summary = { valid: 0, substitute: 0, build: 0 };
     for (const p of out) summary[p.verdict]++;
     const report: WhyReport = {
-      schemaVersion: SCHEMA_VERSION,
-      kind: 'why',
-      tool: { name: 'nixcache', version: VERSION },
-      generatedAt: new Date().toISOString(),
-      durationMs: Math.round(performance.now() - session.started),
-      environment: pathsEnvironment(discovery, deps),
-      diskCache: diskSummary(disk),
+      ...documentHead('why', session),
       caches: cacheEntries(plans),
       paths: out,
       errors: resolved.problems,
