@@ -7,13 +7,13 @@ import { type Lookup, lookupPath } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
 import type { CoverageCache, CoverageHole, CoverageReport } from '../report/coverage.js';
 import { NO_COUNTS, renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
-import { renderDocument, unreadDocumentHead } from '../report/paths-common.js';
+import { unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal } from '../system/terminal.js';
 import { type CoverageFlags, fileToRead, fileToWrite, firstFileProblem, type MetricsTarget } from './flags.js';
-import { cacheEntries, documentHead, eachLimited, openSession, PIPELINING, progressLine } from './paths-run.js';
+import { cacheEntries, documentHead, eachLimited, openSession, PIPELINING, progressLine, writeOutputs } from './paths-run.js';
 
 /** A closure larger than this is cut there (with a message): memory stays bounded. */
 export const MAX_COVERAGE_PATHS = 1_000_000;
@@ -27,16 +27,13 @@ export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS
   const report = usage
     ? emptyReport(flags, [usage])
     : await measureCoverage(flags, env, (t) => progress?.update(t)).finally(() => progress?.stop());
-  const color = flags.color && !env.NO_COLOR && terminal.stdoutIsTTY;
-  let undelivered = 0;
-  if (flags.json) undelivered += (await terminal.stdout(renderDocument(report))).ok ? 0 : 1;
-  if (flags.report?.to === 'file') {
-    const written = writeFileAtomically(flags.report.path, renderCoverageMarkdown(report));
-    if (!written.ok) undelivered++;
-    if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
-  } else if (flags.report?.to === 'stdout') undelivered += (await terminal.stdout(renderCoverageMarkdown(report))).ok ? 0 : 1;
-  if (!flags.json && flags.report?.to !== 'stdout' && flags.metrics?.to !== 'stdout')
-    undelivered += (await terminal.stdout(renderCoverageTable(report, { width: terminal.columns, color }))).ok ? 0 : 1;
+  let undelivered = await writeOutputs(
+    flags,
+    env,
+    report,
+    { markdown: renderCoverageMarkdown, table: renderCoverageTable },
+    flags.metrics?.to === 'stdout',
+  );
   // A usage error stops before anything runs: there is no run to write, and the file is left alone.
   if (flags.metrics && !usage) undelivered += (await writeMetrics(flags.metrics, report, flags.json)) ? 0 : 1;
   if (report.errors.length > 0) {

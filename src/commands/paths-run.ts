@@ -9,8 +9,9 @@ import type { CacheInfoFact } from '../facts/types.js';
 import { DEFAULT_TTLS, diskCacheTtls } from '../nix/disk-cache.js';
 import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
-import type { DiskCacheSummary, PathsCacheEntry, PathsEnvironment } from '../report/paths-common.js';
+import { type DiskCacheSummary, type PathsCacheEntry, type PathsEnvironment, renderDocument } from '../report/paths-common.js';
 import { Redactor } from '../report/redact.js';
+import { writeFileAtomically } from '../system/atomic.js';
 import { createExec } from '../system/exec.js';
 import { createFs } from '../system/fs.js';
 import { createAgent, createHttp } from '../system/http.js';
@@ -194,6 +195,31 @@ export function cacheEntries(plans: readonly CachePlan[]): PathsCacheEntry[] {
     used: p.used,
     unusedReason: p.unusedReason ?? null,
   }));
+}
+
+/**
+ * Writes a why or coverage REPORT as FLAGS ask: --json on stdout, --report to its file or stdout,
+ * and the table unless stdout is taken (by those, or by another output: STDOUT_TAKEN). Returns how
+ * many outputs could not be delivered.
+ */
+export async function writeOutputs<R>(
+  flags: PathsFlags,
+  env: Readonly<NodeJS.ProcessEnv>,
+  report: R,
+  render: { markdown(report: R): string; table(report: R, opts: { width: number | undefined; color: boolean }): string },
+  stdoutTaken = false,
+): Promise<number> {
+  let undelivered = 0;
+  const color = flags.color && !env.NO_COLOR && terminal.stdoutIsTTY;
+  if (flags.json) undelivered += (await terminal.stdout(renderDocument(report))).ok ? 0 : 1;
+  if (flags.report?.to === 'file') {
+    const written = writeFileAtomically(flags.report.path, render.markdown(report));
+    if (!written.ok) undelivered++;
+    if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
+  } else if (flags.report?.to === 'stdout') undelivered += (await terminal.stdout(render.markdown(report))).ok ? 0 : 1;
+  if (!flags.json && flags.report?.to !== 'stdout' && !stdoutTaken)
+    undelivered += (await terminal.stdout(render.table(report, { width: terminal.columns, color }))).ok ? 0 : 1;
+  return undelivered;
 }
 
 /** "checked N/M" on stderr while the run goes on, when stderr is a terminal; nothing otherwise. */

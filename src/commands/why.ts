@@ -5,14 +5,13 @@ import type { DiskCacheVerdict } from '../nix/disk-cache.js';
 import { formatTime, isoTime } from '../nix/disk-cache.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { type CacheView, DECODABLE, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
-import { renderDocument, unreadDocumentHead } from '../report/paths-common.js';
+import { unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
-import { writeFileAtomically } from '../system/atomic.js';
 import { terminal } from '../system/terminal.js';
 import { fileToRead, fileToWrite, firstFileProblem, type PathsFlags } from './flags.js';
-import { cacheEntries, documentHead, eachLimited, openSession, PIPELINING, progressLine } from './paths-run.js';
+import { cacheEntries, documentHead, eachLimited, openSession, PIPELINING, progressLine, writeOutputs } from './paths-run.js';
 
 /** `why` explains paths one by one; closures are `coverage`'s job. */
 export const MAX_WHY_PATHS = 1000;
@@ -43,7 +42,7 @@ export async function whyCommand(flags: PathsFlags, env: Readonly<NodeJS.Process
       progress?.stop();
     }
   }
-  const undelivered = await emit(flags, report);
+  const undelivered = await writeOutputs(flags, env, report, { markdown: renderWhyMarkdown, table: renderWhyTable });
   if (report.errors.length > 0) {
     for (const e of report.errors)
       await terminal.stderr(`nixcache: ${e.argument === '(run)' ? '' : `${displayText(e.argument)}: `}${displayText(e.message)}\n`);
@@ -65,21 +64,6 @@ function usageProblem(flags: PathsFlags): { errors: WhyReport['errors'] } | unde
     };
   const problem = firstFileProblem([fileToWrite('--report', flags.report), fileToRead('--conf', flags.conf)]);
   return problem ? { errors: [problem] } : undefined;
-}
-
-/** Writes the outputs asked for; returns how many could not be delivered. */
-async function emit(flags: PathsFlags, report: WhyReport): Promise<number> {
-  let undelivered = 0;
-  const color = flags.color && !process.env.NO_COLOR && terminal.stdoutIsTTY;
-  if (flags.json) undelivered += (await terminal.stdout(renderDocument(report))).ok ? 0 : 1;
-  if (flags.report?.to === 'file') {
-    const written = writeFileAtomically(flags.report.path, renderWhyMarkdown(report));
-    if (!written.ok) undelivered++;
-    if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
-  } else if (flags.report?.to === 'stdout') undelivered += (await terminal.stdout(renderWhyMarkdown(report))).ok ? 0 : 1;
-  if (!flags.json && flags.report?.to !== 'stdout')
-    undelivered += (await terminal.stdout(renderWhyTable(report, { width: terminal.columns, color }))).ok ? 0 : 1;
-  return undelivered;
 }
 
 function emptyReport(errors: WhyReport['errors']): WhyReport {
