@@ -87,11 +87,33 @@ const string = (v: unknown): string | undefined => (typeof v === 'string' ? v : 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const number = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
+/** --report: true (no FILE) is stdout. */
+function reportTarget(v: unknown): ReportTarget | undefined {
+  const file = string(v);
+  return v === true ? { to: 'stdout' } : file ? { to: 'file', path: file } : undefined;
+}
+
+/** --metrics FILE|-. */
+function metricsTarget(v: unknown): MetricsTarget | undefined {
+  const file = string(v);
+  return file ? (file === '-' ? { to: 'stdout' } : { to: 'file', path: file }) : undefined;
+}
+
+/** Stdout holds one output: --report without a FILE cannot share it with --json. */
+function refuseReportOnStdout(json: boolean, report: ReportTarget | undefined): void {
+  if (json && report?.to === 'stdout')
+    throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
+}
+
+/** Stdout holds one output: --metrics - cannot share it with --json or --report without a FILE. */
+function refuseMetricsOnStdout(json: boolean, report: ReportTarget | undefined, metrics: MetricsTarget | undefined): void {
+  if (metrics?.to === 'stdout' && (json || report?.to === 'stdout'))
+    throw new UsageError(`--metrics - writes to stdout, which ${json ? '--json' : '--report'} already uses: give --metrics a file name`);
+}
+
 /** Narrows commander's option values (already validated by the option parsers) into DoctorFlags. */
 export function doctorFlags(opts: Readonly<Record<string, unknown>>): DoctorFlags {
-  const reportFile = string(opts.report);
-  const report: ReportTarget | undefined =
-    opts.report === true ? { to: 'stdout' } : reportFile ? { to: 'file', path: reportFile } : undefined;
+  const report = reportTarget(opts.report);
   const conf = string(opts.conf);
   const flakeDir = string(opts.flake);
   const port = number(opts.port);
@@ -116,18 +138,14 @@ export function doctorFlags(opts: Readonly<Record<string, unknown>>): DoctorFlag
     ...(port !== undefined ? { port } : {}),
     ...(secretKeyFile ? { secretKeyFile } : {}),
   };
-  const metrics = string(opts.metrics);
-  if (metrics) flags.metrics = metrics === '-' ? { to: 'stdout' } : { to: 'file', path: metrics };
+  const metrics = metricsTarget(opts.metrics);
+  if (metrics) flags.metrics = metrics;
   const accessLog = string(opts.accessLog);
   if (accessLog) flags.accessLog = accessLog;
   const sinceMs = number(opts.since);
   if (sinceMs !== undefined) flags.sinceMs = sinceMs;
-  if (flags.metrics?.to === 'stdout' && (flags.json || flags.report?.to === 'stdout'))
-    throw new UsageError(
-      `--metrics - writes to stdout, which ${flags.json ? '--json' : '--report'} already uses: give --metrics a file name`,
-    );
-  if (flags.json && flags.report?.to === 'stdout')
-    throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
+  refuseMetricsOnStdout(flags.json, flags.report, flags.metrics);
+  refuseReportOnStdout(flags.json, flags.report);
   for (const sample of flags.samples) {
     if (!looksLikeStorePath(sample))
       throw new UsageError(
@@ -195,11 +213,8 @@ export const DEFAULT_JOBS = 32;
 
 /** Narrows commander's values for `why` and `coverage`. */
 export function pathsFlags(opts: Readonly<Record<string, unknown>>, args: readonly string[]): PathsFlags {
-  const reportFile = string(opts.report);
-  const report: ReportTarget | undefined =
-    opts.report === true ? { to: 'stdout' } : reportFile ? { to: 'file', path: reportFile } : undefined;
-  if (opts.json === true && report?.to === 'stdout')
-    throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
+  const report = reportTarget(opts.report);
+  refuseReportOnStdout(opts.json === true, report);
   const conf = string(opts.conf);
   const store = string(opts.store);
   return {
@@ -220,12 +235,7 @@ export function pathsFlags(opts: Readonly<Record<string, unknown>>, args: readon
 
 export function coverageFlags(opts: Readonly<Record<string, unknown>>, args: readonly string[]): CoverageFlags {
   const pathsFrom = string(opts.pathsFrom);
-  const metricsFile = string(opts.metrics);
-  const metrics: MetricsTarget | undefined = metricsFile
-    ? metricsFile === '-'
-      ? { to: 'stdout' }
-      : { to: 'file', path: metricsFile }
-    : undefined;
+  const metrics = metricsTarget(opts.metrics);
   const flags: CoverageFlags = {
     ...pathsFlags(opts, args),
     closure: opts.closure !== false,
@@ -233,9 +243,6 @@ export function coverageFlags(opts: Readonly<Record<string, unknown>>, args: rea
     ...(pathsFrom ? { pathsFrom } : {}),
     ...(metrics ? { metrics } : {}),
   };
-  if (metrics?.to === 'stdout' && (flags.json || flags.report?.to === 'stdout'))
-    throw new UsageError(
-      `--metrics - writes to stdout, which ${flags.json ? '--json' : '--report'} already uses: give --metrics a file name`,
-    );
+  refuseMetricsOnStdout(flags.json, flags.report, metrics);
   return flags;
 }
