@@ -13,7 +13,7 @@ import { displayText } from '../report/sanitize.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal } from '../system/terminal.js';
 import { type CoverageFlags, fileToRead, fileToWrite, firstFileProblem, type MetricsTarget } from './flags.js';
-import { cacheEntries, documentHead, eachLimited, openSession, PIPELINING, progressLine, writeOutputs } from './paths-run.js';
+import { cacheEntries, eachLimited, openSession, PIPELINING, progressLine, sessionDocumentHead, writeOutputs } from './paths-run.js';
 
 /** A closure larger than this is cut there (with a message): memory stays bounded. */
 export const MAX_COVERAGE_PATHS = 1_000_000;
@@ -273,7 +273,7 @@ export async function runCoverage(
     }
     for (const c of caches) c.coverage = all.length === 0 ? 0 : Math.round((c.present / all.length) * 10000) / 10000;
     const report: CoverageReport = {
-      ...documentHead('coverage', session),
+      ...sessionDocumentHead('coverage', session),
       closure: flags.closure,
       roots,
       paths: all.length,

@@ -9,7 +9,13 @@ import type { CacheInfoFact } from '../facts/types.js';
 import { DEFAULT_TTLS, diskCacheTtls } from '../nix/disk-cache.js';
 import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
-import { type DiskCacheSummary, type PathsCacheEntry, type PathsEnvironment, renderDocument } from '../report/paths-common.js';
+import {
+  type DiskCacheSummary,
+  documentHead,
+  type PathsCacheEntry,
+  type PathsEnvironment,
+  renderDocument,
+} from '../report/paths-common.js';
 import { Redactor } from '../report/redact.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { createExec } from '../system/exec.js';
@@ -20,7 +26,6 @@ import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
 import { createPipelinedBulkHttp } from '../system/pipelined-http.js';
 import { terminal } from '../system/terminal.js';
-import { SCHEMA_VERSION, VERSION } from '../version.js';
 import type { PathsFlags } from './flags.js';
 
 /**
@@ -137,20 +142,13 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
   };
 }
 
-/**
- * How a why or coverage document of SESSION's run begins: this moment, how long the run took, the
- * environment and Nix's disk cache as the run read them.
- */
-export function documentHead<K extends 'why' | 'coverage'>(kind: K, session: PathsSession) {
-  return {
-    schemaVersion: SCHEMA_VERSION,
-    kind,
-    tool: { name: 'nixcache' as const, version: VERSION },
-    generatedAt: new Date().toISOString(),
+/** How a why or coverage document of SESSION's run begins: how long it took, the environment and Nix's disk cache as it read them. */
+export function sessionDocumentHead<K extends 'why' | 'coverage'>(kind: K, session: PathsSession) {
+  return documentHead(kind, {
     durationMs: Math.round(performance.now() - session.started),
     environment: pathsEnvironment(session.discovery, session.deps),
     diskCache: diskSummary(session.disk),
-  };
+  });
 }
 
 function pathsEnvironment(d: Discovery, deps: LookupDeps): PathsEnvironment {

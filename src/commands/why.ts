@@ -11,7 +11,7 @@ import { displayText } from '../report/sanitize.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
 import { terminal } from '../system/terminal.js';
 import { fileToRead, fileToWrite, firstFileProblem, type PathsFlags } from './flags.js';
-import { cacheEntries, documentHead, eachLimited, openSession, PIPELINING, progressLine, writeOutputs } from './paths-run.js';
+import { cacheEntries, eachLimited, openSession, PIPELINING, progressLine, sessionDocumentHead, writeOutputs } from './paths-run.js';
 
 /** `why` explains paths one by one; closures are `coverage`'s job. */
 export const MAX_WHY_PATHS = 1000;
@@ -229,7 +229,7 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
     const summary = { valid: 0, substitute: 0, build: 0 };
     for (const p of out) summary[p.verdict]++;
     const report: WhyReport = {
-      ...documentHead('why', session),
+      ...sessionDocumentHead('why', session),
       caches: cacheEntries(plans),
       paths: out,
       errors: resolved.problems,

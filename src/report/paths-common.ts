@@ -44,9 +44,23 @@ export interface ArgumentProblem {
 /** Every string of VALUE through the shared sanitiser: what the table and the Markdown show. */
 export const forDisplayDeep = displayed;
 
+/** How a why or coverage document begins: its schema and kind, the tool, this moment, then what the run took and read. */
+export function documentHead<K extends 'why' | 'coverage'>(
+  kind: K,
+  run: { durationMs: number; environment: PathsEnvironment; diskCache: DiskCacheSummary },
+) {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    kind,
+    tool: { name: 'nixcache' as const, version: VERSION },
+    generatedAt: new Date().toISOString(),
+    ...run,
+  };
+}
+
 /**
  * How a why or coverage document begins when no run could look anything up (bad arguments, a
- * crash): this moment, the environment unknown, Nix's disk cache not read (Nix's default TTLs).
+ * crash): the environment unknown, Nix's disk cache not read (Nix's default TTLs).
  */
 export function unreadDocumentHead<K extends 'why' | 'coverage'>(kind: K) {
   const environment: PathsEnvironment = {
@@ -60,15 +74,7 @@ export function unreadDocumentHead<K extends 'why' | 'coverage'>(kind: K) {
     configFiles: [],
   };
   const diskCache: DiskCacheSummary = { state: 'absent', path: null, owner: 'unknown', message: null, ttls: { ...DEFAULT_TTLS } };
-  return {
-    schemaVersion: SCHEMA_VERSION,
-    kind,
-    tool: { name: 'nixcache' as const, version: VERSION },
-    generatedAt: new Date().toISOString(),
-    durationMs: 0,
-    environment,
-    diskCache,
-  };
+  return documentHead(kind, { durationMs: 0, environment, diskCache });
 }
 
 /** The JSON contract: exact strings, nothing a terminal would act on. */
