@@ -13,7 +13,16 @@ import { displayText } from '../report/sanitize.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal } from '../system/terminal.js';
 import { type CoverageFlags, fileToRead, fileToWrite, firstFileProblem, type MetricsTarget } from './flags.js';
-import { cacheEntries, eachLimited, openSession, PIPELINING, progressLine, sessionDocumentHead, writeOutputs } from './paths-run.js';
+import {
+  cacheEntries,
+  crashProblem,
+  eachLimited,
+  openSession,
+  PIPELINING,
+  progressLine,
+  sessionDocumentHead,
+  writeOutputs,
+} from './paths-run.js';
 
 /** A closure larger than this is cut there (with a message): memory stays bounded. */
 export const MAX_COVERAGE_PATHS = 1_000_000;
@@ -71,9 +80,7 @@ export async function measureCoverage(
   try {
     return await runCoverage(flags, env, onProgress);
   } catch (e) {
-    const message = redactPatterns(String(e instanceof Error ? e.message : e).split('\n')[0] ?? 'unknown error');
-    if (flags.verbose && e instanceof Error) await terminal.stderr(`${redactPatterns(e.stack ?? '')}\n`);
-    return failedCoverage(flags, `nixcache coverage could not run: ${message}`);
+    return emptyReport(flags, [await crashProblem('coverage', e, flags.verbose)]);
   }
 }
 

@@ -10,13 +10,14 @@ import { DEFAULT_TTLS, diskCacheTtls } from '../nix/disk-cache.js';
 import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import {
+  type ArgumentProblem,
   type DiskCacheSummary,
   documentHead,
   type PathsCacheEntry,
   type PathsEnvironment,
   renderDocument,
 } from '../report/paths-common.js';
-import { Redactor } from '../report/redact.js';
+import { Redactor, redactPatterns } from '../report/redact.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { createExec } from '../system/exec.js';
 import { createFs } from '../system/fs.js';
@@ -218,6 +219,16 @@ export async function writeOutputs<R>(
   if (!flags.json && flags.report?.to !== 'stdout' && !stdoutTaken)
     undelivered += (await terminal.stdout(render.table(report, { width: terminal.columns, color }))).ok ? 0 : 1;
   return undelivered;
+}
+
+/**
+ * A why or coverage run that threw, as the one error of its document: `nixcache KIND could not run:`
+ * and the first line of the message, redacted; the stack goes to stderr with --verbose.
+ */
+export async function crashProblem(kind: 'why' | 'coverage', e: unknown, verbose: boolean): Promise<ArgumentProblem> {
+  const message = redactPatterns(String(e instanceof Error ? e.message : e).split('\n')[0] ?? 'unknown error');
+  if (verbose && e instanceof Error) await terminal.stderr(`${redactPatterns(e.stack ?? '')}\n`);
+  return { argument: '(run)', message: `nixcache ${kind} could not run: ${message}` };
 }
 
 /** "checked N/M" on stderr while the run goes on, when stderr is a terminal; nothing otherwise. */

@@ -11,7 +11,16 @@ import { displayText } from '../report/sanitize.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
 import { terminal } from '../system/terminal.js';
 import { fileToRead, fileToWrite, firstFileProblem, type PathsFlags } from './flags.js';
-import { cacheEntries, eachLimited, openSession, PIPELINING, progressLine, sessionDocumentHead, writeOutputs } from './paths-run.js';
+import {
+  cacheEntries,
+  crashProblem,
+  eachLimited,
+  openSession,
+  PIPELINING,
+  progressLine,
+  sessionDocumentHead,
+  writeOutputs,
+} from './paths-run.js';
 
 /** `why` explains paths one by one; closures are `coverage`'s job. */
 export const MAX_WHY_PATHS = 1000;
@@ -35,9 +44,7 @@ export async function whyCommand(flags: PathsFlags, env: Readonly<NodeJS.Process
     try {
       report = await runWhy(flags, env, (t) => progress?.update(t));
     } catch (e) {
-      const message = redactPatterns(String(e instanceof Error ? e.message : e).split('\n')[0] ?? 'unknown error');
-      report = emptyReport([{ argument: '(run)', message: `nixcache why could not run: ${message}` }]);
-      if (flags.verbose && e instanceof Error) terminal.stderr(`${redactPatterns(e.stack ?? '')}\n`);
+      report = emptyReport([await crashProblem('why', e, flags.verbose)]);
     } finally {
       progress?.stop();
     }
