@@ -2,19 +2,27 @@ import { closeSync, constants, createReadStream, open as fsOpen, fstatSync } fro
 import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { isatty, ReadStream } from 'node:tty';
-import { localClosure, resolveArguments, systemRoot, validPaths } from '../facts/closure.js';
+import { localClosure, resolveArguments, systemRoot } from '../facts/closure.js';
 import { type Lookup, lookupPath } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
 import type { CoverageCache, CoverageHole, CoverageReport } from '../report/coverage.js';
 import { NO_COUNTS, renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
-import { renderDocument, unreadDocumentHead } from '../report/paths-common.js';
+import { unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
 import { writeFileAtomically } from '../system/atomic.js';
-import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
-import { SCHEMA_VERSION, VERSION } from '../version.js';
-import type { CoverageFlags, MetricsTarget } from './flags.js';
-import { cacheEntries, diskSummary, eachLimited, openSession, PIPELINING, pathsEnvironment, progressLine } from './paths-run.js';
+import { terminal } from '../system/terminal.js';
+import { type CoverageFlags, fileToRead, fileToWrite, firstFileProblem, type MetricsTarget } from './flags.js';
+import {
+  cacheEntries,
+  crashProblem,
+  eachLimited,
+  openSession,
+  PIPELINING,
+  progressLine,
+  sessionDocumentHead,
+  writeOutputs,
+} from './paths-run.js';
 
 /** A closure larger than this is cut there (with a message): memory stays bounded. */
 export const MAX_COVERAGE_PATHS = 1_000_000;
@@ -28,16 +36,13 @@ export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS
   const report = usage
     ? emptyReport(flags, [usage])
     : await measureCoverage(flags, env, (t) => progress?.update(t)).finally(() => progress?.stop());
-  const color = flags.color && !env.NO_COLOR && terminal.stdoutIsTTY;
-  let undelivered = 0;
-  if (flags.json) undelivered += (await terminal.stdout(renderDocument(report))).ok ? 0 : 1;
-  if (flags.report?.to === 'file') {
-    const written = writeFileAtomically(flags.report.path, renderCoverageMarkdown(report));
-    if (!written.ok) undelivered++;
-    if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
-  } else if (flags.report?.to === 'stdout') undelivered += (await terminal.stdout(renderCoverageMarkdown(report))).ok ? 0 : 1;
-  if (!flags.json && flags.report?.to !== 'stdout' && flags.metrics?.to !== 'stdout')
-    undelivered += (await terminal.stdout(renderCoverageTable(report, { width: terminal.columns, color }))).ok ? 0 : 1;
+  let undelivered = await writeOutputs(
+    flags,
+    env,
+    report,
+    { markdown: renderCoverageMarkdown, table: renderCoverageTable },
+    flags.metrics?.to === 'stdout',
+  );
   // A usage error stops before anything runs: there is no run to write, and the file is left alone.
   if (flags.metrics && !usage) undelivered += (await writeMetrics(flags.metrics, report, flags.json)) ? 0 : 1;
   if (report.errors.length > 0) {
@@ -51,15 +56,13 @@ export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS
 
 function usageProblem(flags: CoverageFlags): { argument: string; message: string } | undefined {
   const inputs = [flags.conf, flags.pathsFrom].filter((f): f is string => f !== undefined && f !== '-');
-  const problems = [
-    flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path)] : undefined,
-    flags.metrics?.to === 'file' ? ['--metrics', flags.metrics.path, unwritableFileProblem(flags.metrics.path, inputs)] : undefined,
-    flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
-    flags.pathsFrom && flags.pathsFrom !== '-'
-      ? ['--paths-from', flags.pathsFrom, unreadableFileProblem(flags.pathsFrom, true)]
-      : undefined,
-  ];
-  for (const p of problems) if (p?.[2]) return { argument: `${p[0]} ${p[1]}`, message: p[2] };
+  const problem = firstFileProblem([
+    fileToWrite('--report', flags.report),
+    fileToWrite('--metrics', flags.metrics, inputs),
+    fileToRead('--conf', flags.conf),
+    fileToRead('--paths-from', flags.pathsFrom === '-' ? undefined : flags.pathsFrom),
+  ]);
+  if (problem) return problem;
   if (flags.args.length === 0 && !flags.system && !flags.pathsFrom)
     return { argument: '(no paths)', message: 'name store paths, .drv files or installables, or use --system or --paths-from FILE' };
   return undefined;
@@ -77,9 +80,7 @@ export async function measureCoverage(
   try {
     return await runCoverage(flags, env, onProgress);
   } catch (e) {
-    const message = redactPatterns(String(e instanceof Error ? e.message : e).split('\n')[0] ?? 'unknown error');
-    if (flags.verbose && e instanceof Error) await terminal.stderr(`${redactPatterns(e.stack ?? '')}\n`);
-    return failedCoverage(flags, `nixcache coverage could not run: ${message}`);
+    return emptyReport(flags, [await crashProblem('coverage', e, flags.verbose)]);
   }
 }
 
@@ -191,12 +192,7 @@ export async function runCoverage(
     let paths = roots;
     if (flags.closure && roots.length > 0) {
       onProgress('reading the closure from the store');
-      const builtDrvs = resolved.drvs.length > 0 ? await validPaths(tools, roots) : undefined;
-      // A derivation whose outputs are not all built stands for the outputs of every derivation in its closure.
-      const unbuilt = resolved.drvs.filter((drv) =>
-        resolved.paths.some((p) => p.from.endsWith(drv.slice(storeDir.length + 1)) && !(builtDrvs?.has(p.path) ?? false)),
-      );
-      const closure = await localClosure(tools, roots, unbuilt);
+      const closure = await localClosure(tools, roots, resolved.drvs);
       for (const message of closure.problems) errors.push({ argument: '(closure)', message });
       paths = closure.paths;
     }
@@ -284,13 +280,7 @@ export async function runCoverage(
     }
     for (const c of caches) c.coverage = all.length === 0 ? 0 : Math.round((c.present / all.length) * 10000) / 10000;
     const report: CoverageReport = {
-      schemaVersion: SCHEMA_VERSION,
-      kind: 'coverage',
-      tool: { name: 'nixcache', version: VERSION },
-      generatedAt: new Date().toISOString(),
-      durationMs: Math.round(performance.now() - session.started),
-      environment: pathsEnvironment(discovery, deps),
-      diskCache: diskSummary(disk),
+      ...sessionDocumentHead('coverage', session),
       closure: flags.closure,
       roots,
       paths: all.length,

@@ -21,21 +21,21 @@ import { createAgent, createHttp } from '../system/http.js';
 import type { Io } from '../system/io.js';
 import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
-import { startSpinner, terminal, unreadableFileProblem, unwritableFileProblem, type WriteResult } from '../system/terminal.js';
-import { type DoctorFlags, type MetricsTarget, UsageError } from './flags.js';
+import { startSpinner, terminal, unwritableFileProblem, type WriteResult } from '../system/terminal.js';
+import { type DoctorFlags, fileToRead, fileToWrite, firstFileProblem, type MetricsTarget, UsageError } from './flags.js';
 
 /** `nixcache doctor`: flags → discover → facts → checks → one report → a renderer. Returns the exit code. */
 export async function doctorCommand(flags: DoctorFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
   // What the run reads must never be what it writes (--conf X --report X once replaced the nix.conf).
   const inputs = [flags.conf, flags.secretKeyFile, flags.accessLog, ...flags.plugins].filter((f): f is string => f !== undefined);
-  const fileProblems = [
-    flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path, inputs)] : undefined,
-    flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
-    flags.secretKeyFile ? ['--secret-key-file', flags.secretKeyFile, unreadableFileProblem(flags.secretKeyFile, false)] : undefined,
-    flags.metrics?.to === 'file' ? ['--metrics', flags.metrics.path, unwritableFileProblem(flags.metrics.path, inputs)] : undefined,
-    flags.accessLog ? ['--access-log', flags.accessLog, unreadableFileProblem(flags.accessLog, true)] : undefined,
-  ];
-  for (const p of fileProblems) if (p?.[2]) throw new UsageError(`${p[0]} ${p[1]}: ${p[2]}`);
+  const problem = firstFileProblem([
+    fileToWrite('--report', flags.report, inputs),
+    fileToRead('--conf', flags.conf),
+    fileToRead('--secret-key-file', flags.secretKeyFile, false),
+    fileToWrite('--metrics', flags.metrics, inputs),
+    fileToRead('--access-log', flags.accessLog),
+  ]);
+  if (problem) throw new UsageError(`${problem.argument}: ${problem.message}`);
 
   const checks = await selectChecks(flags);
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { parseBaseName } from '../nix/store-path.js';
 import { displayText } from '../report/sanitize.js';
+import { unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
 
 /** Usage errors: one line on stderr, exit 2, never a stack. */
 export class UsageError extends Error {}
@@ -55,15 +56,64 @@ export interface ServeMetricsFlags {
   coveragePaths: string[];
 }
 
+/** A file named on the command line, and why the run cannot use it (undefined when it can). */
+export interface FileArgument {
+  flag: string;
+  file: string;
+  problem: string | undefined;
+}
+
+/** FLAG's FILE, to be read (with MUST_READ false, only to exist); undefined when the flag was not given. */
+export function fileToRead(flag: string, file: string | undefined, mustRead = true): FileArgument | undefined {
+  return file ? { flag, file, problem: unreadableFileProblem(file, mustRead) } : undefined;
+}
+
+/** FLAG's TARGET, to be replaced, when it is a file; INPUTS are the files the run reads, which it must not be. */
+export function fileToWrite(
+  flag: string,
+  target: ReportTarget | MetricsTarget | undefined,
+  inputs: readonly string[] = [],
+): FileArgument | undefined {
+  return target?.to === 'file' ? { flag, file: target.path, problem: unwritableFileProblem(target.path, inputs) } : undefined;
+}
+
+/** The first of FILES the run cannot use, as `--flag FILE` and why; undefined when it can use them all. */
+export function firstFileProblem(files: readonly (FileArgument | undefined)[]): { argument: string; message: string } | undefined {
+  for (const f of files) if (f?.problem) return { argument: `${f.flag} ${f.file}`, message: f.problem };
+  return undefined;
+}
+
 const string = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const number = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
+/** --report: true (no FILE) is stdout. */
+function reportTarget(v: unknown): ReportTarget | undefined {
+  const file = string(v);
+  return v === true ? { to: 'stdout' } : file ? { to: 'file', path: file } : undefined;
+}
+
+/** --metrics FILE|-. */
+function metricsTarget(v: unknown): MetricsTarget | undefined {
+  const file = string(v);
+  return file ? (file === '-' ? { to: 'stdout' } : { to: 'file', path: file }) : undefined;
+}
+
+/** Stdout holds one output: --report without a FILE cannot share it with --json. */
+function refuseReportOnStdout(json: boolean, report: ReportTarget | undefined): void {
+  if (json && report?.to === 'stdout')
+    throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
+}
+
+/** Stdout holds one output: --metrics - cannot share it with --json or --report without a FILE. */
+function refuseMetricsOnStdout(json: boolean, report: ReportTarget | undefined, metrics: MetricsTarget | undefined): void {
+  if (metrics?.to === 'stdout' && (json || report?.to === 'stdout'))
+    throw new UsageError(`--metrics - writes to stdout, which ${json ? '--json' : '--report'} already uses: give --metrics a file name`);
+}
+
 /** Narrows commander's option values (already validated by the option parsers) into DoctorFlags. */
 export function doctorFlags(opts: Readonly<Record<string, unknown>>): DoctorFlags {
-  const reportFile = string(opts.report);
-  const report: ReportTarget | undefined =
-    opts.report === true ? { to: 'stdout' } : reportFile ? { to: 'file', path: reportFile } : undefined;
+  const report = reportTarget(opts.report);
   const conf = string(opts.conf);
   const flakeDir = string(opts.flake);
   const port = number(opts.port);
@@ -88,18 +138,14 @@ export function doctorFlags(opts: Readonly<Record<string, unknown>>): DoctorFlag
     ...(port !== undefined ? { port } : {}),
     ...(secretKeyFile ? { secretKeyFile } : {}),
   };
-  const metrics = string(opts.metrics);
-  if (metrics) flags.metrics = metrics === '-' ? { to: 'stdout' } : { to: 'file', path: metrics };
+  const metrics = metricsTarget(opts.metrics);
+  if (metrics) flags.metrics = metrics;
   const accessLog = string(opts.accessLog);
   if (accessLog) flags.accessLog = accessLog;
   const sinceMs = number(opts.since);
   if (sinceMs !== undefined) flags.sinceMs = sinceMs;
-  if (flags.metrics?.to === 'stdout' && (flags.json || flags.report?.to === 'stdout'))
-    throw new UsageError(
-      `--metrics - writes to stdout, which ${flags.json ? '--json' : '--report'} already uses: give --metrics a file name`,
-    );
-  if (flags.json && flags.report?.to === 'stdout')
-    throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
+  refuseMetricsOnStdout(flags.json, flags.report, flags.metrics);
+  refuseReportOnStdout(flags.json, flags.report);
   for (const sample of flags.samples) {
     if (!looksLikeStorePath(sample))
       throw new UsageError(
@@ -167,11 +213,8 @@ export const DEFAULT_JOBS = 32;
 
 /** Narrows commander's values for `why` and `coverage`. */
 export function pathsFlags(opts: Readonly<Record<string, unknown>>, args: readonly string[]): PathsFlags {
-  const reportFile = string(opts.report);
-  const report: ReportTarget | undefined =
-    opts.report === true ? { to: 'stdout' } : reportFile ? { to: 'file', path: reportFile } : undefined;
-  if (opts.json === true && report?.to === 'stdout')
-    throw new UsageError('--report without a FILE writes to stdout, which --json already uses: give --report a file name');
+  const report = reportTarget(opts.report);
+  refuseReportOnStdout(opts.json === true, report);
   const conf = string(opts.conf);
   const store = string(opts.store);
   return {
@@ -192,12 +235,7 @@ export function pathsFlags(opts: Readonly<Record<string, unknown>>, args: readon
 
 export function coverageFlags(opts: Readonly<Record<string, unknown>>, args: readonly string[]): CoverageFlags {
   const pathsFrom = string(opts.pathsFrom);
-  const metricsFile = string(opts.metrics);
-  const metrics: MetricsTarget | undefined = metricsFile
-    ? metricsFile === '-'
-      ? { to: 'stdout' }
-      : { to: 'file', path: metricsFile }
-    : undefined;
+  const metrics = metricsTarget(opts.metrics);
   const flags: CoverageFlags = {
     ...pathsFlags(opts, args),
     closure: opts.closure !== false,
@@ -205,9 +243,6 @@ export function coverageFlags(opts: Readonly<Record<string, unknown>>, args: rea
     ...(pathsFrom ? { pathsFrom } : {}),
     ...(metrics ? { metrics } : {}),
   };
-  if (metrics?.to === 'stdout' && (flags.json || flags.report?.to === 'stdout'))
-    throw new UsageError(
-      `--metrics - writes to stdout, which ${flags.json ? '--json' : '--report'} already uses: give --metrics a file name`,
-    );
+  refuseMetricsOnStdout(flags.json, flags.report, metrics);
   return flags;
 }

@@ -9,8 +9,16 @@ import type { CacheInfoFact } from '../facts/types.js';
 import { DEFAULT_TTLS, diskCacheTtls } from '../nix/disk-cache.js';
 import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
-import type { DiskCacheSummary, PathsCacheEntry, PathsEnvironment } from '../report/paths-common.js';
-import { Redactor } from '../report/redact.js';
+import {
+  type ArgumentProblem,
+  type DiskCacheSummary,
+  documentHead,
+  type PathsCacheEntry,
+  type PathsEnvironment,
+  renderDocument,
+} from '../report/paths-common.js';
+import { Redactor, redactPatterns } from '../report/redact.js';
+import { writeFileAtomically } from '../system/atomic.js';
 import { createExec } from '../system/exec.js';
 import { createFs } from '../system/fs.js';
 import { createAgent, createHttp } from '../system/http.js';
@@ -135,7 +143,16 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
   };
 }
 
-export function pathsEnvironment(d: Discovery, deps: LookupDeps): PathsEnvironment {
+/** How a why or coverage document of SESSION's run begins: how long it took, the environment and Nix's disk cache as it read them. */
+export function sessionDocumentHead<K extends 'why' | 'coverage'>(kind: K, session: PathsSession) {
+  return documentHead(kind, {
+    durationMs: Math.round(performance.now() - session.started),
+    environment: pathsEnvironment(session.discovery, session.deps),
+    diskCache: diskSummary(session.disk),
+  });
+}
+
+function pathsEnvironment(d: Discovery, deps: LookupDeps): PathsEnvironment {
   return {
     nixVersion: d.env.nixVersion,
     user: d.env.user,
@@ -148,7 +165,7 @@ export function pathsEnvironment(d: Discovery, deps: LookupDeps): PathsEnvironme
   };
 }
 
-export function diskSummary(disk: DiskCacheFact): DiskCacheSummary {
+function diskSummary(disk: DiskCacheFact): DiskCacheSummary {
   const ttls = disk.kind === 'read' ? disk.ttls : { ...DEFAULT_TTLS };
   if (disk.kind === 'read') return { state: 'read', path: disk.path, owner: disk.owner, message: null, ttls };
   if (disk.kind === 'absent')
@@ -177,6 +194,41 @@ export function cacheEntries(plans: readonly CachePlan[]): PathsCacheEntry[] {
     used: p.used,
     unusedReason: p.unusedReason ?? null,
   }));
+}
+
+/**
+ * Writes a why or coverage REPORT as FLAGS ask: --json on stdout, --report to its file or stdout,
+ * and the table unless stdout is taken (by those, or by another output: STDOUT_TAKEN). Returns how
+ * many outputs could not be delivered.
+ */
+export async function writeOutputs<R>(
+  flags: PathsFlags,
+  env: Readonly<NodeJS.ProcessEnv>,
+  report: R,
+  render: { markdown(report: R): string; table(report: R, opts: { width: number | undefined; color: boolean }): string },
+  stdoutTaken = false,
+): Promise<number> {
+  let undelivered = 0;
+  const color = flags.color && !env.NO_COLOR && terminal.stdoutIsTTY;
+  if (flags.json) undelivered += (await terminal.stdout(renderDocument(report))).ok ? 0 : 1;
+  if (flags.report?.to === 'file') {
+    const written = writeFileAtomically(flags.report.path, render.markdown(report));
+    if (!written.ok) undelivered++;
+    if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
+  } else if (flags.report?.to === 'stdout') undelivered += (await terminal.stdout(render.markdown(report))).ok ? 0 : 1;
+  if (!flags.json && flags.report?.to !== 'stdout' && !stdoutTaken)
+    undelivered += (await terminal.stdout(render.table(report, { width: terminal.columns, color }))).ok ? 0 : 1;
+  return undelivered;
+}
+
+/**
+ * A why or coverage run that threw, as the one error of its document: `nixcache KIND could not run:`
+ * and the first line of the message, redacted; the stack goes to stderr with --verbose.
+ */
+export async function crashProblem(kind: 'why' | 'coverage', e: unknown, verbose: boolean): Promise<ArgumentProblem> {
+  const message = redactPatterns(String(e instanceof Error ? e.message : e).split('\n')[0] ?? 'unknown error');
+  if (verbose && e instanceof Error) await terminal.stderr(`${redactPatterns(e.stack ?? '')}\n`);
+  return { argument: '(run)', message: `nixcache ${kind} could not run: ${message}` };
 }
 
 /** "checked N/M" on stderr while the run goes on, when stderr is a terminal; nothing otherwise. */

@@ -3,10 +3,10 @@ import type { CoverageReport } from '../report/coverage.js';
 import { crashReport, type Report } from '../report/model.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
-import { terminal, unreadableFileProblem } from '../system/terminal.js';
+import { terminal } from '../system/terminal.js';
 import { runDoctor, selectChecks } from './doctor.js';
 import { Exporter, sleepFor } from './exporter.js';
-import { type CoverageFlags, DEFAULT_JOBS, type ServeMetricsFlags, UsageError } from './flags.js';
+import { type CoverageFlags, DEFAULT_JOBS, fileToRead, firstFileProblem, type ServeMetricsFlags, UsageError } from './flags.js';
 
 /**
  * `nixcache serve-metrics`: a Prometheus exporter over doctor runs (each with a coverage run of the
@@ -16,12 +16,12 @@ import { type CoverageFlags, DEFAULT_JOBS, type ServeMetricsFlags, UsageError } 
  */
 export async function serveMetricsCommand(flags: ServeMetricsFlags, env: Readonly<NodeJS.ProcessEnv> = process.env): Promise<number> {
   const doctor = flags.doctor;
-  const fileProblems = [
-    doctor.conf ? ['--conf', doctor.conf, unreadableFileProblem(doctor.conf, true)] : undefined,
-    doctor.secretKeyFile ? ['--secret-key-file', doctor.secretKeyFile, unreadableFileProblem(doctor.secretKeyFile, false)] : undefined,
-    doctor.accessLog ? ['--access-log', doctor.accessLog, unreadableFileProblem(doctor.accessLog, true)] : undefined,
-  ];
-  for (const p of fileProblems) if (p?.[2]) throw new UsageError(`${p[0]} ${p[1]}: ${p[2]}`);
+  const problem = firstFileProblem([
+    fileToRead('--conf', doctor.conf),
+    fileToRead('--secret-key-file', doctor.secretKeyFile, false),
+    fileToRead('--access-log', doctor.accessLog),
+  ]);
+  if (problem) throw new UsageError(`${problem.argument}: ${problem.message}`);
   const checks = await selectChecks(doctor);
   const metrics = await import('../report/metrics.js');
   const coverageFlags = coverageFlagsOf(flags);

@@ -5,15 +5,22 @@ import type { DiskCacheVerdict } from '../nix/disk-cache.js';
 import { formatTime, isoTime } from '../nix/disk-cache.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { type CacheView, DECODABLE, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
-import { renderDocument, unreadDocumentHead } from '../report/paths-common.js';
+import { unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
-import { writeFileAtomically } from '../system/atomic.js';
-import { terminal, unreadableFileProblem, unwritableFileProblem } from '../system/terminal.js';
-import { SCHEMA_VERSION, VERSION } from '../version.js';
-import type { PathsFlags } from './flags.js';
-import { cacheEntries, diskSummary, eachLimited, openSession, PIPELINING, pathsEnvironment, progressLine } from './paths-run.js';
+import { terminal } from '../system/terminal.js';
+import { fileToRead, fileToWrite, firstFileProblem, type PathsFlags } from './flags.js';
+import {
+  cacheEntries,
+  crashProblem,
+  eachLimited,
+  openSession,
+  PIPELINING,
+  progressLine,
+  sessionDocumentHead,
+  writeOutputs,
+} from './paths-run.js';
 
 /** `why` explains paths one by one; closures are `coverage`'s job. */
 export const MAX_WHY_PATHS = 1000;
@@ -37,14 +44,12 @@ export async function whyCommand(flags: PathsFlags, env: Readonly<NodeJS.Process
     try {
       report = await runWhy(flags, env, (t) => progress?.update(t));
     } catch (e) {
-      const message = redactPatterns(String(e instanceof Error ? e.message : e).split('\n')[0] ?? 'unknown error');
-      report = emptyReport([{ argument: '(run)', message: `nixcache why could not run: ${message}` }]);
-      if (flags.verbose && e instanceof Error) terminal.stderr(`${redactPatterns(e.stack ?? '')}\n`);
+      report = emptyReport([await crashProblem('why', e, flags.verbose)]);
     } finally {
       progress?.stop();
     }
   }
-  const undelivered = await emit(flags, report);
+  const undelivered = await writeOutputs(flags, env, report, { markdown: renderWhyMarkdown, table: renderWhyTable });
   if (report.errors.length > 0) {
     for (const e of report.errors)
       await terminal.stderr(`nixcache: ${e.argument === '(run)' ? '' : `${displayText(e.argument)}: `}${displayText(e.message)}\n`);
@@ -64,27 +69,8 @@ function usageProblem(flags: PathsFlags): { errors: WhyReport['errors'] } | unde
         },
       ],
     };
-  const problems = [
-    flags.report?.to === 'file' ? ['--report', flags.report.path, unwritableFileProblem(flags.report.path)] : undefined,
-    flags.conf ? ['--conf', flags.conf, unreadableFileProblem(flags.conf, true)] : undefined,
-  ];
-  for (const p of problems) if (p?.[2]) return { errors: [{ argument: `${p[0]} ${p[1]}`, message: p[2] }] };
-  return undefined;
-}
-
-/** Writes the outputs asked for; returns how many could not be delivered. */
-async function emit(flags: PathsFlags, report: WhyReport): Promise<number> {
-  let undelivered = 0;
-  const color = flags.color && !process.env.NO_COLOR && terminal.stdoutIsTTY;
-  if (flags.json) undelivered += (await terminal.stdout(renderDocument(report))).ok ? 0 : 1;
-  if (flags.report?.to === 'file') {
-    const written = writeFileAtomically(flags.report.path, renderWhyMarkdown(report));
-    if (!written.ok) undelivered++;
-    if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
-  } else if (flags.report?.to === 'stdout') undelivered += (await terminal.stdout(renderWhyMarkdown(report))).ok ? 0 : 1;
-  if (!flags.json && flags.report?.to !== 'stdout')
-    undelivered += (await terminal.stdout(renderWhyTable(report, { width: terminal.columns, color }))).ok ? 0 : 1;
-  return undelivered;
+  const problem = firstFileProblem([fileToWrite('--report', flags.report), fileToRead('--conf', flags.conf)]);
+  return problem ? { errors: [problem] } : undefined;
 }
 
 function emptyReport(errors: WhyReport['errors']): WhyReport {
@@ -250,13 +236,7 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
     const summary = { valid: 0, substitute: 0, build: 0 };
     for (const p of out) summary[p.verdict]++;
     const report: WhyReport = {
-      schemaVersion: SCHEMA_VERSION,
-      kind: 'why',
-      tool: { name: 'nixcache', version: VERSION },
-      generatedAt: new Date().toISOString(),
-      durationMs: Math.round(performance.now() - session.started),
-      environment: pathsEnvironment(discovery, deps),
-      diskCache: diskSummary(disk),
+      ...sessionDocumentHead('why', session),
       caches: cacheEntries(plans),
       paths: out,
       errors: resolved.problems,

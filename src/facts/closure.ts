@@ -6,8 +6,8 @@ import type { Fs } from '../system/fs.js';
 export interface ResolvedArguments {
   /** Store paths in argument order, without repeats, each with the argument it came from. */
   paths: { path: string; from: string }[];
-  /** The derivations named (their outputs are in PATHS). */
-  drvs: string[];
+  /** The derivations named, each with its outputs (which are in PATHS). */
+  drvs: { path: string; outputs: string[] }[];
   problems: { argument: string; message: string }[];
 }
 
@@ -91,9 +91,12 @@ export async function resolveArguments(t: StoreTools, args: readonly string[]): 
       continue;
     }
     const r = await outputsOf(t, [path]);
-    if (r.ok) out.drvs.push(path);
-    if (!r.ok) out.problems.push({ argument: arg, message: `cannot read the outputs of ${path}: ${r.message}` });
-    else for (const line of r.lines) add(line, arg);
+    if (!r.ok) {
+      out.problems.push({ argument: arg, message: `cannot read the outputs of ${path}: ${r.message}` });
+      continue;
+    }
+    out.drvs.push({ path, outputs: r.lines });
+    for (const line of r.lines) add(line, arg);
   }
   for (const arg of installables) {
     const r = await t.exec('nix', ['--extra-experimental-features', 'nix-command flakes', 'eval', '--raw', `${arg}.outPath`], {
@@ -147,24 +150,26 @@ export async function validPaths(t: StoreTools, paths: readonly string[]): Promi
 /**
  * The closure of ROOTS in the store (`nix-store -qR`), for the roots that are valid there; the
  * others are returned as they are (their references come from the caches' narinfos). A derivation
- * whose outputs are not built stands for the outputs of every derivation in its closure.
+ * of DRVS whose outputs are not all built stands for the outputs of every derivation in its closure.
+ * Nix is asked once which paths are valid: the same answer decides both.
  */
 export async function localClosure(
   t: StoreTools,
   roots: readonly string[],
-  drvArgs: readonly string[],
+  drvs: readonly { path: string; outputs: readonly string[] }[],
 ): Promise<{ paths: string[]; problems: string[] }> {
   const problems: string[] = [];
   const result = new Set<string>();
   const valid = (await validPaths(t, roots)) ?? new Set<string>();
   const unknown = roots.filter((p) => !valid.has(p));
   const validRoots = roots.filter((p) => valid.has(p));
+  const unbuilt = drvs.filter((d) => d.outputs.some((o) => !valid.has(o))).map((d) => d.path);
   for (let i = 0; i < validRoots.length; i += BATCH) {
     const r = await nixStore(t, ['--query', '--requisites', ...validRoots.slice(i, i + BATCH)]);
     if (!r.ok) problems.push(r.message);
     else for (const l of r.lines) result.add(l);
   }
-  for (const drv of drvArgs) {
+  for (const drv of unbuilt) {
     const r = await nixStore(t, ['--query', '--requisites', drv]);
     if (!r.ok) {
       problems.push(r.message);

@@ -1,14 +1,13 @@
+import { escapeInline } from './markdown.js';
 import {
   type ArgumentProblem,
   argumentErrorsMarkdown,
   type DiskCacheSummary,
   forDisplayDeep,
-  formatSize,
-  mdInline,
   type PathsCacheEntry,
   type PathsEnvironment,
 } from './paths-common.js';
-import { plural, wrapWords } from './text.js';
+import { formatBytes, painter, plural, wrapWords } from './text.js';
 
 export interface CoverageCache extends PathsCacheEntry {
   /** Present with a signature Nix accepts (or none needed). */
@@ -88,7 +87,7 @@ const SHOWN = 10;
 export function renderCoverageTable(raw: CoverageReport, opts: { width?: number | undefined; color: boolean }): string {
   const r = forDisplayDeep(raw);
   const width = Math.max(40, Math.min(opts.width ?? 100, 200));
-  const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const paint = painter(opts.color);
   const out: string[] = [];
   out.push(
     ...wrapWords(
@@ -109,8 +108,8 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     String(c.untrusted),
     String(c.auth),
     String(c.error + c.unreachable),
-    formatSize(c.fileSize),
-    formatSize(c.narSize),
+    formatBytes(c.fileSize),
+    formatBytes(c.narSize),
     String(c.attributed),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
@@ -125,7 +124,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
       out.push(`${c.order}. ${c.url}${c.used ? '' : ' (not used by the daemon)'}`);
       out.push(
         ...wrapWords(
-          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error + c.unreachable} error; ${formatSize(c.fileSize)} download, ${formatSize(c.narSize)} unpacked; ${c.attributed} from it`,
+          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error + c.unreachable} error; ${formatBytes(c.fileSize)} download, ${formatBytes(c.narSize)} unpacked; ${c.attributed} from it`,
           width,
           '   ',
         ),
@@ -197,23 +196,23 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
   );
   for (const c of r.caches)
     out.push(
-      `| ${c.order} | ${mdInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error + c.unreachable} | ${formatSize(c.fileSize)} | ${formatSize(c.narSize)} | ${c.attributed} |`,
+      `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error + c.unreachable} | ${formatBytes(c.fileSize)} | ${formatBytes(c.narSize)} | ${c.attributed} |`,
     );
   out.push(
     '',
-    `Nix's narinfo disk cache: ${mdInline(r.diskCache.path ?? 'none')} (${r.diskCache.state}${r.diskCache.message ? `: ${mdInline(r.diskCache.message)}` : ''})`,
+    `Nix's narinfo disk cache: ${escapeInline(r.diskCache.path ?? 'none')} (${r.diskCache.state}${r.diskCache.message ? `: ${escapeInline(r.diskCache.message)}` : ''})`,
     '',
   );
   if (r.missing.length) {
     out.push(`## In no cache (${r.missing.length})`, '');
-    for (const p of r.missing.slice(0, 200)) out.push(`- ${mdInline(p)}`);
+    for (const p of r.missing.slice(0, 200)) out.push(`- ${escapeInline(p)}`);
     if (r.missing.length > 200) out.push(`- … and ${r.missing.length - 200} more`);
     out.push('');
   }
   if (r.holes.length) {
     out.push(`## Holes (${r.holes.length})`, '');
     for (const h of r.holes.slice(0, 200))
-      out.push(`- ${mdInline(h.path)} in ${mdInline(h.cache)} lacks ${mdInline(h.missing.join(', '))}`);
+      out.push(`- ${escapeInline(h.path)} in ${escapeInline(h.cache)} lacks ${escapeInline(h.missing.join(', '))}`);
     out.push('');
   }
   out.push(...argumentErrorsMarkdown(r.errors));

@@ -91,13 +91,15 @@ function indent(text: string, n: number): string {
     .join('\n');
 }
 
+/** Text in a table cell: its lines kept apart by <br>. */
 function cell(text: string): string {
-  return escapeInline(text).replace(/\n/g, '<br>');
+  return text.split('\n').map(escapeInline).join('<br>');
 }
 
-/** Text in a Markdown line: no HTML, no link, image, emphasis or code of its own. */
-function escapeInline(text: string): string {
+/** Text in a Markdown line: one line (a newline becomes a space), no HTML, no link, image, emphasis or code of its own. */
+export function escapeInline(text: string): string {
   return text
+    .replace(/\n/g, ' ')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

@@ -1,6 +1,6 @@
 import { DEFAULT_TTLS } from '../nix/disk-cache.js';
 import { SCHEMA_VERSION, VERSION } from '../version.js';
-import { fence } from './markdown.js';
+import { escapeInline } from './markdown.js';
 import { displayed, jsonSafe } from './sanitize.js';
 
 /** What `why` and `coverage` documents say about the machine, for a reader of the JSON or a ticket. */
@@ -44,9 +44,23 @@ export interface ArgumentProblem {
 /** Every string of VALUE through the shared sanitiser: what the table and the Markdown show. */
 export const forDisplayDeep = displayed;
 
+/** How a why or coverage document begins: its schema and kind, the tool, this moment, then what the run took and read. */
+export function documentHead<K extends 'why' | 'coverage'>(
+  kind: K,
+  run: { durationMs: number; environment: PathsEnvironment; diskCache: DiskCacheSummary },
+) {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    kind,
+    tool: { name: 'nixcache' as const, version: VERSION },
+    generatedAt: new Date().toISOString(),
+    ...run,
+  };
+}
+
 /**
  * How a why or coverage document begins when no run could look anything up (bad arguments, a
- * crash): this moment, the environment unknown, Nix's disk cache not read (Nix's default TTLs).
+ * crash): the environment unknown, Nix's disk cache not read (Nix's default TTLs).
  */
 export function unreadDocumentHead<K extends 'why' | 'coverage'>(kind: K) {
   const environment: PathsEnvironment = {
@@ -60,15 +74,7 @@ export function unreadDocumentHead<K extends 'why' | 'coverage'>(kind: K) {
     configFiles: [],
   };
   const diskCache: DiskCacheSummary = { state: 'absent', path: null, owner: 'unknown', message: null, ttls: { ...DEFAULT_TTLS } };
-  return {
-    schemaVersion: SCHEMA_VERSION,
-    kind,
-    tool: { name: 'nixcache' as const, version: VERSION },
-    generatedAt: new Date().toISOString(),
-    durationMs: 0,
-    environment,
-    diskCache,
-  };
+  return documentHead(kind, { durationMs: 0, environment, diskCache });
 }
 
 /** The JSON contract: exact strings, nothing a terminal would act on. */
@@ -76,23 +82,8 @@ export function renderDocument(doc: unknown): string {
   return `${jsonSafe(JSON.stringify(doc, null, 2))}\n`;
 }
 
-/** Markdown inline text: syntax characters escaped, one line. */
-export function mdInline(text: string): string {
-  return text.replace(/\n/g, ' ').replace(/([\\`*_{}[\]()#+!|<>~])/g, '\\$1');
-}
-
-/** A fenced block longer than any backtick run inside it: the doctor report's own. */
-export const mdFence = fence;
-
 /** The Markdown section listing the arguments a why/coverage run could not look up. */
 export function argumentErrorsMarkdown(errors: readonly ArgumentProblem[]): string[] {
   if (errors.length === 0) return [];
-  return ['## Arguments not looked up', '', ...errors.map((e) => `- ${mdInline(e.argument)}: ${mdInline(e.message)}`), ''];
-}
-
-export function formatSize(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
+  return ['## Arguments not looked up', '', ...errors.map((e) => `- ${escapeInline(e.argument)}: ${escapeInline(e.message)}`), ''];
 }

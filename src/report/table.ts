@@ -1,7 +1,7 @@
 import { collapsedSkips, describeCache, evidenceLine, sections, summaryLine } from './group.js';
 import type { CheckResult, FixFirstItem, Report, Status } from './model.js';
 import { displayed } from './sanitize.js';
-import { clip, plural, truncate, wrapFixLine, wrapWords } from './text.js';
+import { clip, painter, plural, truncate, wrapFixLine, wrapWords } from './text.js';
 
 const MARK: Record<Status, string> = { pass: '✔ pass', warn: '▲ warn', fail: '✘ fail', skip: '– skip' };
 const COLOUR: Record<Status, number> = { pass: 32, warn: 33, fail: 31, skip: 90 };
@@ -34,7 +34,7 @@ export function renderTable(report: Report, opts: TableOptions): string {
 /** The table a section at a time (every line ended by a newline): 10,000 caches are never one string. */
 export function* renderTableChunks(report: Report, opts: TableOptions): Generator<string> {
   // Untrusted text is made visible section by section, not as a second copy of the whole report.
-  const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const paint = painter(opts.color);
   const bold = (s: string) => (opts.color ? `\u001b[1m${s}\u001b[22m` : s);
   const dim = (s: string) => paint(90, s);
   const width = Math.max(40, Math.min(opts.width ?? 100, 200));

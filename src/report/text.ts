@@ -86,6 +86,11 @@ export function wrapFixLine(line: string, width: number, first: string, rest = f
   return out.length > 0 ? out : [first.trimEnd()];
 }
 
+/** Paints text in an ANSI colour (31 red, 32 green, 33 yellow, 90 grey) when COLOR is on; leaves it plain otherwise. */
+export function painter(color: boolean): (code: number, text: string) => string {
+  return color ? (code, text) => `\u001b[${code}m${text}\u001b[0m` : (_code, text) => text;
+}
+
 /** Cuts TEXT to WIDTH columns with an ellipsis. */
 export function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
@@ -97,6 +102,14 @@ export function truncate(text: string, width: number): string {
  */
 export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}… (${(text.length - max).toLocaleString('en')} more characters)`;
+}
+
+/** A byte count in units of 1024, in the words the doctor's messages use: `512 B`, `64.0 kB`, `95.4 MB`, `3.2 GB`. */
+export function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} kB`;
+  return `${n} B`;
 }
 
 /** `1 check`, `2 checks`. */

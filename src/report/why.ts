@@ -1,15 +1,14 @@
 import type { DiskWord, NarinfoWord, NarWord, SignatureWord, Verdict } from '../nix/substitution.js';
+import { escapeInline, fence } from './markdown.js';
 import {
   type ArgumentProblem,
   argumentErrorsMarkdown,
   type DiskCacheSummary,
   forDisplayDeep,
-  mdFence,
-  mdInline,
   type PathsCacheEntry,
   type PathsEnvironment,
 } from './paths-common.js';
-import { plural, wrapFixLine, wrapWords } from './text.js';
+import { painter, plural, wrapFixLine, wrapWords } from './text.js';
 
 export interface WhyCache {
   url: string;
@@ -69,7 +68,7 @@ function cacheLine(c: WhyCache): string {
 export function renderWhyTable(raw: WhyReport, opts: { width?: number | undefined; color: boolean }): string {
   const r = forDisplayDeep(raw);
   const width = Math.max(40, Math.min(opts.width ?? 100, 200));
-  const paint = (code: number, s: string) => (opts.color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const paint = painter(opts.color);
   const out: string[] = [];
   const { valid, substitute, build } = r.summary;
   out.push(
@@ -109,7 +108,7 @@ export function renderWhyMarkdown(raw: WhyReport): string {
   out.push(
     '## Environment',
     '',
-    mdFence(
+    fence(
       [
         `Nix version: ${env.nixVersion ?? 'not installed'}`,
         `user: ${env.user}, multi-user: ${env.multiUser ? 'yes' : 'no'}, trusted: ${env.trustedUser ?? 'unknown'}`,
@@ -123,17 +122,17 @@ export function renderWhyMarkdown(raw: WhyReport): string {
   out.push('## Caches, in the order Nix tries them', '', '| order | cache | priority | used |', '|---|---|---|---|');
   for (const c of r.caches)
     out.push(
-      `| ${c.order} | ${mdInline(c.url)} | ${c.priority} (${c.prioritySource}) | ${c.used ? 'yes' : `no: ${mdInline(c.unusedReason ?? '')}`} |`,
+      `| ${c.order} | ${escapeInline(c.url)} | ${c.priority} (${c.prioritySource}) | ${c.used ? 'yes' : `no: ${escapeInline(c.unusedReason ?? '')}`} |`,
     );
   out.push('', '## Paths', '');
   for (const p of r.paths) {
-    out.push(`### ${p.verdict.toUpperCase()}: ${mdInline(p.path)}`, '', mdInline(p.reason), '');
+    out.push(`### ${p.verdict.toUpperCase()}: ${escapeInline(p.path)}`, '', escapeInline(p.reason), '');
     out.push('| order | cache | narinfo | signature | NAR | disk cache |', '|---|---|---|---|---|---|');
     for (const c of p.caches)
       out.push(
-        `| ${c.order} | ${mdInline(c.url)} | ${c.narinfo}${c.narinfoDetail ? ` (${mdInline(c.narinfoDetail)})` : ''} | ${c.signature ?? '–'}${c.keys.length ? ` (${mdInline(c.keys.join(', '))})` : ''} | ${c.nar ?? '–'} | ${c.diskCache}${c.diskCacheExpires ? ` until ${c.diskCacheExpires}` : ''} |`,
+        `| ${c.order} | ${escapeInline(c.url)} | ${c.narinfo}${c.narinfoDetail ? ` (${escapeInline(c.narinfoDetail)})` : ''} | ${c.signature ?? '–'}${c.keys.length ? ` (${escapeInline(c.keys.join(', '))})` : ''} | ${c.nar ?? '–'} | ${c.diskCache}${c.diskCacheExpires ? ` until ${c.diskCacheExpires}` : ''} |`,
       );
-    if (p.fix) out.push('', 'Fix:', '', mdFence(p.fix));
+    if (p.fix) out.push('', 'Fix:', '', fence(p.fix));
     out.push('');
   }
   out.push(...argumentErrorsMarkdown(r.errors));
