@@ -3,9 +3,9 @@ import type { NarFact } from '../src/facts/nar.js';
 import type { Facts } from '../src/facts/types.js';
 import { blocksSubstitution, describeNarProblem, narProblems } from '../src/nix/nar-advice.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
+import { formatBytes } from '../src/report/text.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
-import { formatBytes } from '../src/system/http.js';
 
 const storePathOf = (info: NarInfo) => `${info.storePath.storeDir}/${info.storePath.baseName}`;
 

@@ -2,6 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { redactUrl } from '../nix/store-url.js';
+import { formatBytes } from '../report/text.js';
 import { timeLimit } from './abort.js';
 import type { Recorder } from './evidence.js';
 import { type HttpStreamOptions, type HttpStreamResult, type SinkVerdict, streamGet } from './http-stream.js';
@@ -247,12 +248,6 @@ function safeOrigin(url: string): string {
   } catch {
     return url;
   }
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} kB`;
-  return `${n} B`;
 }
 
 /**
