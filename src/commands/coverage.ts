@@ -41,7 +41,7 @@ export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS
     env,
     report,
     { markdown: renderCoverageMarkdown, table: renderCoverageTable },
-    flags.metrics?.to === 'stdout',
+    { stdoutTaken: flags.metrics?.to === 'stdout', usageError: usage !== undefined },
   );
   // A usage error stops before anything runs: there is no run to write, and the file is left alone.
   if (flags.metrics && !usage) undelivered += (await writeMetrics(flags.metrics, report, flags.json)) ? 0 : 1;

@@ -206,12 +206,14 @@ export async function writeOutputs<R>(
   env: Readonly<NodeJS.ProcessEnv>,
   report: R,
   render: { markdown(report: R): string; table(report: R, opts: { width: number | undefined; color: boolean }): string },
-  stdoutTaken = false,
+  { stdoutTaken = false, usageError = false }: { stdoutTaken?: boolean; usageError?: boolean } = {},
 ): Promise<number> {
   let undelivered = 0;
   const color = flags.color && !env.NO_COLOR && terminal.stdoutIsTTY;
   if (flags.json) undelivered += (await terminal.stdout(renderDocument(report))).ok ? 0 : 1;
-  if (flags.report?.to === 'file') {
+  // After a usage error nothing ran, and the error may be the --report file itself (a symbolic
+  // link, a directory): the file is left alone, as the doctor leaves it.
+  if (flags.report?.to === 'file' && !usageError) {
     const written = writeFileAtomically(flags.report.path, render.markdown(report));
     if (!written.ok) undelivered++;
     if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);

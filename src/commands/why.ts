@@ -49,7 +49,13 @@ export async function whyCommand(flags: PathsFlags, env: Readonly<NodeJS.Process
       progress?.stop();
     }
   }
-  const undelivered = await writeOutputs(flags, env, report, { markdown: renderWhyMarkdown, table: renderWhyTable });
+  const undelivered = await writeOutputs(
+    flags,
+    env,
+    report,
+    { markdown: renderWhyMarkdown, table: renderWhyTable },
+    { usageError: usage !== undefined },
+  );
   if (report.errors.length > 0) {
     for (const e of report.errors)
       await terminal.stderr(`nixcache: ${e.argument === '(run)' ? '' : `${displayText(e.argument)}: `}${displayText(e.message)}\n`);

@@ -42,6 +42,22 @@ describe('outputs that cannot be written give a non-zero exit', () => {
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
   });
 
+  it.each([['why'], ['coverage']])(
+    '%s leaves a --report it refused alone: the symbolic link stays, its target is never made',
+    async (command) => {
+      const { dir, env } = nixConf('substituters = http://127.0.0.1:9\n');
+      const link = join(dir, 'link.md');
+      symlinkSync(join(dir, 'elsewhere.md'), link);
+      for (const extra of [[], ['--conf', join(dir, 'no-such.conf')]]) {
+        const r = await runCli([command, '--json', '--report', link, ...extra, '/nix/store/00000000000000000000000000000000-x'], { env });
+        expect(r.exitCode).toBe(2);
+        expect((JSON.parse(r.stdout) as { errors: unknown[] }).errors).toHaveLength(1);
+        expect(lstatSync(link).isSymbolicLink()).toBe(true);
+        expect(existsSync(join(dir, 'elsewhere.md'))).toBe(false);
+      }
+    },
+  );
+
   it('writes the report by rename, so a reader never sees half of it, and keeps the JSON valid beside it', async () => {
     const { dir, env } = nixConf('substituters = http://127.0.0.1:9\n');
     const file = join(dir, 'report.md');
