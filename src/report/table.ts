@@ -5,8 +5,13 @@ import { clip, painter, plural, truncate, wrapFixLine, wrapWords } from './text.
 
 const MARK: Record<Status, string> = { pass: '✔ pass', warn: '▲ warn', fail: '✘ fail', skip: '– skip' };
 const COLOUR: Record<Status, number> = { pass: 32, warn: 33, fail: 31, skip: 90 };
-/** The title column is as wide as the longest title shown, within these bounds. */
-const TITLE_WIDTH = { min: 24, max: 28 };
+/**
+ * The title column is as wide as the longest title shown, within these bounds; the upper one grows
+ * with the terminal while the result column keeps RESULT_MIN columns (28 at 80 columns, every
+ * title from 100).
+ */
+const TITLE_WIDTH = { min: 24, max: 28, widest: 44 };
+const RESULT_MIN = 50;
 /** Below this many columns the status, title and result do not fit side by side: one under the other. */
 export const NARROW = 72;
 /** Longest summary or detail line shown, and longest fix line (a command longer than the screen is still shown whole). */
@@ -41,7 +46,7 @@ export function* renderTableChunks(report: Report, opts: TableOptions): Generato
   const narrow = width < NARROW;
   let longestTitle: number = TITLE_WIDTH.min;
   for (const c of report.checks) longestTitle = Math.max(longestTitle, c.title.length);
-  const titleWidth = Math.min(TITLE_WIDTH.max, longestTitle);
+  const titleWidth = Math.min(Math.max(TITLE_WIDTH.max, Math.min(TITLE_WIDTH.widest, width - RESULT_MIN - 11)), longestTitle);
   const lines = (out: string[]) => out.map((l) => `${l}\n`).join('');
   yield lines([...wrapWords(`nixcache doctor — ${summaryLine(report)}`, width).map(bold), '']);
 
@@ -83,9 +88,14 @@ export function* renderTableChunks(report: Report, opts: TableOptions): Generato
     // Laid out without colour (escape codes would count as columns), the mark painted afterwards.
     const plain = MARK[c.status];
     const summary = clip(c.summary, MAX_TEXT);
+    // The result column starts after the mark, the title column and two spaces; a title wider than
+    // its column stands on a line of its own, the result under it in its column.
+    const column = ' '.repeat(` ${plain}  `.length + titleWidth + 2);
     const lines = narrow
       ? [` ${plain}  ${c.title}`, ...wrapWords(summary, width, '     ')]
-      : wrapWords(summary, width, ` ${plain}  ${c.title.padEnd(titleWidth)}  `, ' '.repeat(titleWidth + 10));
+      : c.title.length > titleWidth
+        ? [` ${plain}  ${c.title}`, ...wrapWords(summary, width, column)]
+        : wrapWords(summary, width, ` ${plain}  ${c.title.padEnd(titleWidth)}  `, column);
     lines[0] = (lines[0] ?? '').replace(plain, paint(COLOUR[c.status], plain));
     const under = narrow ? '     ' : '          ';
     if (c.status !== 'pass' && c.detail) {

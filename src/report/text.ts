@@ -1,8 +1,12 @@
 /**
  * Laying text out for a terminal, in time linear in its length. Prose wraps at spaces; a word longer
- * than the line (a URL) is printed whole rather than cut. Fix lines wrap only between the pieces a
- * person would copy separately, never inside a command or a config line.
+ * than a whole line (a store path, a URL) is cut where the line ends, as the terminal would cut it,
+ * but without breaking the layout around it. Fix lines wrap only between the pieces a person would
+ * copy separately, never inside a command or a config line.
  */
+
+/** A word is cut only where at least this many columns are left for it: no confetti under a deep indent. */
+const MIN_CUT = 12;
 
 /**
  * Wraps prose to WIDTH columns at spaces: the first line starts with FIRST, the others with REST
@@ -12,13 +16,24 @@ export function wrapWords(text: string, width: number, first = '', rest = first)
   const out: string[] = [];
   let current = first;
   let empty = true;
+  /** WORD from the start of a line (CURRENT holds only the indent), cut while it is longer than what is left. */
+  const place = (word: string) => {
+    let left = word;
+    for (let room = width - current.length; left.length > room && room >= MIN_CUT; room = width - current.length) {
+      out.push(current + left.slice(0, room));
+      current = rest;
+      left = left.slice(room);
+    }
+    current += left;
+  };
   for (const word of text.split(/ +/)) {
     if (word === '') continue;
-    if (empty) current += word;
+    if (empty) place(word);
     else if (current.length + 1 + word.length <= width) current += ` ${word}`;
     else {
       out.push(current);
-      current = rest + word;
+      current = rest;
+      place(word);
     }
     empty = false;
   }

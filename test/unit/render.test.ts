@@ -218,8 +218,32 @@ describe('text layout', () => {
     for (const l of lines) expect(l.length <= 40 || l === '  systemctl status nix-serve --no-pager --full --lines=50').toBe(true);
   });
 
-  it('keeps a word longer than the line whole instead of cutting it', () => {
-    expect(wrapWords(`see ${'u'.repeat(30)} now`, 20)).toEqual(['see', 'u'.repeat(30), 'now']);
+  it('cuts a word longer than a whole line where the line ends, from a line of its own', () => {
+    expect(wrapWords(`see ${'u'.repeat(30)} now`, 20)).toEqual(['see', 'u'.repeat(20), `${'u'.repeat(10)} now`]);
+    expect(wrapWords(`${'u'.repeat(30)}`, 20, '  ', '    ')).toEqual([`  ${'u'.repeat(18)}`, `    ${'u'.repeat(12)}`]);
+    // Under an indent that leaves too few columns, the word stays whole rather than in slivers.
+    expect(wrapWords(`${'u'.repeat(30)}`, 20, ' '.repeat(10))).toEqual([`${' '.repeat(10)}${'u'.repeat(30)}`]);
+  });
+
+  it('puts no line of a row past the width: a title wider than its column, a store path or NAR file name longer than the result column', () => {
+    const long = '/nix/store/0zlzbz5lcgk34s3a97hxfgwkzc2r7wxj-nixcache-fixture-leaf-a-with-a-long-name-1.2.3';
+    for (const width of [60, 80, 120]) {
+      const text = renderTable(
+        report([
+          result({
+            id: 'nar',
+            title: 'NAR file downloads and matches its hashes',
+            status: 'pass',
+            summary: `nar/${'0'.repeat(52)}.nar.xz: 128 B xz`,
+          }),
+          result({ id: 'signature', title: 'Signed by a trusted key', status: 'warn', summary: `${long} is signed by no key you trust` }),
+        ]),
+        { color: false, verbose: false, width },
+      );
+      const lines = text.split('\n');
+      expect(lines.filter((l) => [...l].length > width)).toEqual([]);
+      expect(lines.join('')).toContain('NAR file downloads and matches its hashes');
+    }
   });
 });
 
