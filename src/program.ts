@@ -169,12 +169,13 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      process.stderr.write(`nixcache: ${oneLine(e.message)}${/unknown command/.test(e.message) ? " (try 'nixcache doctor')" : ''}\n`);
-      return 2;
+      const message = `${oneLine(e.message)}${/unknown command/.test(e.message) ? " (try 'nixcache doctor')" : ''}`;
+      process.stderr.write(`nixcache: ${message}\n`);
+      return usageError(argv, message);
     }
     if (e instanceof UsageError) {
       process.stderr.write(`nixcache: ${e.message}\n`);
-      return 2;
+      return usageError(argv, e.message);
     }
     const error = e as Error;
     process.stderr.write(
@@ -182,4 +183,33 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 1;
   }
+}
+
+/**
+ * Exit code 2, and with --json one JSON document on stdout all the same — the command's own, saying
+ * that it did not run and why — so that a script reading it never gets nothing to parse.
+ */
+async function usageError(argv: readonly string[], message: string): Promise<number> {
+  const args = argv.slice(2);
+  const options = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (!options.includes('--json')) return 2;
+  const { redactPatterns } = await import('./report/redact.js');
+  const said = redactPatterns(message);
+  let document: string | undefined;
+  switch (options.find((a) => !a.startsWith('-'))) {
+    case 'doctor': {
+      const [{ crashReport }, { renderJsonChunks }] = await Promise.all([import('./report/model.js'), import('./report/json.js')]);
+      const report = crashReport(new Error(said), false, { user: process.env.USER }, { fix: 'nixcache doctor --help' });
+      document = [...renderJsonChunks(report)].join('');
+      break;
+    }
+    case 'why':
+      document = (await import('./report/paths-common.js')).renderDocument((await import('./commands/why.js')).usageDocument(said));
+      break;
+    case 'coverage':
+      document = (await import('./report/paths-common.js')).renderDocument((await import('./commands/coverage.js')).usageDocument(said));
+      break;
+  }
+  if (document !== undefined) process.stdout.write(document);
+  return 2;
 }

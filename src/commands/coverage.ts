@@ -99,7 +99,12 @@ async function writeMetrics(target: MetricsTarget, report: CoverageReport, quiet
   return written.ok;
 }
 
-function emptyReport(flags: CoverageFlags, errors: CoverageReport['errors']): CoverageReport {
+/** The document of a `coverage --json` whose command line could not be read: nothing ran, MESSAGE says why. */
+export function usageDocument(message: string): CoverageReport {
+  return emptyReport({ closure: true }, [{ argument: '(usage)', message }]);
+}
+
+function emptyReport(flags: Pick<CoverageFlags, 'closure'>, errors: CoverageReport['errors']): CoverageReport {
   return {
     ...unreadDocumentHead('coverage'),
     closure: flags.closure,

@@ -79,6 +79,11 @@ function usageProblem(flags: PathsFlags): { errors: WhyReport['errors'] } | unde
   return problem ? { errors: [problem] } : undefined;
 }
 
+/** The document of a `why --json` whose command line could not be read: nothing ran, MESSAGE says why. */
+export function usageDocument(message: string): WhyReport {
+  return emptyReport([{ argument: '(usage)', message }]);
+}
+
 function emptyReport(errors: WhyReport['errors']): WhyReport {
   return {
     ...unreadDocumentHead('why'),

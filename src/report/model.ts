@@ -180,7 +180,7 @@ export function buildReport(input: {
 }
 
 /** The doctor itself failed (not one check): still one valid document, with a one-line reason. */
-export function crashReport(e: unknown, verbose: boolean, env: { user?: string | undefined }): Report {
+export function crashReport(e: unknown, verbose: boolean, env: { user?: string | undefined }, usage?: { fix: string }): Report {
   const error = e instanceof Error ? e : new Error(String(e));
   const message = redactPatterns(error.message.split('\n')[0] ?? 'unknown error');
   const results: CheckResult[] = [
@@ -189,9 +189,9 @@ export function crashReport(e: unknown, verbose: boolean, env: { user?: string |
       title: 'nixcache doctor',
       cache: null,
       status: 'fail',
-      summary: `the doctor could not run: ${message}`,
-      detail: verbose ? redactPatterns(error.stack ?? '') : null,
-      fix: null,
+      summary: usage ? `the doctor did not run: ${message}` : `the doctor could not run: ${message}`,
+      detail: verbose && !usage ? redactPatterns(error.stack ?? '') : null,
+      fix: usage?.fix ?? null,
       reason: null,
       data: {},
       evidence: [],

@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { CLI, nixConf, parseReport, runCli } from '../helpers/cli.js';
 
 /** Outputs that cannot be delivered, files where files are expected, values out of range. */
+const ROOT = new URL('../../', import.meta.url).pathname;
 
 describe('outputs that cannot be written give a non-zero exit', () => {
   it('exits 3 and says so when stdout is a full disk (--json > /dev/full)', async () => {
@@ -34,8 +36,10 @@ describe('outputs that cannot be written give a non-zero exit', () => {
       [conf, /is one of the files this run reads/],
     ] as const) {
       const r = await runCli(['doctor', '--only', 'config', '--json', '--conf', conf, '--report', target], { env });
-      expect({ target, code: r.exitCode, stdout: r.stdout }).toEqual({ target, code: 2, stdout: '' });
+      expect({ target, code: r.exitCode }).toEqual({ target, code: 2 });
       expect(r.stderr).toMatch(why);
+      // --json still gets its one document: the doctor did not run, and why.
+      expect(parseReport(r.stdout).checks[0]?.summary).toMatch(why);
     }
     expect(readFileSync(conf, 'utf8')).toBe('substituters = http://127.0.0.1:9\n');
     expect(existsSync(join(dir, 'elsewhere.md'))).toBe(false);
@@ -66,6 +70,38 @@ describe('outputs that cannot be written give a non-zero exit', () => {
     parseReport(r.stdout);
     expect(readFileSync(file, 'utf8')).toMatch(/^# nixcache doctor report/);
     expect(r.exitCode).toBe(0);
+  });
+});
+
+describe('--json gets one valid document even when the command line cannot be read', () => {
+  const schemas = Object.fromEntries(
+    ['doctor', 'why', 'coverage'].map((kind) => [
+      kind,
+      new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(join(ROOT, 'schema', `${kind}.schema.json`), 'utf8'))),
+    ]),
+  );
+  const path = '/nix/store/00000000000000000000000000000000-x';
+  it.each([
+    ['doctor', ['doctor', '--json', '--bogus'], /unknown option '--bogus'/],
+    ['doctor', ['doctor', '--json', '--timeout', '0'], /--timeout takes a number of seconds/],
+    ['why', ['why', '--json'], /missing required argument/],
+    ['why', ['why', path, '--json', '--timeout', '0'], /--timeout takes a number of seconds/],
+    ['coverage', ['coverage', '--json', '--jobs', '999', path], /--jobs must be a whole number/],
+    ['coverage', ['coverage', '--bogus', '--json'], /unknown option '--bogus'/],
+  ] as const)('%s %j: exit 2, the message on stderr, a document saying so on stdout', async (kind, args, said) => {
+    const { env } = nixConf('substituters = http://127.0.0.1:9\n');
+    const r = await runCli([...args], { env });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(said);
+    const document = JSON.parse(r.stdout);
+    const validate = schemas[kind] as ReturnType<Ajv['compile']>;
+    expect(validate(document) ? [] : validate.errors).toEqual([]);
+    expect(JSON.stringify(kind === 'doctor' ? document.checks : document.errors)).toMatch(said);
+  });
+
+  it('prints nothing on stdout without --json', async () => {
+    const r = await runCli(['doctor', '--bogus'], { env: nixConf('substituters = http://127.0.0.1:9\n').env });
+    expect({ code: r.exitCode, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
   });
 });
 
