@@ -39,7 +39,7 @@ export function buildProgram(): Command {
     .command('doctor')
     .description('walk the troubleshooting steps for every configured cache and say what to fix')
     .option('--json', 'print one JSON document (schema: schema/doctor.schema.json) on stdout')
-    .option('--report [file]', 'write a Markdown report for a support ticket to FILE (stdout when no FILE)')
+    .option('--report [file]', 'write a Markdown report for a support ticket to FILE (stdout when no FILE, or -)')
     .option('--conf <file>', 'read this nix.conf instead of discovering Nix’s configuration files')
     .option('--cache <url>', 'check only this cache (repeatable); keys and trust still come from nix.conf', collect)
     .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect)
@@ -85,7 +85,7 @@ export function buildProgram(): Command {
   const pathsOptions = (command: Command, what: string) =>
     command
       .option('--json', `print one JSON document (schema: schema/${what}.schema.json) on stdout`)
-      .option('--report [file]', 'write a Markdown report to FILE (stdout when no FILE)')
+      .option('--report [file]', 'write a Markdown report to FILE (stdout when no FILE, or -)')
       .option('--conf <file>', 'read this nix.conf instead of discovering Nix’s configuration files')
       .option('--cache <url>', 'look only in this cache (repeatable)', collect)
       .option('--trusted-key <name:key>', 'add a trusted public key (repeatable)', collect)

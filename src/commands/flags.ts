@@ -87,10 +87,10 @@ const string = (v: unknown): string | undefined => (typeof v === 'string' ? v : 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const number = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-/** --report: true (no FILE) is stdout. */
+/** --report: true (no FILE) or `-` is stdout, as for --metrics and --paths-from. */
 function reportTarget(v: unknown): ReportTarget | undefined {
   const file = string(v);
-  return v === true ? { to: 'stdout' } : file ? { to: 'file', path: file } : undefined;
+  return v === true || file === '-' ? { to: 'stdout' } : file ? { to: 'file', path: file } : undefined;
 }
 
 /** --metrics FILE|-. */

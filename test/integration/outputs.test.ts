@@ -62,6 +62,16 @@ describe('outputs that cannot be written give a non-zero exit', () => {
     },
   );
 
+  it.each([
+    ['doctor', '--only', 'config'],
+    ['why', '/nix/store/00000000000000000000000000000000-x'],
+  ])('%s --report - writes the report to stdout, as --metrics - does, not to a file named -', async (...args) => {
+    const { dir, env } = nixConf('substituters = http://127.0.0.1:9\n');
+    const r = await runCli([...args, '--report', '-'], { env, cwd: dir });
+    expect(r.stdout).toMatch(/^# nixcache (doctor|why) report/);
+    expect(existsSync(join(dir, '-'))).toBe(false);
+  });
+
   it('writes the report by rename, so a reader never sees half of it, and keeps the JSON valid beside it', async () => {
     const { dir, env } = nixConf('substituters = http://127.0.0.1:9\n');
     const file = join(dir, 'report.md');
