@@ -68,7 +68,7 @@ describe('outputs that cannot be written give a non-zero exit', () => {
   ])('%s --report - writes the report to stdout, as --metrics - does, not to a file named -', async (...args) => {
     const { dir, env } = nixConf('substituters = http://127.0.0.1:9\n');
     const r = await runCli([...args, '--report', '-'], { env, cwd: dir });
-    expect(r.stdout).toMatch(/^# nixcache (doctor|why) report/);
+    expect(r.stdout).toMatch(/^# nixcache (doctor report|why)\n/);
     expect(existsSync(join(dir, '-'))).toBe(false);
   });
 
