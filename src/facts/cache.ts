@@ -1,16 +1,13 @@
 import type { CacheTarget, HostPaths } from '../discover/types.js';
-import { narFileCheckable } from '../nix/nar.js';
-import { type NarInfo, parseNarInfo } from '../nix/narinfo.js';
-import { type Credentials, credentialsFor, type NetrcEntry } from '../nix/netrc.js';
+import { parseNarInfo } from '../nix/narinfo.js';
+import { credentialsFor, type NetrcEntry } from '../nix/netrc.js';
 import { parseBaseName, parseStorePath } from '../nix/store-path.js';
 import { cacheFileUrl } from '../nix/store-url.js';
 import type { Io } from '../system/io.js';
-import type { CacheInfoFact, NarFileFact, NarInfoLookup } from './types.js';
+import type { CacheInfoFact, NarInfoLookup } from './types.js';
 
 const MAX_CACHE_INFO_BYTES = 64 * 1024;
 const MAX_NARINFO_BYTES = 256 * 1024;
-/** NAR files up to this size are downloaded whole to compare with FileHash. */
-export const MAX_NAR_DOWNLOAD_BYTES = 4 * 1024 * 1024;
 export const MAX_CANDIDATES = 24;
 
 const fileDir = (cache: CacheTarget) => cache.url.base.replace(/^file:\/\//, '');
@@ -73,21 +70,6 @@ export async function lookupNarInfo(
   const info = parseNarInfo(text, storeDir);
   if (!info.ok) return { kind: 'corrupt', path, message: `${info.error.message}${info.error.line ? ` (line ${info.error.line})` : ''}` };
   return { kind: 'hit', path, info: info.value, text };
-}
-
-/** Downloads the NAR file INFO points to when it is small, to compare with its FileHash. */
-export async function downloadNarFile(io: Io, cache: CacheTarget, info: NarInfo, netrc: readonly NetrcEntry[]): Promise<NarFileFact> {
-  if (cache.url.scheme === 'file') return { kind: 'not-downloaded', why: 'a file cache' };
-  if (!narFileCheckable(info)) return { kind: 'not-downloaded', why: 'no sha256 FileHash and FileSize to check it with' };
-  if ((info.fileSize ?? 0) > MAX_NAR_DOWNLOAD_BYTES) return { kind: 'not-downloaded', why: 'too large' };
-  const auth: Credentials | undefined = credentialsFor(cache.url, netrc);
-  const r = await io.http.get(cacheFileUrl(cache.url.httpBase ?? cache.url.base, info.url), {
-    maxBytes: MAX_NAR_DOWNLOAD_BYTES,
-    ...(auth ? { auth } : {}),
-  });
-  if (!r.ok) return { kind: 'not-downloaded', why: r.error.message };
-  if (r.response.status !== 200) return { kind: 'not-downloaded', why: `HTTP ${r.response.status}` };
-  return { kind: 'downloaded', bytes: r.response.raw };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { CacheTarget, Discovery } from '../discover/types.js';
 import { familiesFor } from '../host/firewall-judge.js';
 import { warmDecoders } from '../nix/decompress.js';
 import { diskCacheTtls } from '../nix/disk-cache.js';
+import type { NarInfo } from '../nix/narinfo.js';
 import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { isHttpScheme, overNetwork } from '../nix/store-url.js';
@@ -9,15 +10,15 @@ import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { Evidence, Recorder } from '../system/evidence.js';
 import type { Io } from '../system/io.js';
 import type { Resolution } from '../system/net.js';
-import { downloadNarFile, lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
+import { lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
 import { probeNarinfo } from './credentials.js';
 import { probeDaemonProxies, readDaemon } from './daemon.js';
 import { type DiskCacheFact, diskCacheDirs, readDiskCache } from './disk-cache.js';
 import { readFlake } from './flake.js';
-import { FactTable, recorderOnce } from './gather.js';
+import { completesWithin, FactTable, recorderOnce } from './gather.js';
 import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.js';
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
-import { readNar } from './nar.js';
+import { NAR_BUDGET_OPERATIONS, narFileOf, narFileUnread, readNar } from './nar.js';
 import { probePath, probePing, readNameservers } from './network.js';
 import { type LookupDeps, lookupPath, probeNar } from './path-lookups.js';
 import { bulkOverHttp, cacheViewOf, type PathLookupFact, planFor } from './path-view.js';
@@ -62,7 +63,6 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const tls = new FactTable<string, Awaited<ReturnType<Io['net']['tlsHandshake']>>>();
   const cacheInfos = new FactTable<CacheTarget, Awaited<ReturnType<typeof readCacheInfo>>>();
   const narinfos = new FactTable<string, NarInfoLookup>();
-  const narFiles = new FactTable<string, Awaited<ReturnType<typeof downloadNarFile>>>();
   const nars = new FactTable<string, Awaited<ReturnType<typeof readNar>>>();
   const flakes = new FactTable<'', Awaited<ReturnType<typeof readFlake>>>();
   // The xz decoder's WebAssembly compiles while the first nix-cache-info is on the wire (idle time),
@@ -120,6 +120,10 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const candidates = () => single.candidates.get('', (r) => storeCandidates(io(r), env.storeDir, host));
   const nixView = deps.nixView;
   const cacheInfo = (cache: CacheTarget) => cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc));
+  // The budget is the download's, not its reader's: the signature check may start the download the nar check judges.
+  const narBudget = { timeoutMs: run.timeoutMs, totalMs: run.timeoutMs * NAR_BUDGET_OPERATIONS };
+  const nar = (cache: CacheTarget, info: NarInfo) =>
+    nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, narBudget));
 
   const hashPartOf = (storePath: string) => {
     const parsed = parseStorePath(storePath, env.storeDir);
@@ -240,12 +244,17 @@ export function createFacts(deps: FactsDeps): RunFacts {
           const order = (p: string) => list.indexOf(p);
           return { hits: hits().sort((a, b) => order(a.path) - order(b.path)), tried };
         },
-        narFile: (cache, info) => use(narFiles.get(`${cache.index}\u0000${info.url}`, (r) => downloadNarFile(io(r), cache, info, netrc))),
+        async narFile(cache, info) {
+          const unread = narFileUnread(info);
+          if (unread) return { kind: 'unread', why: unread };
+          const fact = nar(cache, info);
+          // The signature check waits for the download as long as one request of its own would take.
+          if (!(await completesWithin(fact, run.timeoutMs)))
+            return { kind: 'unread', why: `not downloaded within ${(run.timeoutMs / 1000).toFixed(1)} s` };
+          return narFileOf(await use(fact));
+        },
         narinfoProbe: (cache) => use(narinfoProbes.get(cache, (r) => probeNarinfo(io(r), cache, netrc))),
-        nar: (cache, info, totalMs) =>
-          use(
-            nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, { timeoutMs: run.timeoutMs, totalMs })),
-          ),
+        nar: (cache, info) => use(nar(cache, info)),
         diskCache: () => use(diskCache()),
         pathLookup: (cache, storePath) => use(pathLookup(cache, storePath)),
         flake: () => use(flakes.get('', (r) => readFlake(io(r), run.flakeDir, process.env))),
