@@ -10,7 +10,7 @@ import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { Evidence, Recorder } from '../system/evidence.js';
 import type { Io } from '../system/io.js';
 import type { Resolution } from '../system/net.js';
-import { lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
+import { narInfoLookupOf, readCacheInfo, storeCandidates } from './cache.js';
 import { probeNarinfo } from './credentials.js';
 import { probeDaemonProxies, readDaemon } from './daemon.js';
 import { type DiskCacheFact, diskCacheDirs, readDiskCache } from './disk-cache.js';
@@ -20,7 +20,7 @@ import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.j
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
 import { NAR_BUDGET_OPERATIONS, narFileOf, narFileUnread, readNar } from './nar.js';
 import { probePath, probePing, readNameservers } from './network.js';
-import { type LookupDeps, lookupPath, probeNar } from './path-lookups.js';
+import { fetchNarinfo, type LookupDeps, lookupPath, type NarinfoAnswer, probeNar } from './path-lookups.js';
 import { bulkOverHttp, cacheViewOf, type PathLookupFact, planFor } from './path-view.js';
 import { readRoutes } from './routes.js';
 import type { FactKind, Facts, NarInfoLookup, NixConfigView } from './types.js';
@@ -62,6 +62,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const pings = new FactTable<string, Awaited<ReturnType<typeof probePing>>>();
   const tls = new FactTable<string, Awaited<ReturnType<Io['net']['tlsHandshake']>>>();
   const cacheInfos = new FactTable<CacheTarget, Awaited<ReturnType<typeof readCacheInfo>>>();
+  const narinfoAnswers = new FactTable<string, NarinfoAnswer>();
   const narinfos = new FactTable<string, NarInfoLookup>();
   const nars = new FactTable<string, Awaited<ReturnType<typeof readNar>>>();
   const flakes = new FactTable<'', Awaited<ReturnType<typeof readFlake>>>();
@@ -115,8 +116,18 @@ export function createFacts(deps: FactsDeps): RunFacts {
     );
   const systemd = () => single.systemd.get('', (r) => readSystemdUnits(io(r)));
   const listeners = () => single.listeners.get('', (r) => readListeners(io(r)));
+  /** `<hash>.narinfo` of CACHE, requested once whichever check reads it: signature and nar as narinfo(), coverage as pathLookup(). */
+  const narinfoAnswer = (cache: CacheTarget, hashPart: string) =>
+    narinfoAnswers.get(`${cache.index}\u0000${hashPart}`, (r) => {
+      const adapters = io(r);
+      return fetchNarinfo({ http: bulkOverHttp(adapters.http, run.timeoutMs), fs: adapters.fs, netrc }, cache, hashPart);
+    });
   const narinfo = (cache: CacheTarget, storePath: string) =>
-    narinfos.get(`${cache.index}\u0000${storePath}`, (r) => lookupNarInfo(io(r), cache, storePath, env.storeDir, netrc));
+    narinfos.get(`${cache.index}\u0000${storePath}`, async (r): Promise<NarInfoLookup> => {
+      const parsed = parseStorePath(storePath, env.storeDir);
+      if (!parsed.ok) return { kind: 'error', path: storePath, message: parsed.error.message };
+      return narInfoLookupOf(storePath, await recorderOnce(r)(narinfoAnswer(cache, parsed.value.hashPart)), env.storeDir);
+    });
   const candidates = () => single.candidates.get('', (r) => storeCandidates(io(r), env.storeDir, host));
   const nixView = deps.nixView;
   const cacheInfo = (cache: CacheTarget) => cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc));
@@ -164,6 +175,7 @@ export function createFacts(deps: FactsDeps): RunFacts {
         trustedKeys,
         requireSigs: effectiveRequireSigs(config, env),
         verify,
+        narinfo: (c, hashPart) => use(narinfoAnswer(c, hashPart)),
       };
       const lookup = await lookupPath(lookupDeps, plan, storePath);
       const nar = lookup.narinfo === 'present' && lookup.narUrl ? await probeNar(lookupDeps, plan, lookup.narUrl) : null;

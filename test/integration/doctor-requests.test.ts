@@ -95,4 +95,15 @@ describe('doctor: each file of a cache requested once per run', () => {
     expect(signature).toMatchObject({ status: 'fail', data: { verdict: 'mismatch', narFile: 'unchecked' } });
     expect(signature.summary).toMatch(/regenerated|altered/);
   });
+  it('asks each cache once for the --sample narinfo that the signature and coverage steps both read', async () => {
+    const caches = [await serve('signed-lan'), await serve('regenerated')];
+    const report = await doctor(caches, 'connect,cache-info,signature,coverage');
+    for (const cache of caches) {
+      // Looked up, also where the failed signature check makes coverage skip its verdict.
+      expect(checkOf(report, 'coverage', cache.url).data).toMatchObject({ named: 1, paths: [{ path: APP, narinfo: 'present' }] });
+      expect(timesAsked(cache, NARINFO)).toBe(1);
+    }
+    expect(checkOf(report, 'coverage', caches[0]?.url).status).toBe('pass');
+    expect(checkOf(report, 'signature', caches[0]?.url).status).toBe('pass');
+  });
 });
