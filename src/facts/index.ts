@@ -1,26 +1,23 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import { familiesFor } from '../host/firewall-judge.js';
 import { warmDecoders } from '../nix/decompress.js';
-import { diskCacheTtls } from '../nix/disk-cache.js';
 import type { NarInfo } from '../nix/narinfo.js';
-import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { isHttpScheme, overNetwork } from '../nix/store-url.js';
-import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { Evidence, Recorder } from '../system/evidence.js';
 import type { Io } from '../system/io.js';
 import type { Resolution } from '../system/net.js';
 import { narInfoLookupOf, readCacheInfo, storeCandidates } from './cache.js';
 import { probeNarinfo } from './credentials.js';
 import { probeDaemonProxies, readDaemon } from './daemon.js';
-import { type DiskCacheFact, diskCacheDirs, readDiskCache } from './disk-cache.js';
+import { type DiskCacheFact, readNixDiskCache } from './disk-cache.js';
 import { readFlake } from './flake.js';
 import { completesWithin, FactTable, recorderOnce } from './gather.js';
 import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.js';
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
 import { NAR_BUDGET_OPERATIONS, narFileOf, narFileUnread, readNar } from './nar.js';
 import { probePath, probePing, readNameservers } from './network.js';
-import { fetchNarinfo, type LookupDeps, lookupPath, type NarinfoAnswer, probeNar } from './path-lookups.js';
+import { fetchNarinfo, lookupDepsFor, lookupPath, type NarinfoAnswer, probeNar } from './path-lookups.js';
 import { bulkOverHttp, cacheViewOf, type PathLookupFact, planFor } from './path-view.js';
 import { readRoutes } from './routes.js';
 import type { FactKind, Facts, NarInfoLookup, NixConfigView } from './types.js';
@@ -140,12 +137,8 @@ export function createFacts(deps: FactsDeps): RunFacts {
     const parsed = parseStorePath(storePath, env.storeDir);
     return parsed.ok ? parsed.value.hashPart : '';
   };
-  const readDisk = (r: Recorder, hashParts: readonly string[]) => {
-    if (deps.diskCache) return deps.diskCache();
-    const ttls = diskCacheTtls(config.settings.get('narinfo-cache-negative-ttl'), config.settings.get('narinfo-cache-positive-ttl'));
-    const cacheUrls = targets.map((t) => t.url.raw);
-    return readDiskCache(io(r).fs, diskCacheDirs(env, process.env), cacheUrls, ttls, () => Math.floor(Date.now() / 1000), hashParts);
-  };
+  const readDisk = (r: Recorder, hashParts: readonly string[]) =>
+    deps.diskCache ? deps.diskCache() : readNixDiskCache(io(r).fs, discovery, process.env, targets, hashParts);
   /** The rows of the paths the checks sample (--sample, else the store candidates), read once. */
   const diskCache = () =>
     diskCaches.get('', async (r) => {
@@ -158,25 +151,18 @@ export function createFacts(deps: FactsDeps): RunFacts {
     if (!hashPart || shared.kind !== 'read' || !shared.hashParts || shared.hashParts.has(hashPart)) return shared;
     return recorderOnce(r)(diskCaches.get(`#${hashPart}`, (rr) => readDisk(rr, [hashPart])));
   };
-  const trustedKeys = effectiveTrustedKeys(config, env);
-  let verify: LookupDeps['verify'] | undefined;
+  const lookupDepsOver = lookupDepsFor(discovery);
   /** `why`'s look-up of one path in one cache, through this check's recording adapters. */
   const pathLookup = (cache: CacheTarget, storePath: string) =>
     pathLookups.get(`${cache.index}\u0000${storePath}`, async (r) => {
       const use = recorderOnce(r);
       const plan = planFor(discovery, cache, await use(cacheInfo(cache)));
       const adapters = io(r);
-      verify ??= createSignatureVerifier(trustedKeys);
-      const lookupDeps: LookupDeps = {
+      const lookupDeps = lookupDepsOver({
         http: bulkOverHttp(adapters.http, run.timeoutMs),
         fs: adapters.fs,
-        storeDir: env.storeDir,
-        netrc,
-        trustedKeys,
-        requireSigs: effectiveRequireSigs(config, env),
-        verify,
         narinfo: (c, hashPart) => use(narinfoAnswer(c, hashPart)),
-      };
+      });
       const lookup = await lookupPath(lookupDeps, plan, storePath);
       const nar = lookup.narinfo === 'present' && lookup.narUrl ? await probeNar(lookupDeps, plan, lookup.narUrl) : null;
       const hashPart = hashPartOf(storePath);

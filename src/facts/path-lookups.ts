@@ -4,11 +4,12 @@ import type { PublicKey } from '../nix/keys.js';
 import { type NarInfo, parseNarInfo } from '../nix/narinfo.js';
 import { credentialsFor } from '../nix/netrc.js';
 import { effectiveOrder, resolvePriority } from '../nix/priority.js';
+import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import type { SignatureVerdict } from '../nix/signatures.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { cacheFileUrl } from '../nix/store-url.js';
 import type { NarinfoWord, NarWord, SignatureWord } from '../nix/substitution.js';
-import { clientSettingsApply } from '../nix/trust.js';
+import { clientSettingsApply, effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { BulkHttp } from '../system/bulk-http.js';
 import type { Fs } from '../system/fs.js';
 import type { CacheInfoFact } from './types.js';
@@ -107,6 +108,25 @@ export interface LookupDeps {
   verify: (info: NarInfo) => Promise<SignatureVerdict>;
   /** The narinfo requests, when not fetchNarinfo over HTTP and FS: the doctor's checks share one per cache and path. */
   narinfo?: (cache: CacheTarget, hashPart: string) => Promise<NarinfoAnswer>;
+}
+
+/** What a look-up goes through: the narinfo and NAR requests, a file:// cache's files. */
+export type LookupTransport = Pick<LookupDeps, 'http' | 'fs' | 'narinfo'>;
+
+/**
+ * LookupDeps for DISCOVERY over each transport given: the trusted keys, require-sigs and the
+ * signature verifier are worked out once (the verifier, made at the first look-up, remembers
+ * verdicts across caches when REMEMBERVERDICTS). The doctor, why and coverage look paths up alike.
+ */
+export function lookupDepsFor(discovery: Discovery, rememberVerdicts = true): (transport: LookupTransport) => LookupDeps {
+  const { config, env } = discovery;
+  const trustedKeys = effectiveTrustedKeys(config, env);
+  const requireSigs = effectiveRequireSigs(config, env);
+  let verify: LookupDeps['verify'] | undefined;
+  return (transport) => {
+    verify ??= createSignatureVerifier(trustedKeys, undefined, rememberVerdicts);
+    return { ...transport, storeDir: env.storeDir, netrc: config.netrc.entries, trustedKeys, requireSigs, verify };
+  };
 }
 
 const fileDir = (cache: CacheTarget) => cache.url.base.replace(/^file:\/\//, '');
