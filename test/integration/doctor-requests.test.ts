@@ -36,11 +36,13 @@ async function serveHangingNars(name: string): Promise<Running> {
     const path = req.url ?? '/';
     requests.push(path);
     if (path.startsWith('/nar/')) return;
+    let body: Buffer;
     try {
-      res.writeHead(200).end(readFileSync(join(CACHES, name, path)));
+      body = readFileSync(join(CACHES, name, path));
     } catch {
-      res.writeHead(404).end();
+      return void res.writeHead(404).end();
     }
+    res.writeHead(200).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const running: Running = {
