@@ -1,5 +1,5 @@
 import type { CacheTarget } from '../src/discover/types.js';
-import type { NarFact } from '../src/facts/nar.js';
+import { NAR_BUDGET_OPERATIONS, type NarFact } from '../src/facts/nar.js';
 import type { Facts } from '../src/facts/types.js';
 import { blocksSubstitution, describeNarProblem, narProblems } from '../src/nix/nar-advice.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
@@ -8,9 +8,6 @@ import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
 
 const storePathOf = (info: NarInfo) => `${info.storePath.storeDir}/${info.storePath.baseName}`;
-
-/** Time the NAR download may take, in network operation timeouts. */
-const BUDGET_OPERATIONS = 8;
 
 const FALLBACK =
   'Meanwhile let Nix build what it cannot download — /etc/nix/nix.conf: fallback = true\nNixOS: nix.settings.fallback = true;';
@@ -25,7 +22,7 @@ export const nar: CacheCheck = {
   needs: ['cache-info'],
   uses: ['signature'],
   reads: ['nar'],
-  timeoutMs: (operation) => operation * (BUDGET_OPERATIONS + 3) + 2000,
+  timeoutMs: (operation) => operation * (NAR_BUDGET_OPERATIONS + 3) + 2000,
   async run(facts, cache) {
     if (!cache.url.httpBase)
       return skip(`the doctor downloads NAR files only from http(s) and s3 caches, not ${cache.url.scheme}`, `${cache.url.scheme} store`);
@@ -33,7 +30,7 @@ export const nar: CacheCheck = {
     const hit = hits[0];
     if (hit?.kind !== 'hit') return skip('no narinfo of this cache to take a NAR from', 'no sample');
     const info = hit.info;
-    const fact = await facts.nar(cache, info, facts.run.timeoutMs * BUDGET_OPERATIONS);
+    const fact = await facts.nar(cache, info);
     return judge(facts, cache, info, fact);
   },
 };

@@ -4,7 +4,6 @@ import { unreadableNote } from '../src/facts/disk-cache.js';
 import { rememberedMissing } from '../src/facts/path-view.js';
 import type { Facts } from '../src/facts/types.js';
 import { isoTime } from '../src/nix/disk-cache.js';
-import { checkNarFileBytes } from '../src/nix/nar.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
 import { classifySignatures, explainMismatch, type SignatureVerdict } from '../src/nix/signatures.js';
 import { parseStorePath } from '../src/nix/store-path.js';
@@ -186,5 +185,5 @@ async function narrowMismatch(facts: Facts, cache: CacheTarget, info: NarInfo, k
   const keys = facts.config.trustedKeys.keys.filter((k) => keyNames.includes(k.name));
   const verdicts = hits.flatMap((h) => (h.kind === 'hit' ? [classifySignatures(h.info, keys).kind] : []));
   const nar = await facts.narFile(cache, info);
-  return explainMismatch(verdicts, nar.kind === 'downloaded' ? checkNarFileBytes(nar.bytes, info) : 'unchecked', keyNames);
+  return explainMismatch(verdicts, nar.kind === 'read' ? nar.verdict : 'unchecked', keyNames);
 }

@@ -1,16 +1,13 @@
 import type { CacheTarget, HostPaths } from '../discover/types.js';
-import { narFileCheckable } from '../nix/nar.js';
-import { type NarInfo, parseNarInfo } from '../nix/narinfo.js';
-import { type Credentials, credentialsFor, type NetrcEntry } from '../nix/netrc.js';
+import { parseNarInfo } from '../nix/narinfo.js';
+import { credentialsFor, type NetrcEntry } from '../nix/netrc.js';
 import { parseBaseName, parseStorePath } from '../nix/store-path.js';
 import { cacheFileUrl } from '../nix/store-url.js';
 import type { Io } from '../system/io.js';
-import type { CacheInfoFact, NarFileFact, NarInfoLookup } from './types.js';
+import type { NarinfoAnswer } from './path-lookups.js';
+import type { CacheInfoFact, NarInfoLookup } from './types.js';
 
 const MAX_CACHE_INFO_BYTES = 64 * 1024;
-const MAX_NARINFO_BYTES = 256 * 1024;
-/** NAR files up to this size are downloaded whole to compare with FileHash. */
-export const MAX_NAR_DOWNLOAD_BYTES = 4 * 1024 * 1024;
 export const MAX_CANDIDATES = 24;
 
 const fileDir = (cache: CacheTarget) => cache.url.base.replace(/^file:\/\//, '');
@@ -42,52 +39,16 @@ export function isPrivateBucket(cache: CacheTarget, fact: CacheInfoFact): boolea
   );
 }
 
-/** Fetches `<hash>.narinfo` for one store path. */
-export async function lookupNarInfo(
-  io: Io,
-  cache: CacheTarget,
-  path: string,
-  storeDir: string,
-  netrc: readonly NetrcEntry[],
-): Promise<NarInfoLookup> {
-  const parsed = parseStorePath(path, storeDir);
-  if (!parsed.ok) return { kind: 'error', path, message: parsed.error.message };
-  const file = `${parsed.value.hashPart}.narinfo`;
-  let text: string;
-  if (cache.url.scheme === 'file') {
-    const r = await io.fs.readText(`${fileDir(cache)}/${file}`, MAX_NARINFO_BYTES);
-    if (!r.ok) return r.code === 'ENOENT' ? { kind: 'miss', path } : { kind: 'error', path, message: r.message };
-    text = r.text;
-  } else {
-    const auth = credentialsFor(cache.url, netrc);
-    const r = await io.http.get(cacheFileUrl(cache.url.httpBase ?? cache.url.base, file), {
-      maxBytes: MAX_NARINFO_BYTES,
-      ...(auth ? { auth } : {}),
-    });
-    if (!r.ok) return { kind: 'error', path, message: r.error.message };
-    // Nix treats 404 and 403 (S3's answer for a missing key) as "not in this cache".
-    if (r.response.status === 404 || r.response.status === 403) return { kind: 'miss', path };
-    if (r.response.status !== 200) return { kind: 'error', path, message: `HTTP ${r.response.status}` };
-    text = r.response.body;
-  }
-  const info = parseNarInfo(text, storeDir);
+/** The narinfo of PATH as the signature and nar checks read it, from the answer to its request. */
+export function narInfoLookupOf(path: string, answer: NarinfoAnswer, storeDir: string): NarInfoLookup {
+  if (answer.kind === 'absent') return { kind: 'miss', path };
+  // Nix treats 404 and 403 (S3's answer for a missing key) as "not in this cache".
+  if (answer.kind === 'status')
+    return answer.status === 403 ? { kind: 'miss', path } : { kind: 'error', path, message: `HTTP ${answer.status}` };
+  if (answer.kind === 'failed') return { kind: 'error', path, message: answer.message };
+  const info = parseNarInfo(answer.text, storeDir);
   if (!info.ok) return { kind: 'corrupt', path, message: `${info.error.message}${info.error.line ? ` (line ${info.error.line})` : ''}` };
-  return { kind: 'hit', path, info: info.value, text };
-}
-
-/** Downloads the NAR file INFO points to when it is small, to compare with its FileHash. */
-export async function downloadNarFile(io: Io, cache: CacheTarget, info: NarInfo, netrc: readonly NetrcEntry[]): Promise<NarFileFact> {
-  if (cache.url.scheme === 'file') return { kind: 'not-downloaded', why: 'a file cache' };
-  if (!narFileCheckable(info)) return { kind: 'not-downloaded', why: 'no sha256 FileHash and FileSize to check it with' };
-  if ((info.fileSize ?? 0) > MAX_NAR_DOWNLOAD_BYTES) return { kind: 'not-downloaded', why: 'too large' };
-  const auth: Credentials | undefined = credentialsFor(cache.url, netrc);
-  const r = await io.http.get(cacheFileUrl(cache.url.httpBase ?? cache.url.base, info.url), {
-    maxBytes: MAX_NAR_DOWNLOAD_BYTES,
-    ...(auth ? { auth } : {}),
-  });
-  if (!r.ok) return { kind: 'not-downloaded', why: r.error.message };
-  if (r.response.status !== 200) return { kind: 'not-downloaded', why: `HTTP ${r.response.status}` };
-  return { kind: 'downloaded', bytes: r.response.raw };
+  return { kind: 'hit', path, info: info.value, text: answer.text };
 }
 
 /**

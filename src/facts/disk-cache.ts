@@ -1,10 +1,11 @@
-import type { Environment } from '../discover/types.js';
+import type { CacheTarget, Discovery, Environment } from '../discover/types.js';
 import {
   DISK_CACHE_FILES,
   type DiskCacheEntry,
   type DiskCacheInfo,
   type DiskCacheTtls,
   type DiskCacheVerdict,
+  diskCacheTtls,
   diskCacheUrl,
   judgeDiskEntry,
 } from '../nix/disk-cache.js';
@@ -106,6 +107,24 @@ export async function readDiskCache(
       return judgeDiskEntry(entry, now(), ttls, served);
     },
   };
+}
+
+/**
+ * Nix's disk cache as Nix would use it on this machine: where DISCOVERY and PROCESSENV put it, with
+ * the TTLs nix.conf sets, the rows of TARGETS (of HASHPARTS only, when given). The doctor, why and
+ * coverage read it alike.
+ */
+export function readNixDiskCache(
+  fs: Fs,
+  discovery: Discovery,
+  processEnv: Readonly<NodeJS.ProcessEnv>,
+  targets: readonly CacheTarget[],
+  hashParts?: readonly string[],
+): Promise<DiskCacheFact> {
+  const { settings } = discovery.config;
+  const ttls = diskCacheTtls(settings.get('narinfo-cache-negative-ttl'), settings.get('narinfo-cache-positive-ttl'));
+  const cacheUrls = targets.map((t) => t.url.raw);
+  return readDiskCache(fs, diskCacheDirs(discovery.env, processEnv), cacheUrls, ttls, () => Math.floor(Date.now() / 1000), hashParts);
 }
 
 /** What to say about a database this run could not read (once, never a guess at what it holds). */

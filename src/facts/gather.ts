@@ -44,3 +44,15 @@ export function recorderOnce(record: Recorder): <T>(fact: Gathered<T>) => Promis
     return value;
   };
 }
+
+/** Whether FACT is complete within MS (it goes on either way): a reader with less time than its gatherer stops waiting. */
+export function completesWithin(fact: Gathered<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    fact.promise.then(done, done);
+  });
+}

@@ -1,25 +1,23 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import { familiesFor } from '../host/firewall-judge.js';
 import { warmDecoders } from '../nix/decompress.js';
-import { diskCacheTtls } from '../nix/disk-cache.js';
-import { createSignatureVerifier } from '../nix/signature-verifier.js';
+import type { NarInfo } from '../nix/narinfo.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { isHttpScheme, overNetwork } from '../nix/store-url.js';
-import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { Evidence, Recorder } from '../system/evidence.js';
 import type { Io } from '../system/io.js';
 import type { Resolution } from '../system/net.js';
-import { downloadNarFile, lookupNarInfo, readCacheInfo, storeCandidates } from './cache.js';
+import { narInfoLookupOf, readCacheInfo, storeCandidates } from './cache.js';
 import { probeNarinfo } from './credentials.js';
 import { probeDaemonProxies, readDaemon } from './daemon.js';
-import { type DiskCacheFact, diskCacheDirs, readDiskCache } from './disk-cache.js';
+import { type DiskCacheFact, readNixDiskCache } from './disk-cache.js';
 import { readFlake } from './flake.js';
-import { FactTable, recorderOnce } from './gather.js';
+import { completesWithin, FactTable, recorderOnce } from './gather.js';
 import { DEFAULT_SINCE_MS, type HitRateOptions, readHitRate } from './hit-rate.js';
 import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './host.js';
-import { readNar } from './nar.js';
+import { NAR_BUDGET_OPERATIONS, narFileOf, narFileUnread, readNar } from './nar.js';
 import { probePath, probePing, readNameservers } from './network.js';
-import { type LookupDeps, lookupPath, probeNar } from './path-lookups.js';
+import { fetchNarinfo, lookupDepsFor, lookupPath, type NarinfoAnswer, probeNar } from './path-lookups.js';
 import { bulkOverHttp, cacheViewOf, type PathLookupFact, planFor } from './path-view.js';
 import { readRoutes } from './routes.js';
 import type { FactKind, Facts, NarInfoLookup, NixConfigView } from './types.js';
@@ -61,8 +59,8 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const pings = new FactTable<string, Awaited<ReturnType<typeof probePing>>>();
   const tls = new FactTable<string, Awaited<ReturnType<Io['net']['tlsHandshake']>>>();
   const cacheInfos = new FactTable<CacheTarget, Awaited<ReturnType<typeof readCacheInfo>>>();
+  const narinfoAnswers = new FactTable<string, NarinfoAnswer>();
   const narinfos = new FactTable<string, NarInfoLookup>();
-  const narFiles = new FactTable<string, Awaited<ReturnType<typeof downloadNarFile>>>();
   const nars = new FactTable<string, Awaited<ReturnType<typeof readNar>>>();
   const flakes = new FactTable<'', Awaited<ReturnType<typeof readFlake>>>();
   // The xz decoder's WebAssembly compiles while the first nix-cache-info is on the wire (idle time),
@@ -115,22 +113,32 @@ export function createFacts(deps: FactsDeps): RunFacts {
     );
   const systemd = () => single.systemd.get('', (r) => readSystemdUnits(io(r)));
   const listeners = () => single.listeners.get('', (r) => readListeners(io(r)));
+  /** `<hash>.narinfo` of CACHE, requested once whichever check reads it: signature and nar as narinfo(), coverage as pathLookup(). */
+  const narinfoAnswer = (cache: CacheTarget, hashPart: string) =>
+    narinfoAnswers.get(`${cache.index}\u0000${hashPart}`, (r) => {
+      const adapters = io(r);
+      return fetchNarinfo({ http: bulkOverHttp(adapters.http, run.timeoutMs), fs: adapters.fs, netrc }, cache, hashPart);
+    });
   const narinfo = (cache: CacheTarget, storePath: string) =>
-    narinfos.get(`${cache.index}\u0000${storePath}`, (r) => lookupNarInfo(io(r), cache, storePath, env.storeDir, netrc));
+    narinfos.get(`${cache.index}\u0000${storePath}`, async (r): Promise<NarInfoLookup> => {
+      const parsed = parseStorePath(storePath, env.storeDir);
+      if (!parsed.ok) return { kind: 'error', path: storePath, message: parsed.error.message };
+      return narInfoLookupOf(storePath, await recorderOnce(r)(narinfoAnswer(cache, parsed.value.hashPart)), env.storeDir);
+    });
   const candidates = () => single.candidates.get('', (r) => storeCandidates(io(r), env.storeDir, host));
   const nixView = deps.nixView;
   const cacheInfo = (cache: CacheTarget) => cacheInfos.get(cache, (r) => readCacheInfo(io(r), cache, netrc));
+  // The budget is the download's, not its reader's: the signature check may start the download the nar check judges.
+  const narBudget = { timeoutMs: run.timeoutMs, totalMs: run.timeoutMs * NAR_BUDGET_OPERATIONS };
+  const nar = (cache: CacheTarget, info: NarInfo) =>
+    nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, narBudget));
 
   const hashPartOf = (storePath: string) => {
     const parsed = parseStorePath(storePath, env.storeDir);
     return parsed.ok ? parsed.value.hashPart : '';
   };
-  const readDisk = (r: Recorder, hashParts: readonly string[]) => {
-    if (deps.diskCache) return deps.diskCache();
-    const ttls = diskCacheTtls(config.settings.get('narinfo-cache-negative-ttl'), config.settings.get('narinfo-cache-positive-ttl'));
-    const cacheUrls = targets.map((t) => t.url.raw);
-    return readDiskCache(io(r).fs, diskCacheDirs(env, process.env), cacheUrls, ttls, () => Math.floor(Date.now() / 1000), hashParts);
-  };
+  const readDisk = (r: Recorder, hashParts: readonly string[]) =>
+    deps.diskCache ? deps.diskCache() : readNixDiskCache(io(r).fs, discovery, process.env, targets, hashParts);
   /** The rows of the paths the checks sample (--sample, else the store candidates), read once. */
   const diskCache = () =>
     diskCaches.get('', async (r) => {
@@ -143,24 +151,18 @@ export function createFacts(deps: FactsDeps): RunFacts {
     if (!hashPart || shared.kind !== 'read' || !shared.hashParts || shared.hashParts.has(hashPart)) return shared;
     return recorderOnce(r)(diskCaches.get(`#${hashPart}`, (rr) => readDisk(rr, [hashPart])));
   };
-  const trustedKeys = effectiveTrustedKeys(config, env);
-  let verify: LookupDeps['verify'] | undefined;
+  const lookupDepsOver = lookupDepsFor(discovery);
   /** `why`'s look-up of one path in one cache, through this check's recording adapters. */
   const pathLookup = (cache: CacheTarget, storePath: string) =>
     pathLookups.get(`${cache.index}\u0000${storePath}`, async (r) => {
       const use = recorderOnce(r);
       const plan = planFor(discovery, cache, await use(cacheInfo(cache)));
       const adapters = io(r);
-      verify ??= createSignatureVerifier(trustedKeys);
-      const lookupDeps: LookupDeps = {
+      const lookupDeps = lookupDepsOver({
         http: bulkOverHttp(adapters.http, run.timeoutMs),
         fs: adapters.fs,
-        storeDir: env.storeDir,
-        netrc,
-        trustedKeys,
-        requireSigs: effectiveRequireSigs(config, env),
-        verify,
-      };
+        narinfo: (c, hashPart) => use(narinfoAnswer(c, hashPart)),
+      });
       const lookup = await lookupPath(lookupDeps, plan, storePath);
       const nar = lookup.narinfo === 'present' && lookup.narUrl ? await probeNar(lookupDeps, plan, lookup.narUrl) : null;
       const hashPart = hashPartOf(storePath);
@@ -240,12 +242,17 @@ export function createFacts(deps: FactsDeps): RunFacts {
           const order = (p: string) => list.indexOf(p);
           return { hits: hits().sort((a, b) => order(a.path) - order(b.path)), tried };
         },
-        narFile: (cache, info) => use(narFiles.get(`${cache.index}\u0000${info.url}`, (r) => downloadNarFile(io(r), cache, info, netrc))),
+        async narFile(cache, info) {
+          const unread = narFileUnread(info);
+          if (unread) return { kind: 'unread', why: unread };
+          const fact = nar(cache, info);
+          // The signature check waits for the download as long as one request of its own would take.
+          if (!(await completesWithin(fact, run.timeoutMs)))
+            return { kind: 'unread', why: `not downloaded within ${(run.timeoutMs / 1000).toFixed(1)} s` };
+          return narFileOf(await use(fact));
+        },
         narinfoProbe: (cache) => use(narinfoProbes.get(cache, (r) => probeNarinfo(io(r), cache, netrc))),
-        nar: (cache, info, totalMs) =>
-          use(
-            nars.get(`${cache.index}\u0000${info.url}`, (r) => readNar(io(r), cache, info, netrc, { timeoutMs: run.timeoutMs, totalMs })),
-          ),
+        nar: (cache, info) => use(nar(cache, info)),
         diskCache: () => use(diskCache()),
         pathLookup: (cache, storePath) => use(pathLookup(cache, storePath)),
         flake: () => use(flakes.get('', (r) => readFlake(io(r), run.flakeDir, process.env))),

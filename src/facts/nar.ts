@@ -1,10 +1,12 @@
 import type { CacheTarget } from '../discover/types.js';
+import { narFileCheckable, narFileVerdict } from '../nix/nar.js';
 import { createNarVerifier, type NarVerification } from '../nix/nar-verify.js';
 import type { NarInfo } from '../nix/narinfo.js';
 import { credentialsFor, type NetrcEntry } from '../nix/netrc.js';
 import { cacheFileUrl } from '../nix/store-url.js';
 import type { HttpFailure } from '../system/http.js';
 import type { Io } from '../system/io.js';
+import type { NarFileFact } from './types.js';
 
 /** The NAR file of a narinfo, downloaded and verified as a stream (or why not). */
 export type NarFact =
@@ -21,6 +23,12 @@ export interface NarBudget {
   /** For the whole download. */
   totalMs: number;
 }
+
+/** The time a NAR download may take, in network operation timeouts (whichever check starts it). */
+export const NAR_BUDGET_OPERATIONS = 8;
+
+/** NAR files up to this size are read for the signature check, to compare with FileHash. */
+const MAX_NAR_FILE_CHECK_BYTES = 4 * 1024 * 1024;
 
 /** NAR files up to this size are fetched whole (bounded memory all the same). */
 const SMALL_NAR_BYTES = 1024 * 1024;
@@ -73,4 +81,27 @@ export async function readNar(
   if (!r.ok) return { kind: 'transport', url, error: r.error };
   if (r.status !== 200) return { kind: 'status', status: r.status, url };
   return { kind: 'read', url, verification: await verifier.finish(), durationMs: r.durationMs };
+}
+
+/** Why the signature check leaves INFO's NAR file unread, if it does: it reads small ones to compare with FileHash. */
+export function narFileUnread(info: NarInfo): string | undefined {
+  if (!narFileCheckable(info)) return 'no sha256 FileHash and FileSize to check it with';
+  if ((info.fileSize ?? 0) > MAX_NAR_FILE_CHECK_BYTES) return 'too large';
+  return undefined;
+}
+
+/** What the download of a NAR file says of the compressed file alone: FileSize and FileHash. */
+export function narFileOf(fact: NarFact): NarFileFact {
+  switch (fact.kind) {
+    case 'unsupported':
+      return { kind: 'unread', why: fact.why };
+    case 'status':
+      return { kind: 'unread', why: `HTTP ${fact.status}` };
+    case 'transport':
+      return { kind: 'unread', why: fact.error.message };
+    case 'too-slow':
+      return { kind: 'unread', why: `it would not download within ${(fact.budgetMs / 1000).toFixed(0)} s` };
+    case 'read':
+      return { kind: 'read', verdict: narFileVerdict(fact.verification) };
+  }
 }

@@ -4,11 +4,12 @@ import type { PublicKey } from '../nix/keys.js';
 import { type NarInfo, parseNarInfo } from '../nix/narinfo.js';
 import { credentialsFor } from '../nix/netrc.js';
 import { effectiveOrder, resolvePriority } from '../nix/priority.js';
+import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import type { SignatureVerdict } from '../nix/signatures.js';
 import { parseStorePath } from '../nix/store-path.js';
 import { cacheFileUrl } from '../nix/store-url.js';
 import type { NarinfoWord, NarWord, SignatureWord } from '../nix/substitution.js';
-import { clientSettingsApply } from '../nix/trust.js';
+import { clientSettingsApply, effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import type { BulkHttp } from '../system/bulk-http.js';
 import type { Fs } from '../system/fs.js';
 import type { CacheInfoFact } from './types.js';
@@ -105,38 +106,80 @@ export interface LookupDeps {
   requireSigs: boolean;
   /** classifySignatures over trustedKeys (see createSignatureVerifier). */
   verify: (info: NarInfo) => Promise<SignatureVerdict>;
+  /** The narinfo requests, when not fetchNarinfo over HTTP and FS: the doctor's checks share one per cache and path. */
+  narinfo?: (cache: CacheTarget, hashPart: string) => Promise<NarinfoAnswer>;
+}
+
+/** What a look-up goes through: the narinfo and NAR requests, a file:// cache's files. */
+export type LookupTransport = Pick<LookupDeps, 'http' | 'fs' | 'narinfo'>;
+
+/**
+ * LookupDeps for DISCOVERY over each transport given: the trusted keys, require-sigs and the
+ * signature verifier are worked out once (the verifier, made at the first look-up, remembers
+ * verdicts across caches when REMEMBERVERDICTS). The doctor, why and coverage look paths up alike.
+ */
+export function lookupDepsFor(discovery: Discovery, rememberVerdicts = true): (transport: LookupTransport) => LookupDeps {
+  const { config, env } = discovery;
+  const trustedKeys = effectiveTrustedKeys(config, env);
+  const requireSigs = effectiveRequireSigs(config, env);
+  let verify: LookupDeps['verify'] | undefined;
+  return (transport) => {
+    verify ??= createSignatureVerifier(trustedKeys, undefined, rememberVerdicts);
+    return { ...transport, storeDir: env.storeDir, netrc: config.netrc.entries, trustedKeys, requireSigs, verify };
+  };
 }
 
 const fileDir = (cache: CacheTarget) => cache.url.base.replace(/^file:\/\//, '');
+
+/** `<hash>.narinfo` as a cache answered the request for it, before anyone reads it. */
+export type NarinfoAnswer =
+  | { kind: 'text'; text: string }
+  /** 404, or no such file in a file:// cache. */
+  | { kind: 'absent' }
+  /** Any other status but 200. */
+  | { kind: 'status'; status: number }
+  | { kind: 'failed'; word: Extract<NarinfoWord, 'unreachable' | 'error'>; message: string };
+
+/** Requests HASHPART's narinfo from CACHE with the credentials Nix would send (reads the file of a file:// cache). */
+export async function fetchNarinfo(
+  deps: Pick<LookupDeps, 'http' | 'fs' | 'netrc'>,
+  cache: CacheTarget,
+  hashPart: string,
+): Promise<NarinfoAnswer> {
+  const file = `${hashPart}.narinfo`;
+  if (cache.url.scheme === 'file') {
+    const r = await deps.fs.readText(`${fileDir(cache)}/${file}`, MAX_NARINFO_BYTES);
+    if (r.ok) return { kind: 'text', text: r.text };
+    return r.code === 'ENOENT' ? { kind: 'absent' } : { kind: 'failed', word: 'error', message: r.message };
+  }
+  if (!cache.url.httpBase)
+    return { kind: 'failed', word: 'unreachable', message: `${cache.url.scheme}:// stores are not read by nixcache` };
+  const auth = credentialsFor(cache.url, deps.netrc);
+  const r = await deps.http.request({
+    method: 'GET',
+    url: cacheFileUrl(cache.url.httpBase, file),
+    maxBytes: MAX_NARINFO_BYTES,
+    ...(auth ? { auth: { user: auth.user, password: auth.password } } : {}),
+  });
+  if (!r.ok) return { kind: 'failed', word: r.kind === 'rate-limited' ? 'error' : 'unreachable', message: r.message };
+  if (r.status === 404) return { kind: 'absent' };
+  if (r.truncated) return { kind: 'failed', word: 'error', message: `the narinfo is larger than ${MAX_NARINFO_BYTES} bytes` };
+  if (r.status !== 200) return { kind: 'status', status: r.status };
+  return { kind: 'text', text: r.body };
+}
 
 /** `<hash>.narinfo` of PATH in CACHE, classified with the words `why` and `coverage` print. */
 export async function lookupPath(deps: LookupDeps, plan: CachePlan, path: string): Promise<Lookup> {
   if (plan.down) return { narinfo: plan.down.word, detail: plan.down.detail, signature: null, keys: [] };
   const parsed = parseStorePath(path, deps.storeDir);
   if (!parsed.ok) return { narinfo: 'error', detail: parsed.error.message, signature: null, keys: [] };
-  const cache = plan.target;
-  const file = `${parsed.value.hashPart}.narinfo`;
-  let text: string;
-  if (cache.url.scheme === 'file') {
-    const r = await deps.fs.readText(`${fileDir(cache)}/${file}`, MAX_NARINFO_BYTES);
-    if (!r.ok) return r.code === 'ENOENT' ? miss('missing') : miss('error', r.message);
-    text = r.text;
-  } else if (cache.url.httpBase) {
-    const auth = credentialsFor(cache.url, deps.netrc);
-    const r = await deps.http.request({
-      method: 'GET',
-      url: cacheFileUrl(cache.url.httpBase, file),
-      maxBytes: MAX_NARINFO_BYTES,
-      ...(auth ? { auth: { user: auth.user, password: auth.password } } : {}),
-    });
-    if (!r.ok) return miss(r.kind === 'rate-limited' ? 'error' : 'unreachable', r.message);
-    if (r.status === 404) return miss('missing');
-    if (r.truncated) return miss('error', `the narinfo is larger than ${MAX_NARINFO_BYTES} bytes`);
-    if (r.status === 401 || r.status === 403 || r.status === 407) return miss('auth', `HTTP ${r.status}`);
-    if (r.status !== 200) return miss('error', `HTTP ${r.status}`);
-    text = r.body;
-  } else return miss('unreachable', `${cache.url.scheme}:// stores are not read by nixcache`);
-  const info = parseNarInfo(text, deps.storeDir);
+  const { hashPart } = parsed.value;
+  const answer = await (deps.narinfo ? deps.narinfo(plan.target, hashPart) : fetchNarinfo(deps, plan.target, hashPart));
+  if (answer.kind === 'absent') return miss('missing');
+  if (answer.kind === 'failed') return miss(answer.word, answer.message);
+  // Nix treats 401, 403 and 407 on a narinfo as "not in this cache".
+  if (answer.kind === 'status') return miss([401, 403, 407].includes(answer.status) ? 'auth' : 'error', `HTTP ${answer.status}`);
+  const info = parseNarInfo(answer.text, deps.storeDir);
   if (!info.ok) return miss('error', `bad narinfo: ${info.error.message}`);
   if (info.value.storePath.baseName !== parsed.value.baseName)
     return miss('error', `the narinfo is for ${info.value.storePath.baseName}, not ${parsed.value.baseName}`);

@@ -3,6 +3,7 @@ import type { FirewallState } from '../host/firewall-judge.js';
 import type { Routes } from '../host/routes.js';
 import type { Listener } from '../host/sockets.js';
 import type { UnitProperties } from '../host/systemd.js';
+import type { NarFileVerdict } from '../nix/nar.js';
 import type { NarInfo } from '../nix/narinfo.js';
 import type { Credentials } from '../nix/netrc.js';
 import type { ExecResult } from '../system/exec.js';
@@ -48,8 +49,8 @@ export type NarInfoLookup =
   | { kind: 'corrupt'; path: string; message: string }
   | { kind: 'error'; path: string; message: string };
 
-/** A NAR file downloaded whole (small ones only), or why not. */
-export type NarFileFact = { kind: 'downloaded'; bytes: Uint8Array } | { kind: 'not-downloaded'; why: string };
+/** A small NAR file against its narinfo's FileSize and FileHash (read by the download the nar check judges), or why not. */
+export type NarFileFact = { kind: 'read'; verdict: NarFileVerdict } | { kind: 'unread'; why: string };
 
 export type SystemdState = { available: true; units: UnitProperties[] } | { available: false; reason: string };
 
@@ -95,12 +96,12 @@ export interface Facts {
   narinfo(cache: CacheTarget, path: string): Promise<NarInfoLookup>;
   /** Looks CANDIDATES up a few at a time and stops at WANT hits; bounded in count and by the deadline. */
   findNarInfos(cache: CacheTarget, candidates: readonly string[], want: number): Promise<{ hits: NarInfoLookup[]; tried: NarInfoLookup[] }>;
-  /** The NAR file INFO points to, when it is small enough to download whole. */
+  /** The NAR file INFO points to against FileSize and FileHash, when it is small: the same download as nar(). */
   narFile(cache: CacheTarget, info: NarInfo): Promise<NarFileFact>;
   /** A narinfo no cache has, requested with the credentials Nix would send: 404 means narinfos are public. */
   narinfoProbe(cache: CacheTarget): Promise<NarinfoProbe | undefined>;
-  /** The NAR file INFO points to, streamed whole through FileHash, the decompressor and NarHash within BUDGETMS. */
-  nar(cache: CacheTarget, info: NarInfo, budgetMs: number): Promise<NarFact>;
+  /** The NAR file INFO points to, streamed whole through FileHash, the decompressor and NarHash within NAR_BUDGET_OPERATIONS operation timeouts. */
+  nar(cache: CacheTarget, info: NarInfo): Promise<NarFact>;
   /** Nix's narinfo disk cache (the daemon's for a multi-user install), the rows of the configured caches. */
   diskCache(): Promise<DiskCacheFact>;
   /** PATH in CACHE looked up as `nixcache why` does: narinfo, signature, NAR HEAD, Nix's disk cache row. */
