@@ -2,13 +2,11 @@ import { setMaxListeners } from 'node:events';
 import { discover } from '../discover/index.js';
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import type { StoreTools } from '../facts/closure.js';
-import { type DiskCacheFact, diskCacheDirs, readDiskCache, unreadableNote } from '../facts/disk-cache.js';
+import { type DiskCacheFact, readNixDiskCache, unreadableNote } from '../facts/disk-cache.js';
 import { createFacts } from '../facts/index.js';
-import { type CachePlan, type LookupDeps, planCaches } from '../facts/path-lookups.js';
+import { type CachePlan, type LookupDeps, lookupDepsFor, planCaches } from '../facts/path-lookups.js';
 import type { CacheInfoFact } from '../facts/types.js';
-import { DEFAULT_TTLS, diskCacheTtls } from '../nix/disk-cache.js';
-import { createSignatureVerifier } from '../nix/signature-verifier.js';
-import { effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
+import { DEFAULT_TTLS } from '../nix/disk-cache.js';
 import {
   type ArgumentProblem,
   type DiskCacheSummary,
@@ -94,15 +92,7 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
   const targets = discovery.targets.filter((t) => t.role !== 'server');
   const infos = new Map<CacheTarget, CacheInfoFact>(await Promise.all(targets.map(async (t) => [t, await facts.cacheInfo(t)] as const)));
   const plans = planCaches(discovery, infos);
-  const { settings } = discovery.config;
-  const ttls = diskCacheTtls(settings.get('narinfo-cache-negative-ttl'), settings.get('narinfo-cache-positive-ttl'));
-  const disk = await readDiskCache(
-    world.fs,
-    diskCacheDirs(discovery.env, env),
-    targets.map((t) => t.url.raw),
-    ttls,
-    () => Math.floor(Date.now() / 1000),
-  );
+  const disk = await readNixDiskCache(world.fs, discovery, env, targets);
   const http = createPipelinedBulkHttp({
     jobs: flags.jobs,
     pipelining: HTTP_PIPELINING,
@@ -110,16 +100,7 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
     signal: deadline,
     ca: discovery.caBundle,
   });
-  const trustedKeys = effectiveTrustedKeys(discovery.config, discovery.env);
-  const deps: LookupDeps = {
-    http,
-    fs: world.fs,
-    storeDir: discovery.env.storeDir,
-    netrc: discovery.config.netrc.entries,
-    trustedKeys,
-    requireSigs: effectiveRequireSigs(discovery.config, discovery.env),
-    verify: createSignatureVerifier(trustedKeys, undefined, plans.length > 1),
-  };
+  const deps = lookupDepsFor(discovery, plans.length > 1)({ http, fs: world.fs });
   const tools: StoreTools = { exec: world.exec, fs: world.fs, storeDir: discovery.env.storeDir, store: flags.store };
   return {
     discovery,
