@@ -34,8 +34,8 @@ export const cacheInfo: CacheCheck = {
       return fail(`'${cache.url.display}' does not appear to be a binary cache: /nix-cache-info answered 404`, {
         fix:
           cache.url.scheme === 's3'
-            ? `Check the bucket name and endpoint; a bucket becomes a binary cache when nix copy --to '${cache.url.display}' writes nix-cache-info into it.`
-            : 'Check the URL: it must be the cache root (atticd serves each cache under /<cache-name>, e.g. http://host:8080/main).',
+            ? `Check the bucket name and endpoint; a bucket becomes a binary cache when nix copy writes nix-cache-info into it: nix copy --to '${cache.url.display}' PATH`
+            : 'Check the URL: it must be the cache root (atticd serves each cache under its name, e.g. http://host:8080/main).',
         data,
       });
     }

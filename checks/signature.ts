@@ -11,10 +11,14 @@ import { effectiveRequireSigs, effectiveTrustedKeys } from '../src/nix/trust.js'
 import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
 
-const SERVER_SIGNS =
-  'On the cache server: nix-serve signs with services.nix-serve.secretKeyFile (harmonia: services.harmonia.signKeyPaths); a cache made with nix copy needs --option secret-key-files or nix store sign --key-file SECRET --recursive PATH.';
+// Every command and config value in a fix stands after ': ' or at the start of a line, never inside
+// prose: the table wraps prose at spaces but prints a command whole (src/report/text.ts).
+const SERVER_SIGNS = [
+  'On the cache server, nix-serve signs with services.nix-serve.secretKeyFile (harmonia: services.harmonia.signKeyPaths).',
+  'A cache filled with nix copy serves the signatures its paths carry — sign them before copying: nix store sign --key-file SECRET --recursive PATH',
+].join('\n');
 const GET_PUBLIC_KEY =
-  'Get the public key on the server: cat the .pub file written by nix-store --generate-binary-cache-key, or nix key convert-secret-to-public < SECRET_KEY_FILE.';
+  'Get the public key on the server — the .pub file written beside the secret key, or: nix key convert-secret-to-public < SECRET_KEY_FILE';
 
 /** Step 6: would Nix accept what this cache serves? A sample narinfo's Sig: against trusted-public-keys. */
 export const signature: CacheCheck = {
@@ -166,9 +170,11 @@ async function judge(
       return fail(`signed by ${verdict.keys.join(', ')}, which you trust, but the signature does not verify: ${cause.summary}`, {
         detail: cause.detail,
         fix: [
-          `Compare the server's public key with yours: on the server, nix key convert-secret-to-public < SECRET_KEY_FILE (or its .pub file); here, trusted-public-keys has ${ours.join(' ')}.`,
-          'If the key was regenerated: put the new public key in trusted-public-keys (NixOS: nix.settings.trusted-public-keys), or restore the old secret key on the server.',
-          'If the narinfo was altered: re-sign on the server (nix store sign --key-file SECRET --recursive PATH) or recopy the path, and find out what changed it.',
+          "Compare the server's public key with yours — on the server: nix key convert-secret-to-public < SECRET_KEY_FILE",
+          `(or the .pub file beside the secret key); here, trusted-public-keys has: ${ours.join(' ')}`,
+          'If the key was regenerated, put the new public key in trusted-public-keys (NixOS: nix.settings.trusted-public-keys), or restore the old secret key on the server.',
+          'If the narinfo was altered, re-sign it on the server: nix store sign --key-file SECRET --recursive PATH',
+          '(or copy the path to the cache again), and find out what changed it.',
         ].join('\n'),
         data: { ...data, ...cause.data },
       });

@@ -14,7 +14,7 @@ export function deadCacheAdvice(settings: EffectiveSettings, displayUrl: string)
   if (connectTimeout === 0) lines.push('To bound the wait: connect-timeout = 5 in nix.conf (NixOS: nix.settings.connect-timeout = 5;).');
   if (!fallback)
     lines.push(
-      'Without fallback = true, a build whose substitution fails stops instead of building locally (NixOS: nix.settings.fallback = true;).',
+      'Unless fallback is true, a build whose substitution fails stops instead of building locally (NixOS: nix.settings.fallback = true;).',
     );
   return lines.join('\n');
 }

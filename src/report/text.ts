@@ -43,28 +43,45 @@ export function wrapWords(text: string, width: number, first = '', rest = first)
 
 /**
  * What makes a piece of a fix something to paste whole (a command or a config line), not prose that
- * may wrap: an assignment, an option, a pipe or quote, or a leading command name.
+ * may wrap: an assignment, an option, a pipe, a variable or backquote, or a leading command name. A
+ * double quote alone does not: prose quotes Nix's messages.
  */
 const CODE =
-  /[=|$"`[\]<>]|--|&&|^\s*(sudo|systemctl|journalctl|ss|iptables|ip6tables|nft|firewall-cmd|nix|nix-store|nix-env|nixcache|nixos-firewall-tool|chmod|chown|aws|cat|ip|curl|machine)( |$)/;
+  /[=|$`[\]<>]|--|&&|^\s*(sudo|systemctl|journalctl|ss|iptables|ip6tables|nft|firewall-cmd|nix|nix-store|nix-env|nixcache|nixos-firewall-tool|chmod|chown|aws|cat|ip|curl|machine)( |$)/;
 
 /**
  * The pieces of one fix line a person reads or copies separately: split after `: `, at a run of two
- * or more spaces, before ` (`, and after ` — `. A piece with a command or config in it is never
- * split; a prose piece may wrap at its spaces.
+ * or more spaces, before ` (`, after ` — `, ` → `, `; ` and before `, then ` / `, or ` — the last
+ * ones only outside quotes and brackets, where they part two commands or two config lines. A piece
+ * with a command or config in it is never split; a prose piece may wrap at its spaces.
  */
 function fixPieces(line: string): { text: string; code: boolean }[] {
   const pieces: string[] = [];
   let start = 0;
-  const breaks = /(: )|( {2,})|( \()|( — )/g;
+  const breaks = /(: )|( {2,})|( \()|( — |→ )|(; )|(, (?:then|or) )/g;
   for (let m = breaks.exec(line); m; m = breaks.exec(line)) {
-    // The separator stays with the piece before it, except an opening parenthesis, which starts the next.
-    const end = m[3] ? m.index + 1 : m.index + m[0].length;
+    if ((m[5] || m[6]) && nested(line, start, m.index)) continue;
+    // The separator stays with the piece before it, except an opening parenthesis, which starts the
+    // next, and `, then` / `, or`, whose words start it.
+    const end = m[3] ? m.index + 1 : m[6] ? m.index + 2 : m.index + m[0].length;
     if (end > start) pieces.push(line.slice(start, end));
     start = end;
   }
   if (start < line.length) pieces.push(line.slice(start));
   return pieces.map((text) => ({ text, code: CODE.test(text) }));
+}
+
+/** Whether position AT of LINE is inside quotes or brackets opened since FROM (a `;` there belongs to one config line). */
+function nested(line: string, from: number, at: number): boolean {
+  let depth = 0;
+  let quoted = false;
+  for (let i = from; i < at; i++) {
+    const c = line[i];
+    if (c === '"') quoted = !quoted;
+    else if (!quoted && (c === '{' || c === '[' || c === '(')) depth++;
+    else if (!quoted && (c === '}' || c === ']' || c === ')')) depth = Math.max(0, depth - 1);
+  }
+  return quoted || depth > 0;
 }
 
 /**

@@ -218,6 +218,28 @@ describe('text layout', () => {
     for (const l of lines) expect(l.length <= 40 || l === '  systemctl status nix-serve --no-pager --full --lines=50').toBe(true);
   });
 
+  it('wraps prose that quotes Nix, and parts two commands or config lines joined by `, then` or `; `', () => {
+    const quoted = wrapFixLine(
+      'Nix fails with "Permission denied" or "Operation not permitted" on the store before it substitutes anything.',
+      40,
+      '  ',
+    );
+    for (const l of quoted) expect(l.length).toBeLessThanOrEqual(40);
+    const two = wrapFixLine(
+      'systemctl edit nix-daemon → [Service] Environment="https_proxy=http://proxy:3128", then systemctl daemon-reload && systemctl restart nix-daemon',
+      80,
+      '  ',
+    );
+    expect(two).toEqual([
+      '  systemctl edit nix-daemon →',
+      '  [Service] Environment="https_proxy=http://proxy:3128",',
+      '  then systemctl daemon-reload && systemctl restart nix-daemon',
+    ]);
+    // A `;` inside braces belongs to one NixOS setting: never parted there.
+    const nixos = 'NixOS: services.nix-serve = { enable = true; bindAddress = "0.0.0.0"; port = 5000; };';
+    expect(wrapFixLine(nixos, 40, '  ')).toContain('  services.nix-serve = { enable = true; bindAddress = "0.0.0.0"; port = 5000; };');
+  });
+
   it('cuts a word longer than a whole line where the line ends, from a line of its own', () => {
     expect(wrapWords(`see ${'u'.repeat(30)} now`, 20)).toEqual(['see', 'u'.repeat(20), `${'u'.repeat(10)} now`]);
     expect(wrapWords(`${'u'.repeat(30)}`, 20, '  ', '    ')).toEqual([`  ${'u'.repeat(18)}`, `    ${'u'.repeat(12)}`]);

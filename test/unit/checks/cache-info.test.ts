@@ -233,7 +233,7 @@ describe('cache-info check: HTTP errors', () => {
     expect(f.status).toBe('fail');
     expect(f.summary).toBe(`'${LAN}' does not appear to be a binary cache: /nix-cache-info answered 404`);
     expect(f.fix).toContain('it must be the cache root');
-    expect(f.fix).toContain('/<cache-name>');
+    expect(f.fix).toContain('atticd serves each cache under its name');
     expect(f.data).toMatchObject({ status: 404 });
   });
 

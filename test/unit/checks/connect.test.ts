@@ -258,6 +258,6 @@ describe('connect check: advice about a dead substituter', () => {
     expect(f.status).toBe('fail');
     expect(f.detail).toContain('Nix waits up to 3 s (connect-timeout)');
     expect(f.detail).not.toContain('To bound the wait');
-    expect(f.detail).not.toContain('Without fallback = true');
+    expect(f.detail).not.toContain('Unless fallback is true');
   });
 });

@@ -293,8 +293,10 @@ describe('signature check: a trusted key name whose signature does not verify', 
     );
     expect(finding.detail).toContain('NarSize');
     expect(finding.detail).toContain('The NAR file it points to matches its FileHash.');
-    expect(finding.fix).toContain(`here, trusted-public-keys has ${LAN}.`);
-    expect(finding.fix).toContain('If the narinfo was altered: re-sign on the server');
+    expect(finding.fix).toContain(`here, trusted-public-keys has: ${LAN}`);
+    expect(finding.fix).toContain(
+      'If the narinfo was altered, re-sign it on the server: nix store sign --key-file SECRET --recursive PATH',
+    );
     expect(finding.data).toMatchObject({ sample: APP, verdict: 'mismatch', otherSamples: 2, otherValid: 2, narFile: 'matches' });
   });
 
@@ -303,7 +305,7 @@ describe('signature check: a trusted key name whose signature does not verify', 
     expect(finding.status).toBe('fail');
     expect(finding.summary).toContain('the key was probably regenerated on the server under the same name (none of 3 narinfos verify)');
     expect(finding.detail).toContain("signed by 'lan-cache-1' with material that does not match the public key you trust");
-    expect(finding.fix).toContain('If the key was regenerated: put the new public key in trusted-public-keys');
+    expect(finding.fix).toContain('If the key was regenerated, put the new public key in trusted-public-keys');
     expect(finding.data).toMatchObject({ verdict: 'mismatch', signedBy: ['lan-cache-1'], otherSamples: 2, otherValid: 0 });
   });
 
