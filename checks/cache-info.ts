@@ -17,7 +17,10 @@ export const cacheInfo: CacheCheck = {
   async run(facts, cache) {
     const fact = await facts.cacheInfo(cache);
     if (fact.kind === 'file') {
-      if (!fact.read.ok) return fail(`'${cache.url.display}' does not appear to be a binary cache: ${fact.read.message}`);
+      if (!fact.read.ok)
+        return fail(`'${cache.url.display}' does not appear to be a binary cache: ${fact.read.message}`, {
+          fix: `A file:// cache is a directory nix copy wrote (nix-cache-info, *.narinfo, nar/): fill it with: nix copy --to '${cache.url.display}' PATH`,
+        });
       return judge(facts, cache, fact.read.text, { source: fact.path });
     }
     if (fact.kind === 'unsupported')
@@ -98,7 +101,10 @@ function transportFailure(facts: Facts, cache: CacheTarget, error: HttpFailure):
   const detail = advice(facts, cache);
   switch (error.kind) {
     case 'too-large':
-      return fail(`GET /nix-cache-info: ${error.message} — a nix-cache-info is a few bytes, so this is not a binary cache`, { data });
+      return fail(`GET /nix-cache-info: ${error.message} — a nix-cache-info is a few bytes, so this is not a binary cache`, {
+        fix: 'Check the URL in substituters: it must be the cache root, where nix-cache-info is a few lines of text.',
+        data,
+      });
     case 'no-answer':
       return fail(`the server accepted the connection but sent no answer to GET /nix-cache-info: ${error.message}`, {
         detail,
@@ -117,7 +123,11 @@ function transportFailure(facts: Facts, cache: CacheTarget, error: HttpFailure):
         data,
       });
     default:
-      return fail(`GET /nix-cache-info failed: ${error.message}`, { detail, data });
+      return fail(`GET /nix-cache-info failed: ${error.message}`, {
+        detail,
+        fix: `Try the request by hand to see the failure whole: curl -sSv ${cache.url.httpBase ?? cache.url.display}/nix-cache-info`,
+        data,
+      });
   }
 }
 

@@ -48,7 +48,10 @@ export const signature: CacheCheck = {
     if (!hit) {
       const errors = tried.flatMap((t) => (t.kind === 'error' ? [t.message] : []));
       if (errors.length > 0 && errors.length === tried.length)
-        return fail(`looking up narinfos failed: ${errors[0]}`, { data: { tried: tried.length } });
+        return fail(`looking up narinfos failed: ${errors[0]}`, {
+          fix: lookupFailedFix(cache, tried[0]?.path),
+          data: { tried: tried.length },
+        });
       return skip(`none of the ${tried.length} store paths tried is in this cache`, 'no sample', {
         fix: `Pass a path the cache has: nixcache doctor --sample /nix/store/<hash>-<name> (on the server: nix path-info --all | head)`,
         data: { tried: tried.length },
@@ -60,7 +63,7 @@ export const signature: CacheCheck = {
         data: { sample: hit.path },
       });
     }
-    if (hit.kind !== 'hit') return fail(`looking up ${hit.path} failed`);
+    if (hit.kind !== 'hit') return fail(`looking up ${hit.path} failed`, { fix: lookupFailedFix(cache, hit.path) });
     return withDiskCache(facts, cache, hit.path, hit.info, await judgeSample(facts, cache, hit.info));
   },
 };
@@ -180,8 +183,23 @@ async function judge(
       });
     }
     case 'unverifiable':
-      return fail(`cannot check the signature of ${name}: ${verdict.reason}`, { data });
+      return fail(`cannot check the signature of ${name}: ${verdict.reason}`, {
+        fix: `Look at the key in ${file} (trusted-public-keys: NAME:BASE64 of 32 bytes) and the narinfo's Sig: line (NAME:BASE64 of 64 bytes); re-sign on the server if the Sig: line is broken: nix store sign --key-file SECRET --recursive PATH`,
+        data,
+      });
   }
+}
+
+/** What to do when the cache errs on narinfo requests: its log, and the request by hand. */
+function lookupFailedFix(cache: CacheTarget, path: string | undefined): string {
+  const hash = path?.split('/').pop()?.slice(0, 32) ?? '<hash>';
+  const request = cache.url.httpBase
+    ? `curl -sSi ${cache.url.httpBase}/${hash}.narinfo`
+    : `ls -l ${cache.url.base.replace(/^file:\/\//, '')}/${hash}.narinfo`;
+  return [
+    "The cache errs on narinfo requests: its server's log says why (NixOS: journalctl -u nix-serve, or harmonia's, or the web server's error log).",
+    `Try one by hand: ${request}`,
+  ].join('\n');
 }
 
 /** Tells a regenerated key from an altered narinfo by other narinfos of the cache and the NAR file itself. */

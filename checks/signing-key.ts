@@ -65,7 +65,10 @@ async function checkKeyFile(facts: Facts, path: string, from: string): Promise<F
       return skip(`cannot read ${path} as ${facts.env.user}: reading the secret key needs root; run with sudo`, 'needs root', {
         data: base,
       });
-    return fail(`cannot read the secret key file ${path}: ${key.message}`, { data: base });
+    return fail(`cannot read the secret key file ${path}: ${key.message}`, {
+      fix: `The cache server signs nothing it cannot read: check the file and its directory (ls -l ${path}) and the setting that names it.`,
+      data: base,
+    });
   }
   const st = key.stat;
   const parsed = parseSecretKey(key.text);

@@ -168,6 +168,9 @@ describe('signature check: finding a store path the cache has', () => {
     const { finding } = await check({ conf: conf(TRUST_LAN), script: { directories: STORE, http } });
     expect(finding.status).toBe('fail');
     expect(finding.summary).toBe('looking up narinfos failed: HTTP 500');
+    // A failure always says what to do: here the server's log and the request by hand.
+    expect(finding.fix).toMatch(/server's log/);
+    expect(finding.fix).toMatch(new RegExp(`^Try one by hand: curl -sSi ${CACHE}/[0-9a-z]{32}\\.narinfo$`, 'm'));
   });
 
   it('skips rather than fails when some look-ups fail and the others are misses', async () => {
