@@ -50,6 +50,9 @@ describe.skipIf(reason)('end-to-end fault world', () => {
     const report = parseReport(r.stdout);
     expect(r.exitCode).toBe(1);
     expect(report.caches.map((c) => c.url).sort()).toEqual(Object.values(all).sort());
+    // Every failure says what to do, and so does every entry of Fix first.
+    expect(report.checks.filter((c) => c.status === 'fail' && !c.fix).map((c) => `${c.id} ${c.cache}: ${c.summary}`)).toEqual([]);
+    expect(report.fixFirst.filter((f) => !f.fix).map((f) => `${f.id} ${f.cache}`)).toEqual([]);
     const check = (name: string, id: string) => checkOf(report, id, all[name]);
 
     for (const id of ['ping', 'connect', 'cache-info', 'signature']) expect(check('good', id).status).toBe('pass');
