@@ -10,7 +10,7 @@ import {
   judgeDiskEntry,
 } from '../nix/disk-cache.js';
 import type { Fs } from '../system/fs.js';
-import { readSqlite } from '../system/sqlite.js';
+import { readSqlite, type SqliteValue } from '../system/sqlite.js';
 
 /** Nix's narinfo disk cache as this run could read it. */
 export type DiskCacheFact =
@@ -37,8 +37,6 @@ export function diskCacheDirs(env: Readonly<Environment>, processEnv: Readonly<N
   return { owner: env.multiUser ? 'root (the nix-daemon)' : env.user, dir: `${base}/nix` };
 }
 
-const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
-
 /**
  * Reads the newest database that exists, keeping only the rows of CACHEURLS (raw store URLs) and,
  * when given, of HASHPARTS (a busy machine's database holds 10⁵ rows; the doctor needs a few).
@@ -61,19 +59,26 @@ export async function readDiskCache(
     }
   }
   if (!path) return { kind: 'absent', owner: where.owner, searched };
-  const urls = [...new Set(cacheUrls.map(diskCacheUrl))];
-  const list = urls.length > 0 ? urls.map(sqlText).join(', ') : "''";
-  const read = await readSqlite(path, {
-    caches: `select id, url, timestamp, storeDir, wantMassQuery, priority from BinaryCaches where url in (${list})`,
-    nars: `select cache, hashPart, present, narHash, url, timestamp from NARs where cache in (select id from BinaryCaches where url in (${list}))${
-      hashParts ? ` and hashPart in (${hashParts.length > 0 ? hashParts.map(sqlText).join(', ') : "''"})` : ''
-    }`,
+  const urls = new Set<SqliteValue>(cacheUrls.map(diskCacheUrl));
+  const read = await readSqlite(path, (db) => {
+    const caches = db.rows(
+      'BinaryCaches',
+      ['id', 'url', 'timestamp', 'storeDir', 'wantMassQuery', 'priority'],
+      [{ column: 'url', values: urls }],
+    );
+    const ids = new Set<SqliteValue>(caches.map((r) => r[0] as SqliteValue));
+    const nars = db.rows(
+      'NARs',
+      ['cache', 'hashPart', 'present', 'narHash', 'url', 'timestamp'],
+      [{ column: 'cache', values: ids }, ...(hashParts ? [{ column: 'hashPart', values: new Set<SqliteValue>(hashParts) }] : [])],
+    );
+    return { caches, nars };
   });
   if (!read.ok) {
     if (read.code === 'ENOENT') return { kind: 'absent', owner: where.owner, searched };
     return { kind: 'unreadable', owner: where.owner, path, message: read.message, denied: read.code === 'EACCES' };
   }
-  const caches: DiskCacheInfo[] = (read.rows.caches ?? []).map((r) => ({
+  const caches: DiskCacheInfo[] = read.value.caches.map((r) => ({
     id: Number(r[0]),
     url: String(r[1]),
     timestamp: Number(r[2]),
@@ -82,7 +87,7 @@ export async function readDiskCache(
     priority: Number(r[5]),
   }));
   const entries = new Map<string, DiskCacheEntry>();
-  for (const r of read.rows.nars ?? []) {
+  for (const r of read.value.nars) {
     const entry: DiskCacheEntry = {
       cache: Number(r[0]),
       hashPart: String(r[1]),

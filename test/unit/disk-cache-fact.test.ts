@@ -8,7 +8,7 @@ import { createFs } from '../../src/system/fs.js';
 
 /**
  * readDiskCache over a database with Nix 2.8's schema (nar-info-disk-cache.cc), written here with
- * sql.js: the doctor reads only the rows of the paths it samples.
+ * sql.js (real SQLite): the doctor reads only the rows of the paths it samples.
  */
 
 const CACHE = 'http://10.0.0.5:5000';
@@ -21,10 +21,9 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'nixcache-disk-cache-'));
   mkdirSync(join(dir, 'nix'));
-  const { default: init } = await import('sql.js/dist/sql-wasm-inline.js');
+  const { default: init } = await import('sql.js');
   const SQL = await init();
-  // The typings in src/types cover reading only; sql.js writes as well.
-  const db = new SQL.Database() as unknown as { run(sql: string): void; export(): Uint8Array; close(): void };
+  const db = new SQL.Database();
   db.run(`create table BinaryCaches (id integer primary key autoincrement not null, url text unique not null, timestamp integer not null,
     storeDir text not null, wantMassQuery integer not null, priority integer not null)`);
   db.run(`create table NARs (cache integer not null, hashPart text not null, namePart text, url text, compression text, fileHash text,

@@ -172,17 +172,17 @@ describe('reading a SQLite file without writing it', () => {
   it('says a file that is not a database is corrupt, in one line', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nixcache-sqlite-'));
     writeFileSync(join(dir, 'x.sqlite'), 'garbage'.repeat(1000));
-    const r = await readSqlite(join(dir, 'x.sqlite'), { q: 'select 1 from NARs' });
+    const r = await readSqlite(join(dir, 'x.sqlite'), (db) => db.rows('NARs', ['cache']));
     expect(r).toMatchObject({ ok: false, code: 'corrupt' });
     if (!r.ok) expect(r.message).not.toContain('\n');
   });
   it('says a missing file is missing', async () => {
-    expect(await readSqlite('/nonexistent/x.sqlite', { q: 'select 1' })).toMatchObject({ ok: false, code: 'ENOENT' });
+    expect(await readSqlite('/nonexistent/x.sqlite', (db) => db.rows('NARs', ['cache']))).toMatchObject({ ok: false, code: 'ENOENT' });
   });
   it('reads no FIFO in the place of the database (it returns at once, not when someone writes)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nixcache-sqlite-'));
     execFileSync('mkfifo', [join(dir, 'binary-cache-v6.sqlite')]);
-    const r = await readSqlite(join(dir, 'binary-cache-v6.sqlite'), { q: 'select 1' });
+    const r = await readSqlite(join(dir, 'binary-cache-v6.sqlite'), (db) => db.rows('NARs', ['cache']));
     expect(r).toMatchObject({ ok: false, message: expect.stringContaining('not a regular file') });
   });
 });
