@@ -180,7 +180,10 @@ class Database implements SqliteTables {
     if (size > this.#file.length) corrupt(`page ${page}: a payload of ${size} bytes`);
     const local = this.#localBytes(size);
     this.#within(page, at, local + (local < size ? 4 : 0));
-    if (local === size) return visit(rowid, this.#file.subarray(at, at + size));
+    if (local === size) {
+      visit(rowid, this.#file.subarray(at, at + size));
+      return;
+    }
     this.#budget -= size;
     if (this.#budget < 0) corrupt('overflowing payloads larger than the file');
     const parts = [this.#file.subarray(at, at + local)];
