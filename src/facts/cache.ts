@@ -9,6 +9,11 @@ import type { CacheInfoFact, NarInfoLookup } from './types.js';
 
 const MAX_CACHE_INFO_BYTES = 64 * 1024;
 export const MAX_CANDIDATES = 24;
+/**
+ * The store entries read for candidates: enough to find MAX_CANDIDATES packages among the .drv
+ * files and sources (about half of a store), in the directory's own order — not all of it.
+ */
+const STORE_ENTRIES_READ = 4096;
 
 const fileDir = (cache: CacheTarget) => cache.url.base.replace(/^file:\/\//, '');
 
@@ -72,7 +77,7 @@ export async function storeCandidates(io: Io, storeDir: string, host: HostPaths)
   // Names that look like packages come before fixed-output sources, which caches often lack.
   const packages: string[] = [];
   const sources: string[] = [];
-  for (const e of (await io.fs.readdir(storeDir)) ?? []) {
+  for (const e of (await io.fs.readdir(storeDir, STORE_ENTRIES_READ)) ?? []) {
     if (packages.length >= MAX_CANDIDATES) break;
     if (e.endsWith('.drv') || e.endsWith('.lock') || e.endsWith('.chroot') || e.endsWith('.links')) continue;
     const bucket = e.endsWith('-source') ? sources : packages;

@@ -217,7 +217,7 @@ export function scriptedIo(script: Script, calls: string[] = [], record: (e: Evi
         return { ok: true, text };
       },
       stat: async (p) => stat(p),
-      readdir: async (p) => script.directories?.[p] ?? null,
+      readdir: async (p, max) => script.directories?.[p]?.slice(0, max) ?? null,
       readlink: async (p) => script.symlinks?.[p] ?? null,
       exists: async (p) => stat(p) !== null || p in (script.symlinks ?? {}),
       canRead: async (p) => Boolean(fileOf(p) && !fileOf(p)?.error),
