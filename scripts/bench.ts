@@ -2,7 +2,7 @@
 // this machine. Bundled and started by scripts/bench.mjs. Every server is on loopback; the fault
 // world runs inside a network namespace of its own when this is root (for a real iptables DROP).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -116,6 +116,21 @@ async function floorPlan(caches: Running[], env: Record<string, string>) {
   return { file, programs: programs.length, tcp: tcp.length, requests: Object.values(origins).flat().length };
 }
 
+/** Has real Nix look a fixture path up in every cache, so that ENV's home holds Nix's narinfo disk cache; whether it does. */
+async function rememberedByNix(caches: Running[], env: Record<string, string>): Promise<boolean> {
+  const path =
+    readFileSync(join(ROOT, 'fixtures', 'store-paths.txt'), 'utf8')
+      .trim()
+      .split('\n')[0] ?? '';
+  for (const c of caches)
+    await execa('nix', ['--extra-experimental-features', 'nix-command', 'path-info', '--store', c.url, path], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      extendEnv: false,
+      reject: false,
+    });
+  return ['binary-cache-v6.sqlite', 'binary-cache-v7.sqlite'].some((f) => existsSync(join(env.HOME ?? '', '.cache', 'nix', f)));
+}
+
 async function healthy() {
   const caches = await Promise.all(['signed-lan', 'multi-sig', 'regenerated'].map((c) => serveCache(join(CACHES, c))));
   try {
@@ -123,11 +138,15 @@ async function healthy() {
     const node = () => timed(process.execPath, ['-e', '0']);
     const cold = await interleaved(15, { node, version: () => timed(process.execPath, [BIN, '--version']) });
     const plan = await floorPlan(caches, env);
+    // The same caches on a machine where Nix has used them: its narinfo disk cache exists and is read.
+    const used = confEnv(`substituters = ${caches.map((c) => c.url).join(' ')}\ntrusted-public-keys = ${trustedKey}\n`);
+    const usedCache = hasNix ? await rememberedByNix(caches, used) : false;
     const full = await interleaved(7, {
       node,
       doctor: () => timed(process.execPath, doctorArgs(), env),
       json: () => timed(process.execPath, doctorArgs(['--json']), env),
       floor: () => timed(process.execPath, [FLOOR, plan.file], env),
+      ...(usedCache ? { used: () => timed(process.execPath, doctorArgs(), used) } : {}),
     });
     const memory = await interleaved(3, { doctor: () => timed(process.execPath, doctorArgs([], true), env, true) });
     if (process.env.NIXCACHE_BENCH_DUMP) writeFileSync(process.env.NIXCACHE_BENCH_DUMP, full.doctor?.[1]?.stdout ?? '');
@@ -250,6 +269,7 @@ async function main() {
   const doctor = median((h.full.doctor ?? []).map((r) => r.ms));
   const doctorJson = median((h.full.json ?? []).map((r) => r.ms));
   const floor = median((h.full.floor ?? []).map((r) => r.ms));
+  const used = h.full.used ? median(h.full.used.map((r) => r.ms)) : undefined;
   const faultMs = median(f.runs.map((r) => r.ms));
   const faultJsonMs = median(f.jsonRuns.map((r) => r.ms));
   const faultVerboseMs = median(f.verboseRuns.map((r) => r.ms));
@@ -277,6 +297,12 @@ async function main() {
       value: `${fmt(doctor)} / ${fmt(doctorJson)} = ${(doctor / doctorJson).toFixed(2)}×`,
       goal: '≤ 1.1×',
       met: doctor / doctorJson <= 1.1,
+    },
+    {
+      figure: "  the same caches, Nix's narinfo disk cache present (a machine that has used them) / node -e 0",
+      value: used === undefined ? 'nix not installed' : `${fmt(used)} / ${fmt(node2)} = ${(used / node2).toFixed(2)}×`,
+      goal: '(reference)',
+      met: true,
     },
     {
       figure: `  its input and output alone (${h.plan.programs} programs, ${h.plan.tcp} TCP probes, ${h.plan.requests} requests) / node -e 0`,
@@ -340,6 +366,7 @@ async function main() {
       goal: 4,
       jsonMs: doctorJson,
       tableToJson: doctor / doctorJson,
+      withNixDiskCacheMs: used ?? null,
       ioFloor: { ms: floor, ratio: floor / node2, programs: h.plan.programs, tcpProbes: h.plan.tcp, requests: h.plan.requests },
       nixStorePingMs: h.nix,
       pingChecks: h.pingChecks,
