@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import { plural } from '../report/text.js';
 import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type HttpFailureKind } from './http.js';
 
 /**
@@ -51,6 +52,15 @@ export const RETRY_STATUS = new Set([500, 502, 503, 504]);
 export const MAX_RATE_LIMITED_ATTEMPTS = 8;
 /** The longest pause a Retry-After may impose; a server asking more is answered with an error. */
 export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Why a request answered 429 is given up on: too many 429s, or a Retry-After longer than MAX_RETRY_AFTER_MS. */
+export function rateLimitedMessage(attempts: number, waitMs: number): string {
+  const asked =
+    waitMs > MAX_RETRY_AFTER_MS
+      ? `, Retry-After ${Math.round(waitMs / 1000)} s (nixcache waits at most ${MAX_RETRY_AFTER_MS / 1000} s),`
+      : '';
+  return `HTTP 429 (rate limited)${asked} after ${plural(attempts, 'attempt')}`;
+}
 
 /** Retry-After as milliseconds from NOW: delta-seconds or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
@@ -231,7 +241,7 @@ export function createBulkHttp(opts: BulkOptions): BulkHttp {
           stats.rateLimited++;
           const wait = outcome.after ?? backoffMs(limited);
           if (++limited >= MAX_RATE_LIMITED_ATTEMPTS || wait > MAX_RETRY_AFTER_MS)
-            return { ok: false, kind: 'rate-limited', message: `HTTP 429 (rate limited) after ${attempt} attempts`, attempts: attempt };
+            return { ok: false, kind: 'rate-limited', message: rateLimitedMessage(attempt, wait), attempts: attempt };
           host.pausedUntil = Math.max(host.pausedUntil, Date.now() + wait);
           stats.retries++;
           continue;

@@ -13,6 +13,7 @@ import {
   MAX_RETRY_AFTER_MS,
   parseRetryAfter,
   RETRY_STATUS,
+  rateLimitedMessage,
 } from './bulk-http.js';
 import { basicAuth, classifyNetworkError } from './http.js';
 
@@ -476,7 +477,7 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
         stats.rateLimited++;
         const wait = parseRetryAfter(answer.headers['retry-after'], Date.now()) ?? backoffMs(limited);
         if (++limited >= MAX_RATE_LIMITED_ATTEMPTS || wait > MAX_RETRY_AFTER_MS)
-          return { ok: false, kind: 'rate-limited', message: `HTTP 429 (rate limited) after ${attempt} attempts`, attempts: attempt };
+          return { ok: false, kind: 'rate-limited', message: rateLimitedMessage(attempt, wait), attempts: attempt };
         origin.pausedUntil = Math.max(origin.pausedUntil, Date.now() + wait);
         stats.retries++;
         continue;
