@@ -1,13 +1,13 @@
 import type { Dispatcher } from 'undici';
 import { plural } from '../report/text.js';
-import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type HttpFailureKind } from './http.js';
+import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type HttpFailureKind, REDIRECTS } from './http.js';
 
 /**
  * Many small requests to a few hosts (narinfo look-ups for a whole closure): one pool of kept-alive
  * connections per host, at most `jobs` connections each, HTTP/1.1 pipelining where it is safe
  * (GET/HEAD of static files) and HTTP/2 on https when the server offers it. 429 with Retry-After
  * pauses the whole host; 5xx and dropped connections are retried with backoff, a bounded number
- * of times, never past the deadline. Never throws.
+ * of times, never past the deadline; redirects are followed as Nix follows them. Never throws.
  */
 export interface BulkRequest {
   method: 'GET' | 'HEAD';
@@ -18,7 +18,16 @@ export interface BulkRequest {
 
 export type BulkResult =
   /** TRUNCATED: the body was longer than maxBytes and was cut off there (the status is still the server's). */
-  | { ok: true; status: number; body: string; headers: Record<string, string>; attempts: number; truncated?: boolean }
+  | {
+      ok: true;
+      status: number;
+      body: string;
+      headers: Record<string, string>;
+      attempts: number;
+      truncated?: boolean;
+      /** Redirects followed to this answer; a redirect status after MAX_REDIRECTS of them is where Nix gives up too. */
+      redirects?: number;
+    }
   | { ok: false; kind: HttpFailureKind | 'rate-limited'; message: string; attempts: number };
 
 export interface BulkStats {
@@ -52,6 +61,52 @@ export const RETRY_STATUS = new Set([500, 502, 503, 504]);
 export const MAX_RATE_LIMITED_ATTEMPTS = 8;
 /** The longest pause a Retry-After may impose; a server asking more is answered with an error. */
 export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Nix has curl follow redirects (CURLOPT_FOLLOWLOCATION) up to 10 (CURLOPT_MAXREDIRS in filetransfer.cc). */
+export const MAX_REDIRECTS = 10;
+
+const safeOrigin = (url: string): string => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+};
+
+/**
+ * REQ with its redirects followed as Nix's curl follows them: a relative or absolute Location, to
+ * another host too, the method kept, at most MAX_REDIRECTS; the one after that is the answer (Nix
+ * then fails with "HTTP error 302 ('Found') (curl error: Number of redirects hit maximum amount)").
+ * Credentials go only where they were given for: curl drops them when the host, port or scheme
+ * changes (CURLOPT_UNRESTRICTED_AUTH, which Nix does not set). HOP makes one request, retries included.
+ */
+export async function followRedirects(req: BulkRequest, hop: (req: BulkRequest) => Promise<BulkResult>): Promise<BulkResult> {
+  const origin = safeOrigin(req.url);
+  let current = req;
+  let attempts = 0;
+  for (let redirects = 0; ; redirects++) {
+    const r = await hop(current);
+    attempts += r.attempts;
+    const location = r.ok && REDIRECTS.has(r.status) ? r.headers.location : undefined;
+    if (!r.ok || location === undefined || redirects >= MAX_REDIRECTS)
+      return { ...r, attempts, ...(r.ok && redirects > 0 ? { redirects } : {}) };
+    let next: URL;
+    try {
+      next = new URL(location, current.url);
+    } catch {
+      return { ok: false, kind: 'other', message: `redirected to a Location that is not a URL: ${location.slice(0, 100)}`, attempts };
+    }
+    if (next.protocol !== 'http:' && next.protocol !== 'https:')
+      return {
+        ok: false,
+        kind: 'other',
+        message: `redirected to a ${next.protocol.slice(0, 20)} URL, which nixcache does not follow`,
+        attempts,
+      };
+    const { auth, ...rest } = req;
+    current = { ...rest, url: next.toString(), ...(auth && next.origin === origin ? { auth } : {}) };
+  }
+}
 
 /** Why a request answered 429 is given up on: too many 429s, or a Retry-After longer than MAX_RETRY_AFTER_MS. */
 export function rateLimitedMessage(attempts: number, waitMs: number): string {
@@ -113,7 +168,17 @@ interface Host {
   pausedUntil: number;
 }
 
+/** The pool of createSingleHopBulkHttp, with redirects followed as Nix follows them. */
 export function createBulkHttp(opts: BulkOptions): BulkHttp {
+  const single = createSingleHopBulkHttp(opts);
+  return { ...single, request: (req) => followRedirects(req, single.request) };
+}
+
+/**
+ * One pool per host (see the top of this file); a redirect is the answer, not followed: the pipelined
+ * client follows its https hops with its own count.
+ */
+export function createSingleHopBulkHttp(opts: BulkOptions): BulkHttp {
   const hosts = new Map<string, Host>();
   const stats: BulkStats = { requests: 0, retries: 0, rateLimited: 0 };
   const sleep = opts.sleep ?? defaultSleep;

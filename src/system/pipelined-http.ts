@@ -6,9 +6,10 @@ import {
   type BulkResult,
   type BulkStats,
   backoffMs,
-  createBulkHttp,
+  createSingleHopBulkHttp,
   decodedResult,
   defaultSleep,
+  followRedirects,
   MAX_RATE_LIMITED_ATTEMPTS,
   MAX_RETRY_AFTER_MS,
   parseRetryAfter,
@@ -22,13 +23,14 @@ import { basicAuth, classifyNetworkError } from './http.js';
  * queued for a connection leave in one write, and the answers (small static files) are parsed in
  * place. Through undici (streams, an async iterator, llhttp's WASM callbacks) 10,001 narinfo
  * look-ups cost the main thread 0.58 s of CPU; here 0.39 s, start-up and narinfo parsing included,
- * and `coverage` is CPU-bound on two cores. https caches go to undici's pool (createBulkHttp), which
- * speaks HTTP/2 where the server offers it.
+ * and `coverage` is CPU-bound on two cores. https caches go to undici's pool
+ * (createSingleHopBulkHttp), which speaks HTTP/2 where the server offers it.
  *
  * Same contract as createBulkHttp: at most JOBS connections per host with PIPELINING requests each
  * (GET and HEAD of static files, so a request the server never answered is sent again on another
  * connection, a bounded number of times); 429 Retry-After pauses the host; 5xx and dropped or
- * stalled connections are retried with backoff, boundedly, never past the deadline. Never throws.
+ * stalled connections are retried with backoff, boundedly, never past the deadline; redirects are
+ * followed as Nix follows them, from http to https and back too. Never throws.
  */
 
 /** A header block larger than this is not a binary cache talking. */
@@ -441,7 +443,8 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
       origin.send({ method: req.method, text: `${text}\r\n`, maxBytes: req.maxBytes, resends: 0, resolve, reject });
     });
 
-  async function request(req: BulkRequest): Promise<BulkResult> {
+  /** One request, retries included; redirects are the answer (followRedirects follows them). */
+  async function hop(req: BulkRequest): Promise<BulkResult> {
     let u: URL;
     try {
       u = new URL(req.url);
@@ -449,7 +452,7 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
       return { ok: false, kind: 'other', message: `not a URL: ${req.url.slice(0, 100)}`, attempts: 0 };
     }
     if (u.protocol !== 'http:' || /[^\x21-\x7e]/.test(`${u.pathname}${u.search}`)) {
-      other ??= createBulkHttp(opts);
+      other ??= createSingleHopBulkHttp(opts);
       return other.request(req);
     }
     const origin = originOf(u);
@@ -496,7 +499,7 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
   }
 
   return {
-    request,
+    request: (req) => followRedirects(req, hop),
     stats: () => {
       const s = other?.stats();
       return {
