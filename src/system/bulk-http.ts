@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { plural } from '../report/text.js';
+import { formatBytes, plural } from '../report/text.js';
 import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type HttpFailureKind, REDIRECTS } from './http.js';
 
 /**
@@ -7,7 +7,8 @@ import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type Ht
  * connections per host, at most `jobs` connections each, HTTP/1.1 pipelining where it is safe
  * (GET/HEAD of static files) and HTTP/2 on https when the server offers it. 429 with Retry-After
  * pauses the whole host; 5xx and dropped connections are retried with backoff, a bounded number
- * of times, never past the deadline; redirects are followed as Nix follows them. Never throws.
+ * of times, never past the deadline; a body still incomplete timeoutMs after its headers fails
+ * once; redirects are followed as Nix follows them. Never throws.
  */
 export interface BulkRequest {
   method: 'GET' | 'HEAD';
@@ -17,7 +18,10 @@ export interface BulkRequest {
 }
 
 export type BulkResult =
-  /** TRUNCATED: the body was longer than maxBytes and was cut off there (the status is still the server's). */
+  /**
+   * TRUNCATED: the body was longer than maxBytes and was not kept (BODY is empty; the status is the
+   * server's): a hostile cache streaming without end on every connection costs no memory.
+   */
   | {
       ok: true;
       status: number;
@@ -115,6 +119,14 @@ export function rateLimitedMessage(attempts: number, waitMs: number): string {
       ? `, Retry-After ${Math.round(waitMs / 1000)} s (nixcache waits at most ${MAX_RETRY_AFTER_MS / 1000} s),`
       : '';
   return `HTTP 429 (rate limited)${asked} after ${plural(attempts, 'attempt')}`;
+}
+
+/**
+ * An answer cut off at the timeout while it was still coming (a server dripping or streaming without
+ * end): said once, not retried, as the doctor's own requests say it (http.ts).
+ */
+export function incompleteMessage(timeoutMs: number, bytes: number): string {
+  return `the answer was still incomplete after ${(timeoutMs / 1000).toFixed(1)} s (${formatBytes(bytes)} received)`;
 }
 
 /** Retry-After as milliseconds from NOW: delta-seconds or an HTTP date; undefined when absent or unreadable. */
@@ -244,23 +256,43 @@ export function createSingleHopBulkHttp(opts: BulkOptions): BulkHttp {
       const after = parseRetryAfter(flat['retry-after'], Date.now());
       return { retry: 'status', status: res.statusCode, ...(after !== undefined ? { after } : {}) };
     }
+    const tooLarge = (): BulkResult => {
+      res.body.destroy();
+      return { ok: true, status: res.statusCode, body: '', headers: flat, attempts: 1, truncated: true };
+    };
+    if (req.method === 'GET' && Number(flat['content-length']) > req.maxBytes) return tooLarge();
     const chunks: Buffer[] = [];
     let bytes = 0;
-    for await (const chunk of res.body) {
-      bytes += (chunk as Buffer).length;
-      if (bytes > req.maxBytes) {
-        res.body.destroy();
-        return {
-          ok: true,
-          status: res.statusCode,
-          body: Buffer.concat(chunks).toString('utf8'),
-          headers: flat,
-          attempts: 1,
-          truncated: true,
-        };
+    // The whole body within timeoutMs of the headers: the pool's bodyTimeout bounds only the silence
+    // between chunks. A narinfo comes in one chunk; the clock is wound for an answer in several.
+    const since = performance.now();
+    let pieces = 0;
+    let clock: NodeJS.Timeout | undefined;
+    let late = false;
+    const slow = (): BulkResult => ({ ok: false, kind: 'timeout', message: incompleteMessage(opts.timeoutMs, bytes), attempts: 1 });
+    try {
+      for await (const chunk of res.body) {
+        bytes += (chunk as Buffer).length;
+        if (bytes > req.maxBytes) return tooLarge();
+        chunks.push(chunk as Buffer);
+        const left = since + opts.timeoutMs - performance.now();
+        if (left <= 0) {
+          res.body.destroy();
+          return slow();
+        }
+        if (++pieces === 2)
+          clock = setTimeout(() => {
+            late = true;
+            res.body.destroy();
+          }, left);
       }
-      chunks.push(chunk as Buffer);
+    } catch (e) {
+      if (late) return slow();
+      throw e;
+    } finally {
+      clearTimeout(clock);
     }
+    if (late) return slow();
     return decodedResult(res.statusCode, Buffer.concat(chunks), flat, 1, req.maxBytes);
   }
 

@@ -190,6 +190,70 @@ for (const [name, create] of Object.entries(clients)) {
       }
     });
 
+    it('cuts off a narinfo that drips a line every 100 ms at the timeout for the whole answer, once, without a retry', async () => {
+      let drips = 0;
+      const base = await serve((req, res) => {
+        if (req.url === '/drip.narinfo') drips++;
+        if (req.url !== '/drip.narinfo') return void res.writeHead(200, { 'content-length': NARINFO.length }).end(NARINFO);
+        res.writeHead(200, { 'content-type': 'text/x-nix-narinfo' });
+        let lines = 0;
+        const timer = setInterval(() => {
+          if (res.destroyed || lines++ > 50) {
+            clearInterval(timer);
+            return void res.end();
+          }
+          res.write('References: \n');
+        }, 100);
+        res.on('close', () => clearInterval(timer));
+      });
+      const http = create(options({ jobs: 1, timeoutMs: 500 }));
+      try {
+        // The look-ups pipelined behind it are answered on another connection.
+        const [drip, ...after] = await Promise.all(
+          ['/drip.narinfo', '/a.narinfo', '/b.narinfo'].map((path) =>
+            http.request({ method: 'GET', url: `${base}${path}`, maxBytes: 1 << 20 }),
+          ),
+        );
+        expect(drip).toMatchObject({
+          ok: false,
+          kind: 'timeout',
+          attempts: 1,
+          message: expect.stringMatching(/^the answer was still incomplete after 0\.5 s \(\d+ B received\)$/),
+        });
+        for (const r of after) expect(r).toMatchObject({ ok: true, status: 200, body: NARINFO });
+        expect(drips).toBe(1);
+      } finally {
+        await http.close();
+      }
+    });
+
+    it('stops reading an endless chunked narinfo at maxBytes and closes the connection instead of draining it', async () => {
+      let written = 0;
+      let requests = 0;
+      const base = await serve((_req, res) => {
+        requests++;
+        res.writeHead(200, { 'content-type': 'text/x-nix-narinfo' });
+        const line = Buffer.alloc(1024, 'References: x\n');
+        const pump = () => {
+          while (!res.destroyed && written < 256 * 1024 * 1024) {
+            written += line.length;
+            if (!res.write(line)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+      });
+      const http = create(options());
+      try {
+        const r = await http.request({ method: 'GET', url: `${base}/x.narinfo`, maxBytes: 16 * 1024 });
+        expect(r).toMatchObject({ ok: true, status: 200, body: '', truncated: true, attempts: 1 });
+        expect(requests).toBe(1);
+        expect(written).toBeLessThan(16 * 1024 * 1024);
+      } finally {
+        await http.close();
+      }
+    });
+
     it('gives up on a Location that is not http or https, saying where it led', async () => {
       const base = await serve(mirror(() => 'file:///etc/passwd'));
       const http = create(options());
