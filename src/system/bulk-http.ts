@@ -1,12 +1,14 @@
 import type { Dispatcher } from 'undici';
-import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type HttpFailureKind } from './http.js';
+import { formatBytes, plural } from '../report/text.js';
+import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type HttpFailureKind, REDIRECTS } from './http.js';
 
 /**
  * Many small requests to a few hosts (narinfo look-ups for a whole closure): one pool of kept-alive
  * connections per host, at most `jobs` connections each, HTTP/1.1 pipelining where it is safe
  * (GET/HEAD of static files) and HTTP/2 on https when the server offers it. 429 with Retry-After
  * pauses the whole host; 5xx and dropped connections are retried with backoff, a bounded number
- * of times, never past the deadline. Never throws.
+ * of times, never past the deadline; a body still incomplete timeoutMs after its headers fails
+ * once; redirects are followed as Nix follows them. Never throws.
  */
 export interface BulkRequest {
   method: 'GET' | 'HEAD';
@@ -16,8 +18,20 @@ export interface BulkRequest {
 }
 
 export type BulkResult =
-  /** TRUNCATED: the body was longer than maxBytes and was cut off there (the status is still the server's). */
-  | { ok: true; status: number; body: string; headers: Record<string, string>; attempts: number; truncated?: boolean }
+  /**
+   * TRUNCATED: the body was longer than maxBytes and was not kept (BODY is empty; the status is the
+   * server's): a hostile cache streaming without end on every connection costs no memory.
+   */
+  | {
+      ok: true;
+      status: number;
+      body: string;
+      headers: Record<string, string>;
+      attempts: number;
+      truncated?: boolean;
+      /** Redirects followed to this answer; a redirect status after MAX_REDIRECTS of them is where Nix gives up too. */
+      redirects?: number;
+    }
   | { ok: false; kind: HttpFailureKind | 'rate-limited'; message: string; attempts: number };
 
 export interface BulkStats {
@@ -51,6 +65,69 @@ export const RETRY_STATUS = new Set([500, 502, 503, 504]);
 export const MAX_RATE_LIMITED_ATTEMPTS = 8;
 /** The longest pause a Retry-After may impose; a server asking more is answered with an error. */
 export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Nix has curl follow redirects (CURLOPT_FOLLOWLOCATION) up to 10 (CURLOPT_MAXREDIRS in filetransfer.cc). */
+export const MAX_REDIRECTS = 10;
+
+const safeOrigin = (url: string): string => {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+};
+
+/**
+ * REQ with its redirects followed as Nix's curl follows them: a relative or absolute Location, to
+ * another host too, the method kept, at most MAX_REDIRECTS; the one after that is the answer (Nix
+ * then fails with "HTTP error 302 ('Found') (curl error: Number of redirects hit maximum amount)").
+ * Credentials go only where they were given for: curl drops them when the host, port or scheme
+ * changes (CURLOPT_UNRESTRICTED_AUTH, which Nix does not set). HOP makes one request, retries included.
+ */
+export async function followRedirects(req: BulkRequest, hop: (req: BulkRequest) => Promise<BulkResult>): Promise<BulkResult> {
+  const origin = safeOrigin(req.url);
+  let current = req;
+  let attempts = 0;
+  for (let redirects = 0; ; redirects++) {
+    const r = await hop(current);
+    attempts += r.attempts;
+    const location = r.ok && REDIRECTS.has(r.status) ? r.headers.location : undefined;
+    if (!r.ok || location === undefined || redirects >= MAX_REDIRECTS)
+      return { ...r, attempts, ...(r.ok && redirects > 0 ? { redirects } : {}) };
+    let next: URL;
+    try {
+      next = new URL(location, current.url);
+    } catch {
+      return { ok: false, kind: 'other', message: `redirected to a Location that is not a URL: ${location.slice(0, 100)}`, attempts };
+    }
+    if (next.protocol !== 'http:' && next.protocol !== 'https:')
+      return {
+        ok: false,
+        kind: 'other',
+        message: `redirected to a ${next.protocol.slice(0, 20)} URL, which nixcache does not follow`,
+        attempts,
+      };
+    const { auth, ...rest } = req;
+    current = { ...rest, url: next.toString(), ...(auth && next.origin === origin ? { auth } : {}) };
+  }
+}
+
+/** Why a request answered 429 is given up on: too many 429s, or a Retry-After longer than MAX_RETRY_AFTER_MS. */
+export function rateLimitedMessage(attempts: number, waitMs: number): string {
+  const asked =
+    waitMs > MAX_RETRY_AFTER_MS
+      ? `, Retry-After ${Math.round(waitMs / 1000)} s (nixcache waits at most ${MAX_RETRY_AFTER_MS / 1000} s),`
+      : '';
+  return `HTTP 429 (rate limited)${asked} after ${plural(attempts, 'attempt')}`;
+}
+
+/**
+ * An answer cut off at the timeout while it was still coming (a server dripping or streaming without
+ * end): said once, not retried, as the doctor's own requests say it (http.ts).
+ */
+export function incompleteMessage(timeoutMs: number, bytes: number): string {
+  return `the answer was still incomplete after ${(timeoutMs / 1000).toFixed(1)} s (${formatBytes(bytes)} received)`;
+}
 
 /** Retry-After as milliseconds from NOW: delta-seconds or an HTTP date; undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
@@ -103,7 +180,17 @@ interface Host {
   pausedUntil: number;
 }
 
+/** The pool of createSingleHopBulkHttp, with redirects followed as Nix follows them. */
 export function createBulkHttp(opts: BulkOptions): BulkHttp {
+  const single = createSingleHopBulkHttp(opts);
+  return { ...single, request: (req) => followRedirects(req, single.request) };
+}
+
+/**
+ * One pool per host (see the top of this file); a redirect is the answer, not followed: the pipelined
+ * client follows its https hops with its own count.
+ */
+export function createSingleHopBulkHttp(opts: BulkOptions): BulkHttp {
   const hosts = new Map<string, Host>();
   const stats: BulkStats = { requests: 0, retries: 0, rateLimited: 0 };
   const sleep = opts.sleep ?? defaultSleep;
@@ -169,23 +256,43 @@ export function createBulkHttp(opts: BulkOptions): BulkHttp {
       const after = parseRetryAfter(flat['retry-after'], Date.now());
       return { retry: 'status', status: res.statusCode, ...(after !== undefined ? { after } : {}) };
     }
+    const tooLarge = (): BulkResult => {
+      res.body.destroy();
+      return { ok: true, status: res.statusCode, body: '', headers: flat, attempts: 1, truncated: true };
+    };
+    if (req.method === 'GET' && Number(flat['content-length']) > req.maxBytes) return tooLarge();
     const chunks: Buffer[] = [];
     let bytes = 0;
-    for await (const chunk of res.body) {
-      bytes += (chunk as Buffer).length;
-      if (bytes > req.maxBytes) {
-        res.body.destroy();
-        return {
-          ok: true,
-          status: res.statusCode,
-          body: Buffer.concat(chunks).toString('utf8'),
-          headers: flat,
-          attempts: 1,
-          truncated: true,
-        };
+    // The whole body within timeoutMs of the headers: the pool's bodyTimeout bounds only the silence
+    // between chunks. A narinfo comes in one chunk; the clock is wound for an answer in several.
+    const since = performance.now();
+    let pieces = 0;
+    let clock: NodeJS.Timeout | undefined;
+    let late = false;
+    const slow = (): BulkResult => ({ ok: false, kind: 'timeout', message: incompleteMessage(opts.timeoutMs, bytes), attempts: 1 });
+    try {
+      for await (const chunk of res.body) {
+        bytes += (chunk as Buffer).length;
+        if (bytes > req.maxBytes) return tooLarge();
+        chunks.push(chunk as Buffer);
+        const left = since + opts.timeoutMs - performance.now();
+        if (left <= 0) {
+          res.body.destroy();
+          return slow();
+        }
+        if (++pieces === 2)
+          clock = setTimeout(() => {
+            late = true;
+            res.body.destroy();
+          }, left);
       }
-      chunks.push(chunk as Buffer);
+    } catch (e) {
+      if (late) return slow();
+      throw e;
+    } finally {
+      clearTimeout(clock);
     }
+    if (late) return slow();
     return decodedResult(res.statusCode, Buffer.concat(chunks), flat, 1, req.maxBytes);
   }
 
@@ -231,7 +338,7 @@ export function createBulkHttp(opts: BulkOptions): BulkHttp {
           stats.rateLimited++;
           const wait = outcome.after ?? backoffMs(limited);
           if (++limited >= MAX_RATE_LIMITED_ATTEMPTS || wait > MAX_RETRY_AFTER_MS)
-            return { ok: false, kind: 'rate-limited', message: `HTTP 429 (rate limited) after ${attempt} attempts`, attempts: attempt };
+            return { ok: false, kind: 'rate-limited', message: rateLimitedMessage(attempt, wait), attempts: attempt };
           host.pausedUntil = Math.max(host.pausedUntil, Date.now() + wait);
           stats.retries++;
           continue;

@@ -6,13 +6,16 @@ import {
   type BulkResult,
   type BulkStats,
   backoffMs,
-  createBulkHttp,
+  createSingleHopBulkHttp,
   decodedResult,
   defaultSleep,
+  followRedirects,
+  incompleteMessage,
   MAX_RATE_LIMITED_ATTEMPTS,
   MAX_RETRY_AFTER_MS,
   parseRetryAfter,
   RETRY_STATUS,
+  rateLimitedMessage,
 } from './bulk-http.js';
 import { basicAuth, classifyNetworkError } from './http.js';
 
@@ -21,21 +24,28 @@ import { basicAuth, classifyNetworkError } from './http.js';
  * queued for a connection leave in one write, and the answers (small static files) are parsed in
  * place. Through undici (streams, an async iterator, llhttp's WASM callbacks) 10,001 narinfo
  * look-ups cost the main thread 0.58 s of CPU; here 0.39 s, start-up and narinfo parsing included,
- * and `coverage` is CPU-bound on two cores. https caches go to undici's pool (createBulkHttp), which
- * speaks HTTP/2 where the server offers it.
+ * and `coverage` is CPU-bound on two cores. https caches go to undici's pool
+ * (createSingleHopBulkHttp), which speaks HTTP/2 where the server offers it.
  *
  * Same contract as createBulkHttp: at most JOBS connections per host with PIPELINING requests each
  * (GET and HEAD of static files, so a request the server never answered is sent again on another
- * connection, a bounded number of times); 429 Retry-After pauses the host; 5xx and dropped or
- * stalled connections are retried with backoff, boundedly, never past the deadline. Never throws.
+ * connection, a bounded number of times); 429 Retry-After pauses the host; 5xx, dropped connections
+ * and requests never answered are retried with backoff, boundedly, never past the deadline; an
+ * answer still incomplete after timeoutMs, however it trickles in, fails once; redirects are
+ * followed as Nix follows them, from http to https and back too. Never throws.
  */
 
 /** A header block larger than this is not a binary cache talking. */
 const MAX_HEADER_BYTES = 64 * 1024;
 /** Times a request the server closed the connection on, unanswered, is sent again before it counts as a failure. */
 const MAX_RESENDS = 3;
-/** A body cut off at maxBytes with more than this left is not drained: the connection is closed instead. */
+/**
+ * A body cut off at maxBytes with more than this left (chunked: this much passed over already) is
+ * not drained: the connection is closed instead.
+ */
 const MAX_DRAIN_BYTES = 64 * 1024;
+/** The code of an answer still coming at the timeout: not sent again, the server would drip or stream it again. */
+const INCOMPLETE = 'NIXCACHE_INCOMPLETE_ANSWER';
 const IDLE_MS = 10_000;
 
 interface Answer {
@@ -71,6 +81,12 @@ class Connection {
   private body: Buffer[] = [];
   private bodyBytes = 0;
   private truncated = false;
+  /** Body bytes of the answer in progress, kept or passed over. */
+  private seen = 0;
+  /** When the answer in progress became the one awaited: written, connected, first in line. */
+  private dueSince = 0;
+  /** Wound once per timeoutMs, not per answer: it looks at dueSince when it rings. */
+  private clock: NodeJS.Timeout | undefined;
   private connected = false;
   /** Answers read on this connection. */
   answered = 0;
@@ -89,6 +105,7 @@ class Connection {
     this.socket.on('connect', () => {
       this.connected = true;
       this.socket.setTimeout(timeoutMs);
+      if (this.sent.length > 0) this.due();
     });
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('timeout', () => this.onTimeout());
@@ -102,7 +119,10 @@ class Connection {
   }
 
   enqueue(p: Pending): void {
-    if (this.sent.length === 0 && this.connected) this.socket.setTimeout(this.timeoutMs);
+    if (this.sent.length === 0 && this.connected) {
+      this.socket.setTimeout(this.timeoutMs);
+      this.due();
+    }
     this.sent.push(p);
     this.unwritten.push(p.text);
   }
@@ -114,6 +134,20 @@ class Connection {
     this.socket.write(text, 'latin1');
   }
 
+  /** The answer now first in line has timeoutMs from now to arrive whole, however it trickles in. */
+  private due(): void {
+    this.dueSince = performance.now();
+    this.clock ??= setTimeout(() => this.ring(), this.timeoutMs).unref();
+  }
+
+  private ring(): void {
+    this.clock = undefined;
+    if (this.closed || this.sent.length === 0) return;
+    const left = this.dueSince + this.timeoutMs - performance.now();
+    if (left > 0) this.clock = setTimeout(() => this.ring(), left).unref();
+    else this.onTimeout();
+  }
+
   private onTimeout(): void {
     if (this.sent.length === 0) {
       this.shut(undefined, true);
@@ -122,7 +156,7 @@ class Connection {
     const error = !this.connected
       ? failure('connecting timed out', 'UND_ERR_CONNECT_TIMEOUT')
       : this.head || this.buf.length > 0
-        ? failure('the answer stalled', 'UND_ERR_BODY_TIMEOUT')
+        ? failure(incompleteMessage(this.timeoutMs, this.seen), INCOMPLETE)
         : failure('no answer to the request', 'UND_ERR_HEADERS_TIMEOUT');
     this.shut(error);
   }
@@ -141,6 +175,7 @@ class Connection {
   shut(error: Error | undefined, quiet = false): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.clock);
     this.socket.destroy();
     const rest = this.sent.splice(0, this.sent.length);
     // Refused, unreachable, timed out connecting: nothing was sent, and another connection would fare no better.
@@ -235,6 +270,13 @@ class Connection {
       this.closing = true;
       this.head.keepAlive = false;
     } else if (!keepAlive) this.closing = true;
+    if (this.framing.kind === 'length' && this.framing.left > current.maxBytes) {
+      this.truncated = true;
+      if (this.framing.left - current.maxBytes > MAX_DRAIN_BYTES) {
+        this.abandon();
+        return true;
+      }
+    }
     if (this.framing.kind === 'none' || (this.framing.kind === 'length' && this.framing.left === 0)) this.complete();
     return true;
   }
@@ -267,7 +309,7 @@ class Connection {
       this.keep(this.buf.subarray(0, take));
       this.buf = this.buf.subarray(take);
       this.chunkLeft -= take;
-      if (this.truncated && this.chunkLeft > MAX_DRAIN_BYTES) this.abandon();
+      if (this.truncated && (this.chunkLeft > MAX_DRAIN_BYTES || this.passedOver() > MAX_DRAIN_BYTES)) this.abandon();
       return true;
     }
     if (this.buf.length < 2) return false;
@@ -277,14 +319,22 @@ class Connection {
   }
 
   private keep(bytes: Buffer): void {
-    const current = this.sent[0] as Pending;
-    const room = current.maxBytes - this.bodyBytes;
-    if (bytes.length > room) this.truncated = true;
-    const kept = bytes.length > room ? bytes.subarray(0, Math.max(0, room)) : bytes;
-    if (kept.length > 0) {
-      this.body.push(kept);
-      this.bodyBytes += kept.length;
+    this.seen += bytes.length;
+    if (this.truncated) return;
+    if (this.seen > (this.sent[0] as Pending).maxBytes) {
+      // Nobody reads a cut-off answer: its bytes are let go at once, not held per connection.
+      this.truncated = true;
+      this.body = [];
+      this.bodyBytes = 0;
+      return;
     }
+    this.body.push(bytes);
+    this.bodyBytes += bytes.length;
+  }
+
+  /** Body bytes of a cut-off answer read past its maxBytes. */
+  private passedOver(): number {
+    return this.seen - (this.sent[0] as Pending).maxBytes;
   }
 
   /** The answer in progress is whole (or cut off at maxBytes): hand it over. */
@@ -297,9 +347,11 @@ class Connection {
     this.bodyBytes = 0;
     const truncated = this.truncated;
     this.truncated = false;
+    this.seen = 0;
     const framing = this.framing;
     this.framing = { kind: 'none' };
     this.answered++;
+    if (this.sent.length > 0) this.due();
     if (current && head) current.resolve({ status: head.status, headers: head.headers, body, truncated });
     if (!head?.keepAlive || framing.kind === 'close') this.shut(undefined, true);
     else if (this.sent.length === 0) this.origin.idle(this);
@@ -308,6 +360,8 @@ class Connection {
 
   /** A body cut off at maxBytes with much left: the connection is closed rather than drained. */
   private abandon(): void {
+    // What is left unread belongs to this answer; the requests behind it are sent again.
+    this.buf = Buffer.alloc(0);
     this.complete();
     if (!this.closed) this.shut(undefined, true);
   }
@@ -440,7 +494,8 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
       origin.send({ method: req.method, text: `${text}\r\n`, maxBytes: req.maxBytes, resends: 0, resolve, reject });
     });
 
-  async function request(req: BulkRequest): Promise<BulkResult> {
+  /** One request, retries included; redirects are the answer (followRedirects follows them). */
+  async function hop(req: BulkRequest): Promise<BulkResult> {
     let u: URL;
     try {
       u = new URL(req.url);
@@ -448,7 +503,7 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
       return { ok: false, kind: 'other', message: `not a URL: ${req.url.slice(0, 100)}`, attempts: 0 };
     }
     if (u.protocol !== 'http:' || /[^\x21-\x7e]/.test(`${u.pathname}${u.search}`)) {
-      other ??= createBulkHttp(opts);
+      other ??= createSingleHopBulkHttp(opts);
       return other.request(req);
     }
     const origin = originOf(u);
@@ -463,6 +518,8 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
         answer = await once(req, u, origin);
       } catch (e) {
         if (opts.signal.aborted) return { ok: false, kind: 'cancelled', message: 'cancelled at the run deadline', attempts: attempt };
+        if ((e as { code?: string }).code === INCOMPLETE)
+          return { ok: false, kind: 'timeout', message: (e as Error).message, attempts: attempt };
         const f = classifyNetworkError(e);
         // A kept-alive or pipelined connection the server closed: worth another try; a refused one is not.
         const transient = f.kind === 'reset' || f.kind === 'no-answer' || f.kind === 'timeout';
@@ -476,7 +533,7 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
         stats.rateLimited++;
         const wait = parseRetryAfter(answer.headers['retry-after'], Date.now()) ?? backoffMs(limited);
         if (++limited >= MAX_RATE_LIMITED_ATTEMPTS || wait > MAX_RETRY_AFTER_MS)
-          return { ok: false, kind: 'rate-limited', message: `HTTP 429 (rate limited) after ${attempt} attempts`, attempts: attempt };
+          return { ok: false, kind: 'rate-limited', message: rateLimitedMessage(attempt, wait), attempts: attempt };
         origin.pausedUntil = Math.max(origin.pausedUntil, Date.now() + wait);
         stats.retries++;
         continue;
@@ -488,14 +545,13 @@ export function createPipelinedBulkHttp(opts: BulkOptions): BulkHttp {
         await sleep(Math.min(MAX_RETRY_AFTER_MS, after ?? backoffMs(failures)), opts.signal);
         continue;
       }
-      if (answer.truncated)
-        return { ok: true, status, body: answer.body.toString('utf8'), headers: answer.headers, attempts: attempt, truncated: true };
+      if (answer.truncated) return { ok: true, status, body: '', headers: answer.headers, attempts: attempt, truncated: true };
       return decodedResult(status, answer.body, answer.headers, attempt, req.maxBytes);
     }
   }
 
   return {
-    request,
+    request: (req) => followRedirects(req, hop),
     stats: () => {
       const s = other?.stats();
       return {
