@@ -28,7 +28,6 @@ export async function readCacheInfo(io: Io, cache: CacheTarget, netrc: readonly 
   const auth = credentialsFor(cache.url, netrc);
   const result = await io.http.get(cacheFileUrl(base, 'nix-cache-info'), {
     maxBytes: MAX_CACHE_INFO_BYTES,
-    maxRedirects: 5,
     ...(auth ? { auth } : {}),
   });
   return { kind: 'http', ...(auth ? { auth } : {}), result };

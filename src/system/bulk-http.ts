@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { formatBytes, plural } from '../report/text.js';
-import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type HttpFailureKind, REDIRECTS } from './http.js';
+import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type HttpFailureKind, MAX_REDIRECTS, REDIRECTS } from './http.js';
 
 /**
  * Many small requests to a few hosts (narinfo look-ups for a whole closure): one pool of kept-alive
@@ -65,9 +65,6 @@ export const RETRY_STATUS = new Set([500, 502, 503, 504]);
 export const MAX_RATE_LIMITED_ATTEMPTS = 8;
 /** The longest pause a Retry-After may impose; a server asking more is answered with an error. */
 export const MAX_RETRY_AFTER_MS = 60_000;
-
-/** Nix has curl follow redirects (CURLOPT_FOLLOWLOCATION) up to 10 (CURLOPT_MAXREDIRS in filetransfer.cc). */
-export const MAX_REDIRECTS = 10;
 
 const safeOrigin = (url: string): string => {
   try {

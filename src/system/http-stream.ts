@@ -12,6 +12,7 @@ import {
   type HttpFailure,
   type HttpFailureKind,
   type LazyAgent,
+  MAX_REDIRECTS,
   REDIRECTS,
 } from './http.js';
 
@@ -77,7 +78,8 @@ export async function streamGet(
       if (REDIRECTS.has(status) && typeof location === 'string') {
         res.resume();
         log();
-        if (redirects >= (options.maxRedirects ?? 5)) return fail('redirect-loop', `more than ${options.maxRedirects ?? 5} redirects`);
+        if (redirects >= (options.maxRedirects ?? MAX_REDIRECTS))
+          return fail('redirect-loop', `more than ${options.maxRedirects ?? MAX_REDIRECTS} redirects`);
         current = new URL(location, current).toString();
         continue;
       }

@@ -60,6 +60,8 @@ export interface Http {
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 /** The statuses whose Location is followed, as curl (and so Nix) follows them. */
 export const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Nix has curl follow redirects (CURLOPT_FOLLOWLOCATION) up to 10 (CURLOPT_MAXREDIRS in filetransfer.cc): the doctor, why and coverage alike. */
+export const MAX_REDIRECTS = 10;
 
 /** The Authorization header value of HTTP basic auth. */
 export function basicAuth(auth: { user: string; password: string }): string {
@@ -125,7 +127,7 @@ export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSign
     async get(url, options = {}) {
       const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
       const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-      const maxRedirects = options.maxRedirects ?? 5;
+      const maxRedirects = options.maxRedirects ?? MAX_REDIRECTS;
       const started = performance.now();
       const limit = timeLimit(signal, timeoutMs);
       const combined = limit.signal;

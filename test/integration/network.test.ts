@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
@@ -86,6 +88,23 @@ describe('cache-info over real faults', () => {
     expect(peakMb).toBeLessThan(85);
   });
 
+  it('follows a chain of 7 redirects to nix-cache-info, as Nix (curl, at most 10) does', async () => {
+    const server = createServer((req, res) => {
+      const hop = Number(/^\/h(\d+)\//.exec(req.url ?? '')?.[1] ?? 0);
+      if (hop < 7) return void res.writeHead(302, { location: `/h${hop + 1}/nix-cache-info` }).end();
+      res.writeHead(200, { 'content-type': 'text/x-nix-cache-info' }).end('StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/h0`;
+      const { report } = await doctor(`substituters = ${url}\n`, ['--only', 'connect,cache-info', '--timeout', '2']);
+      expect(checkOf(report, 'cache-info', url)).toMatchObject({ status: 'pass', summary: expect.stringMatching(/StoreDir \/nix\/store/) });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('fails on HTTP 500, a redirect loop, a 50 MB answer and a silent TCP server', async () => {
     const { report } = await doctor(`substituters = ${s500.url} ${loop.url}/a ${huge.url} ${silent.url}\n`, [
       '--only',
@@ -94,7 +113,7 @@ describe('cache-info over real faults', () => {
       '2',
     ]);
     expect(checkOf(report, 'cache-info', s500.url).summary).toMatch(/HTTP 500/);
-    expect(checkOf(report, 'cache-info', `${loop.url}/a`).summary).toMatch(/more than 5 redirects/);
+    expect(checkOf(report, 'cache-info', `${loop.url}/a`).summary).toMatch(/more than 10 redirects/);
     expect(checkOf(report, 'cache-info', huge.url).summary).toMatch(/larger than 64\.0 kB/);
     expect(checkOf(report, 'cache-info', silent.url).summary).toMatch(/no answer/);
     for (const c of report.checks.filter((c) => c.id === 'cache-info')) expect(c.status).toBe('fail');
