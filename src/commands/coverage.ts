@@ -10,6 +10,7 @@ import { NO_COUNTS, renderCoverageMarkdown, renderCoverageTable } from '../repor
 import { unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
+import { plural } from '../report/text.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal } from '../system/terminal.js';
 import { type CoverageFlags, fileToRead, fileToWrite, firstFileProblem, type MetricsTarget } from './flags.js';
@@ -190,7 +191,7 @@ export async function runCoverage(
           message: 'no system closure here: neither /run/current-system nor /nix/var/nix/profiles/default exists',
         });
     }
-    onProgress(`resolving ${args.length} arguments`);
+    onProgress(`resolving ${plural(args.length, 'argument')}`);
     const resolved = await resolveArguments(tools, args);
     errors.push(...resolved.problems);
     const roots = resolved.paths.map((p) => p.path);

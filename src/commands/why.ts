@@ -8,6 +8,7 @@ import { type CacheView, DECODABLE, decideSubstitution, type NarWord, type PathV
 import { unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
+import { plural } from '../report/text.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
 import { terminal } from '../system/terminal.js';
 import { fileToRead, fileToWrite, firstFileProblem, type PathsFlags } from './flags.js';
@@ -122,7 +123,7 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
         const lookup = await lookupPath(deps, plan, path);
         lookups.set(key, lookup);
         if (lookup.narinfo === 'present' && lookup.narUrl) nars.set(key, await probeNar(deps, plan, lookup.narUrl));
-        onProgress(`looked up ${++done} narinfos`);
+        onProgress(`looked up ${plural(++done, 'narinfo')}`);
       });
       for (const path of batch) judged.set(path, judge(path));
     };

@@ -135,7 +135,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     if (c.diskNegative > 0)
       out.push(
         ...wrapWords(
-          `${c.url}: ${plural(c.diskNegative, 'path')} it has are remembered as missing by Nix's disk cache (try nixcache why PATH)`,
+          `${c.url}: ${plural(c.diskNegative, 'path')} it has ${c.diskNegative === 1 ? 'is' : 'are'} remembered as missing by Nix's disk cache (try nixcache why PATH)`,
           width,
           '  ▲ ',
           '    ',
@@ -187,7 +187,7 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
   const r = forDisplayDeep(raw);
   const out = ['# nixcache coverage', ''];
   out.push(
-    `${r.paths} paths${r.closure ? ' (closures)' : ''}: ${r.available} available from some cache, ${r.missing.length} in none — generated ${r.generatedAt} by nixcache ${r.tool.version}.`,
+    `${plural(r.paths, 'path')}${r.closure ? ' (closures)' : ''}: ${r.available} available from some cache, ${r.missing.length} in none — generated ${r.generatedAt} by nixcache ${r.tool.version}.`,
     '',
   );
   out.push(

@@ -101,7 +101,7 @@ export function renderWhyMarkdown(raw: WhyReport): string {
   const r = forDisplayDeep(raw);
   const out: string[] = ['# nixcache why', ''];
   out.push(
-    `${r.paths.length} paths: ${r.summary.valid} valid, ${r.summary.substitute} substitute, ${r.summary.build} build — generated ${r.generatedAt} by nixcache ${r.tool.version}.`,
+    `${plural(r.paths.length, 'path')}: ${r.summary.valid} valid, ${r.summary.substitute} substitute, ${r.summary.build} build — generated ${r.generatedAt} by nixcache ${r.tool.version}.`,
     '',
   );
   const env = r.environment;
