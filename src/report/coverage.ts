@@ -98,7 +98,20 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
   if (r.diskCache.state === 'unreadable') out.push(...wrapWords(`Nix's narinfo disk cache: ${r.diskCache.message ?? ''}`, width, '  '));
   if (!r.complete) out.push('  (the deadline ended the run: the counts are partial)');
   out.push('');
-  const head = ['#', 'cache', 'coverage', 'present', 'missing', 'untrusted', 'auth', 'error', 'download', 'unpacked', 'from it'];
+  const head = [
+    '#',
+    'cache',
+    'coverage',
+    'present',
+    'missing',
+    'untrusted',
+    'auth',
+    'error',
+    'unreachable',
+    'download',
+    'unpacked',
+    'from it',
+  ];
   const rows = r.caches.map((c) => [
     String(c.order),
     `${c.url}${c.used ? '' : ' (unused)'}`,
@@ -107,7 +120,8 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     String(c.missing),
     String(c.untrusted),
     String(c.auth),
-    String(c.error + c.unreachable),
+    String(c.error),
+    String(c.unreachable),
     formatBytes(c.fileSize),
     formatBytes(c.narSize),
     String(c.attributed),
@@ -124,7 +138,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
       out.push(`${c.order}. ${c.url}${c.used ? '' : ' (not used by the daemon)'}`);
       out.push(
         ...wrapWords(
-          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error + c.unreachable} error; ${formatBytes(c.fileSize)} download, ${formatBytes(c.narSize)} unpacked; ${c.attributed} from it`,
+          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error} error, ${c.unreachable} unreachable; ${formatBytes(c.fileSize)} download, ${formatBytes(c.narSize)} unpacked; ${c.attributed} from it`,
           width,
           '   ',
         ),
@@ -191,12 +205,12 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
     '',
   );
   out.push(
-    '| order | cache | coverage | present | missing | untrusted | auth | error | download | unpacked | from it |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| order | cache | coverage | present | missing | untrusted | auth | error | unreachable | download | unpacked | from it |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const c of r.caches)
     out.push(
-      `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error + c.unreachable} | ${formatBytes(c.fileSize)} | ${formatBytes(c.narSize)} | ${c.attributed} |`,
+      `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error} | ${c.unreachable} | ${formatBytes(c.fileSize)} | ${formatBytes(c.narSize)} | ${c.attributed} |`,
     );
   out.push(
     '',

@@ -73,4 +73,24 @@ describe('why and coverage reports cut what a cache supplied, and count in words
     const remembered = renderCoverageTable(coverageReport({ present: 1, diskNegative: 1 }, 1), { width: 200, color: false });
     expect(remembered).toContain('1 path it has is remembered as missing');
   });
+
+  it('shows unreachable caches as unreachable, not as errors, in the table (wide and narrow) and the Markdown', () => {
+    const report = coverageReport({ unreachable: 5 });
+    const wide = renderCoverageTable(report, { width: 200, color: false });
+    const header = wide.split('\n').find((l) => l.includes('untrusted')) as string;
+    const row = wide.split('\n').find((l) => l.includes(URL)) as string;
+    const cells = row.trim().split(/\s{2,}/);
+    const names = header.trim().split(/\s{2,}/);
+    expect(cells[names.indexOf('unreachable')]).toBe('5');
+    expect(cells[names.indexOf('error')]).toBe('0');
+    const narrow = renderCoverageTable(report, { width: 60, color: false });
+    expect(narrow.replace(/\s+/g, ' ')).toContain('0 error, 5 unreachable');
+    const markdown = renderCoverageMarkdown(report);
+    const mdHead = markdown.split('\n').find((l) => l.startsWith('| order')) as string;
+    const mdRow = markdown.split('\n').find((l) => l.startsWith('| 1 ')) as string;
+    const at = mdHead.split('|').map((c) => c.trim());
+    const values = mdRow.split('|').map((c) => c.trim());
+    expect(values[at.indexOf('unreachable')]).toBe('5');
+    expect(values[at.indexOf('error')]).toBe('0');
+  });
 });
