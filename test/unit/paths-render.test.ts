@@ -61,7 +61,28 @@ function coverageReport(counts: Partial<typeof NO_COUNTS>, paths = 5): CoverageR
   };
 }
 
+const longest = (text: string) => Math.max(...text.split('\n').map((l) => l.length));
+
 describe('why and coverage reports cut what a cache supplied, and count in words', () => {
+  it('cuts a 50,000-character Sig: key name in the table and the Markdown, saying how much was cut', () => {
+    const huge = 'k'.repeat(50_000);
+    const report = whyReport({ keys: [huge] });
+    for (const text of [renderWhyTable(report, { width: 100, color: false }), renderWhyMarkdown(report)]) {
+      expect(longest(text)).toBeLessThan(2_200);
+      expect(text.replace(/\s+/g, ' ')).toMatch(/k… \(49,000 more characters\)\)/);
+    }
+    // The JSON document keeps the value whole.
+    expect(report.paths[0]?.caches[0]?.keys[0]).toHaveLength(50_000);
+  });
+
+  it('cuts a narinfo naming a thousand keys, joined, in the cache line and the Markdown row', () => {
+    const report = whyReport({ keys: Array.from({ length: 1000 }, (_, i) => `key-${i}-${'x'.repeat(40)}`) });
+    for (const text of [renderWhyTable(report, { width: 100, color: false }), renderWhyMarkdown(report)]) {
+      expect(longest(text)).toBeLessThan(2_200);
+      expect(text.replace(/\s+/g, ' ')).toMatch(/and 9\d\d more keys/);
+    }
+  });
+
   it('says 1 path, not 1 paths, in the why and coverage headers', () => {
     expect(renderWhyMarkdown(whyReport())).toContain('1 path: 0 valid');
     expect(renderWhyTable(whyReport(), { width: 100, color: false })).toContain('1 path: 0 valid');
