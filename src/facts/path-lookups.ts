@@ -1,5 +1,6 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import { parseCacheInfo } from '../nix/cache-info.js';
+import { compressionOf, labelReading, libarchiveDecodes, NOT_RECOGNIZED, SNIFF_BYTES, sniffCompression } from '../nix/compression.js';
 import type { PublicKey } from '../nix/keys.js';
 import { type NarInfo, parseNarInfo } from '../nix/narinfo.js';
 import { credentialsFor } from '../nix/netrc.js';
@@ -108,10 +109,20 @@ export interface LookupDeps {
   verify: (info: NarInfo) => Promise<SignatureVerdict>;
   /** The narinfo requests, when not fetchNarinfo over HTTP and FS: the doctor's checks share one per cache and path. */
   narinfo?: (cache: CacheTarget, hashPart: string) => Promise<NarinfoAnswer>;
+  /** The installed Nix's version (`nix --version`): which `Compression:` labels it decodes. */
+  nixVersion: string | null;
+  /**
+   * The first bytes of a file over HTTP, raw (the look-up pool hands bodies over as text): for a NAR
+   * whose label Nix does not name, which Nix decodes by its content. Without it such a NAR is not read.
+   */
+  readHead?: (url: string, auth: { user: string; password: string } | undefined, bytes: number) => Promise<HeadAnswer>;
 }
 
+/** The first bytes of a file, or why there are none. */
+export type HeadAnswer = { ok: true; status: number; head: Uint8Array } | { ok: false; message: string };
+
 /** What a look-up goes through: the narinfo and NAR requests, a file:// cache's files. */
-export type LookupTransport = Pick<LookupDeps, 'http' | 'fs' | 'narinfo'>;
+export type LookupTransport = Pick<LookupDeps, 'http' | 'fs' | 'narinfo' | 'readHead'>;
 
 /**
  * LookupDeps for DISCOVERY over each transport given: the trusted keys, require-sigs and the
@@ -125,7 +136,15 @@ export function lookupDepsFor(discovery: Discovery, rememberVerdicts = true): (t
   let verify: LookupDeps['verify'] | undefined;
   return (transport) => {
     verify ??= createSignatureVerifier(trustedKeys, undefined, rememberVerdicts);
-    return { ...transport, storeDir: env.storeDir, netrc: config.netrc.entries, trustedKeys, requireSigs, verify };
+    return {
+      ...transport,
+      storeDir: env.storeDir,
+      netrc: config.netrc.entries,
+      trustedKeys,
+      requireSigs,
+      verify,
+      nixVersion: env.nixVersion,
+    };
   };
 }
 
@@ -217,8 +236,40 @@ function miss(narinfo: NarinfoWord, detail?: string): Lookup {
   return { narinfo, ...(detail ? { detail } : {}), signature: null, keys: [] };
 }
 
-/** HEAD of the NAR file a narinfo names (GET, cut off after the status, where HEAD is not allowed). */
-export async function probeNar(deps: LookupDeps, plan: CachePlan, narUrl: string): Promise<{ nar: NarWord; detail?: string }> {
+/** A NAR file as a narinfo names it: whether it downloads, and whether Nix can decode it. */
+export interface NarProbe {
+  nar: NarWord;
+  detail?: string;
+  /**
+   * Why this Nix cannot decode the file, as the words after "compressed with": its label, and what
+   * its bytes are when Nix reads it by them. Absent when it can (or when that was not read).
+   */
+  undecodable?: string;
+}
+
+/**
+ * HEAD of the NAR file a narinfo names (GET, cut off after the status, where HEAD is not allowed).
+ * A NAR labelled with a COMPRESSION Nix does not name is decoded by its bytes (Nix 2.4 and later hand
+ * every such label to libarchive): its first bytes are read instead, and say whether Nix can.
+ */
+export async function probeNar(deps: LookupDeps, plan: CachePlan, narUrl: string, compression = 'xz'): Promise<NarProbe> {
+  const reading = labelReading(compression, deps.nixVersion);
+  if (reading === 'by-content' && plan.target.url.httpBase && deps.readHead) return sniffNar(deps, plan, narUrl, compression);
+  const probe = await headNar(deps, plan, narUrl);
+  if (reading === 'unknown-method')
+    return {
+      ...probe,
+      undecodable: `'${compression}' (no method Nix ${deps.nixVersion ?? ''} knows: "unknown compression method '${compression}'")`,
+    };
+  if (reading === 'by-content' && probe.nar === 'ok')
+    return {
+      ...probe,
+      detail: `Compression: ${compression} is no method Nix names: Nix reads the file by its bytes (libarchive); not read here`,
+    };
+  return probe;
+}
+
+async function headNar(deps: LookupDeps, plan: CachePlan, narUrl: string): Promise<NarProbe> {
   const cache = plan.target;
   if (cache.url.scheme === 'file') {
     const stat = await deps.fs.stat(`${fileDir(cache)}/${narUrl}`);
@@ -236,7 +287,39 @@ export async function probeNar(deps: LookupDeps, plan: CachePlan, narUrl: string
   let r = await request('HEAD');
   if (r.ok && (r.status === 405 || r.status === 501)) r = await request('GET');
   if (!r.ok) return { nar: 'error', detail: r.message };
-  if (r.status >= 200 && r.status < 300) return { nar: 'ok' };
-  if (r.status === 404 || r.status === 410) return { nar: 'missing', detail: `HTTP ${r.status}` };
-  return { nar: 'error', detail: `HTTP ${r.status}` };
+  return narStatus(r.status);
+}
+
+function narStatus(status: number): NarProbe {
+  if (status >= 200 && status < 300) return { nar: 'ok' };
+  if (status === 404 || status === 410) return { nar: 'missing', detail: `HTTP ${status}` };
+  return { nar: 'error', detail: `HTTP ${status}` };
+}
+
+/** The first bytes of a NAR labelled COMPRESSION, which Nix does not name: what libarchive will make of them. */
+async function sniffNar(deps: LookupDeps, plan: CachePlan, narUrl: string, compression: string): Promise<NarProbe> {
+  const url = plan.target.url;
+  const auth = credentialsFor(url, deps.netrc);
+  const r = await (deps.readHead as NonNullable<LookupDeps['readHead']>)(
+    cacheFileUrl(url.httpBase as string, narUrl),
+    auth ? { user: auth.user, password: auth.password } : undefined,
+    SNIFF_BYTES,
+  );
+  if (!r.ok) return { nar: 'error', detail: r.message };
+  const probe = narStatus(r.status);
+  if (probe.nar !== 'ok') return probe;
+  const sniffed = sniffCompression(r.head);
+  const actual = compressionOf(sniffed);
+  const nix = `Nix ${deps.nixVersion ?? ''}`.trim();
+  if (libarchiveDecodes(sniffed))
+    return {
+      nar: 'ok',
+      detail: `Compression: ${compression} is no method Nix names: ${nix} reads the file by its bytes (libarchive), which are ${actual}`,
+    };
+  const found = sniffed === 'nar' ? 'an uncompressed NAR' : 'no compression it recognises';
+  return {
+    nar: 'ok',
+    detail: `Compression: ${compression} is no method Nix names, and the file is ${sniffed === 'nar' ? 'an uncompressed NAR' : 'in no format nixcache recognises'}`,
+    undecodable: `'${compression}' (a label Nix does not name: ${nix} hands the file to libarchive, which finds ${found} in it — "${NOT_RECOGNIZED}")`,
+  };
 }

@@ -1,18 +1,11 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
+import { labelReading } from '../nix/compression.js';
 import { type DiskCacheVerdict, formatTime } from '../nix/disk-cache.js';
-import {
-  type CacheView,
-  DECODABLE,
-  type DiskWord,
-  decideSubstitution,
-  type NarWord,
-  type PathVerdict,
-  type VerdictContext,
-} from '../nix/substitution.js';
+import { type CacheView, type DiskWord, decideSubstitution, type PathVerdict, type VerdictContext } from '../nix/substitution.js';
 import type { BulkHttp, BulkResult } from '../system/bulk-http.js';
 import type { Http } from '../system/http.js';
 import type { DiskCacheFact } from './disk-cache.js';
-import { type CachePlan, type Lookup, planCaches } from './path-lookups.js';
+import { type CachePlan, type Lookup, type NarProbe, planCaches } from './path-lookups.js';
 import type { CacheInfoFact, Facts } from './types.js';
 
 /** One named path in one cache, as `nixcache why` sees it (the doctor's coverage and signature checks read it). */
@@ -22,7 +15,7 @@ export interface PathLookupFact {
   hashPart: string;
   lookup: Lookup;
   /** HEAD of the NAR file the narinfo names; null when there is no narinfo. */
-  nar: { nar: NarWord; detail?: string } | null;
+  nar: NarProbe | null;
   /** Nix's disk cache row for it, judged now; undefined when the database was not read. */
   disk: DiskCacheVerdict | undefined;
   /** What `decideSubstitution` weighs for this cache. */
@@ -40,6 +33,16 @@ export function planFor(discovery: Discovery, cache: CacheTarget, info: CacheInf
   return { ...plan, target: cache };
 }
 
+/**
+ * Why NIXVERSION cannot decode the NAR a narinfo names, in the words after "compressed with": what
+ * its probe read from the bytes, else what the label alone says (a label Nix names nothing under).
+ */
+export function undecodableOf(lookup: Lookup, nar: NarProbe | null, nixVersion: string | null): string | undefined {
+  if (nar?.undecodable) return nar.undecodable;
+  const compression = lookup.compression;
+  return compression !== undefined && labelReading(compression, nixVersion) === 'unknown-method' ? compression : undefined;
+}
+
 /** The words `why` prints for PATH in one cache (src/commands/why.ts builds the same view per cache). */
 export function cacheViewOf(
   plan: CachePlan,
@@ -47,9 +50,10 @@ export function cacheViewOf(
   nar: PathLookupFact['nar'],
   disk: DiskCacheFact,
   verdict: DiskCacheVerdict | undefined,
+  nixVersion: string | null = null,
 ): CacheView {
   const diskWord: DiskWord = disk.kind === 'unreadable' ? 'unreadable' : (verdict?.kind ?? 'none');
-  const compression = lookup.compression;
+  const undecodable = undecodableOf(lookup, nar, nixVersion);
   return {
     url: plan.url,
     used: plan.used,
@@ -60,7 +64,7 @@ export function cacheViewOf(
     keys: lookup.keys,
     nar: nar?.nar ?? null,
     ...(nar?.detail ? { narDetail: nar.detail } : {}),
-    ...(compression && !DECODABLE.has(compression) ? { undecodable: compression } : {}),
+    ...(undecodable ? { undecodable } : {}),
     disk: diskWord,
     ...(verdict && verdict.kind !== 'none' ? { diskExpires: verdict.expires } : {}),
   };

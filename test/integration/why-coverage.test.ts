@@ -1,4 +1,6 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { execa } from 'execa';
@@ -6,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CoverageReport } from '../../src/report/coverage.js';
 import type { WhyReport } from '../../src/report/why.js';
 import { serveVariant, type Variant } from '../helpers/cache-variants.js';
-import { AS_NOBODY, nixConf, runCli } from '../helpers/cli.js';
+import { AS_NOBODY, checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
 import { CACHES, KEYS } from '../helpers/servers.js';
 import { FIXTURE_PATHS, missing } from '../helpers/system.js';
 
@@ -263,6 +265,64 @@ describe.skipIf(skipReason)('coverage: per cache, in Nix’s order', () => {
     expect(r.stdout).toMatch(/66\.7%/);
     expect(r.stdout).toContain(LEAF_B);
     expect(r.stderr).toBe('');
+  });
+});
+
+/** A copy of the signed fixture cache with its files changed by EDIT, served on loopback (closed after the file's tests). */
+async function edited(edit: (dir: string) => void): Promise<Variant> {
+  const dir = join(mkdtempSync(join(tmpdir(), 'nixcache-variant-')), 'cache');
+  cpSync(lan, dir, { recursive: true });
+  edit(dir);
+  const served = await serveVariant(dir);
+  caches[`edited-${Object.keys(caches).length}`] = served;
+  return served;
+}
+
+/** Every narinfo of DIR labelled Compression: LABEL (the label is not signed: the signatures still verify). */
+function relabel(dir: string, label: string) {
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.narinfo')))
+    writeFileSync(join(dir, f), readFileSync(join(dir, f), 'utf8').replace(/^Compression: .*$/m, `Compression: ${label}`));
+}
+
+async function narCheck(w: ReturnType<typeof world>, url: string) {
+  const r = await runCli(['doctor', '--json', '--sample', LEAF_A, '--only', 'connect,cache-info,signature,nar'], { env: w.env });
+  return checkOf(parseReport(r.stdout), 'nar', url);
+}
+
+describe.skipIf(skipReason)('what Nix 2.8 makes of a cache’s own oddities (real Nix as the oracle)', () => {
+  it('substitutes from a NAR labelled Compression: foo whose bytes are xz: Nix hands the label to libarchive, which reads the bytes', async () => {
+    const cache = await edited((dir) => relabel(dir, 'foo'));
+    const w = world([cache.url]);
+    const { report, exitCode } = await why(w, [LEAF_A]);
+    expect(report.paths[0]).toMatchObject({ verdict: 'substitute', fix: null });
+    expect(report.paths[0]!.caches[0]).toMatchObject({ compression: 'foo', decodable: true, nar: 'ok' });
+    expect(report.paths[0]!.caches[0]!.narDetail).toMatch(/by its bytes \(libarchive\), which are xz/);
+    expect(exitCode).toBe(0);
+    expect(await nixSubstitutes(w, LEAF_A)).toBe(true);
+    const nar = await narCheck(w, cache.url);
+    expect(nar.status).toBe('warn');
+    expect(nar.summary).toContain('recognises it as xz and decodes it');
+  });
+
+  it('builds when a NAR labelled Compression: foo is an uncompressed NAR: libarchive says "input compression not recognized"', async () => {
+    const cache = await edited((dir) => {
+      relabel(dir, 'foo');
+      for (const f of readdirSync(join(dir, 'nar'))) {
+        const file = join(dir, 'nar', f);
+        writeFileSync(file, execFileSync('xz', ['-dc', file]));
+      }
+    });
+    const w = world([cache.url]);
+    const { report, exitCode } = await why(w, [LEAF_A]);
+    const p = report.paths[0]!;
+    expect(p.verdict).toBe('build');
+    expect(p.reason).toContain('input compression not recognized');
+    expect(p.caches[0]).toMatchObject({ compression: 'foo', decodable: false });
+    expect(exitCode).toBe(1);
+    expect(await nixSubstitutes(w, LEAF_A)).toBe(false);
+    const nar = await narCheck(w, cache.url);
+    expect(nar.status).toBe('fail');
+    expect(nar.summary).toContain('Nix fails with "input compression not recognized"');
   });
 });
 
