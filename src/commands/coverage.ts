@@ -251,6 +251,8 @@ export async function runCoverage(
       if (!plan) return false;
       return disk.judge(plan.target.url.raw, path.slice(storeDir.length + 1, storeDir.length + 33), l.narHash).kind === 'negative';
     };
+    // A cache whose nix-cache-info stops Nix leaves every path to be built, whoever has it.
+    const stopped = plans.some((p) => p.stopsNix !== undefined);
     const caches: CoverageCache[] = cacheEntries(plans).map((entry) => ({ ...entry, ...NO_COUNTS }));
     const missing: string[] = [];
     const holes: CoverageHole[] = [];
@@ -267,7 +269,7 @@ export async function runCoverage(
             c.narSize += l.narSize ?? 0;
             const neg = negative(i, path, l);
             if (neg) c.diskNegative++;
-            if (from < 0 && plan.used && !neg) from = i;
+            if (from < 0 && plan.used && !neg && !stopped) from = i;
             const lacking = (l.references ?? []).filter(
               (ref) => `${storeDir}/${ref}` !== path && !usable(lookups[i]?.get(`${storeDir}/${ref}`)),
             );

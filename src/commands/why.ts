@@ -1,10 +1,10 @@
 import { resolveArguments, validPaths } from '../facts/closure.js';
 import { type Lookup, lookupPath, type NarProbe, probeNar } from '../facts/path-lookups.js';
-import { cacheViewOf } from '../facts/path-view.js';
+import { cacheViewOf, decidePath } from '../facts/path-view.js';
 import type { DiskCacheVerdict } from '../nix/disk-cache.js';
 import { formatTime, isoTime } from '../nix/disk-cache.js';
 import { parseStorePath } from '../nix/store-path.js';
-import { type CacheView, decideSubstitution, type PathVerdict } from '../nix/substitution.js';
+import type { CacheView, PathVerdict } from '../nix/substitution.js';
 import { unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
@@ -165,16 +165,21 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
           diskCacheExpires: view.diskExpires !== undefined ? isoTime(view.diskExpires) : null,
         };
       });
-      const verdict = decideSubstitution(views, {
-        path,
-        hashPart,
-        valid: isValid,
-        fallback,
-        ...(disk.kind === 'read' ? { diskCachePath: disk.path } : {}),
-        confFile: discovery.config.systemFile,
-        netrcFile: discovery.config.netrc.path,
-        at: formatTime,
-      });
+      const verdict = decidePath(
+        plans,
+        views,
+        {
+          path,
+          hashPart,
+          valid: isValid,
+          fallback,
+          ...(disk.kind === 'read' ? { diskCachePath: disk.path } : {}),
+          confFile: discovery.config.systemFile,
+          netrcFile: discovery.config.netrc.path,
+          at: formatTime,
+        },
+        storeDir,
+      );
       if (verdict.verdict === 'substitute') {
         const chosen = plans.find((p) => p.url === verdict.from);
         const l = chosen ? lookups.get(`${chosen.order}\u0000${path}`) : undefined;

@@ -31,6 +31,13 @@ export interface CachePlan {
   unusedReason?: string;
   /** Why no path can be looked up here (its nix-cache-info failed at the transport), if so. */
   down?: { word: NarinfoWord; detail: string };
+  /** The StoreDir its nix-cache-info names when it is not ours: Nix skips the cache with a warning. */
+  foreignStoreDir?: string;
+  /**
+   * Why Nix stops every substitution while this cache is a substituter: its nix-cache-info has a
+   * Priority Nix 2.8 cannot read (std::stoi throws, and nothing catches it: "error: stoi").
+   */
+  stopsNix?: string;
   /** `?trusted=1`: Nix accepts its paths without signatures. */
   trusted: boolean;
 }
@@ -62,26 +69,23 @@ export function planCaches(discovery: Discovery, infos: ReadonlyMap<CacheTarget,
     .filter((t) => t.role !== 'server')
     .map((target) => {
       const fact = infos.get(target);
-      let advertised: number | undefined;
       let down: CachePlan['down'];
       let unusedReason: string | undefined;
+      let text: string | undefined;
       if (fact?.kind === 'http') {
         if (!fact.result.ok) down = { word: 'unreachable', detail: fact.result.error.message };
-        else if (fact.result.response.status === 200) {
-          const info = parseCacheInfo(fact.result.response.body);
-          if (info.ok) {
-            advertised = info.value.priority;
-            if (info.value.storeDir && info.value.storeDir !== env.storeDir)
-              unusedReason = `it is for Nix stores with prefix '${info.value.storeDir}', not '${env.storeDir}'`;
-          }
-        }
-      } else if (fact?.kind === 'file' && fact.read.ok) {
-        const info = parseCacheInfo(fact.read.text);
-        if (info.ok) advertised = info.value.priority;
-      }
-      if (!unusedReason && daemonOnly && !daemonAllows.has(target.url.raw))
+        else if (fact.result.response.status === 200) text = fact.result.response.body;
+      } else if (fact?.kind === 'file' && fact.read.ok) text = fact.read.text;
+      const opened = text === undefined ? {} : openedAs(text, env.storeDir);
+      // The daemon never opens a cache it ignores for this user: then neither what follows can happen.
+      const ignored = daemonOnly && !daemonAllows.has(target.url.raw);
+      const stopsNix = ignored ? undefined : opened.stopsNix;
+      if (opened.foreignStoreDir)
+        unusedReason = `it serves the store directory '${opened.foreignStoreDir}', not '${env.storeDir}': Nix skips it ("binary cache '${target.url.display}' is for Nix stores with prefix '${opened.foreignStoreDir}', not '${env.storeDir}'")`;
+      else if (ignored)
         unusedReason = `${env.user} is not a trusted user and the daemon's own nix.conf does not list it in substituters or trusted-substituters`;
-      const { priority, source } = resolvePriority(target.url.priority, advertised);
+      else if (stopsNix) unusedReason = `its nix-cache-info stops Nix: ${stopsNix}`;
+      const { priority, source } = resolvePriority(target.url.priority, opened.priority);
       const trusted = ['1', 'true'].includes(target.url.params.trusted ?? '');
       return {
         target,
@@ -92,10 +96,36 @@ export function planCaches(discovery: Discovery, infos: ReadonlyMap<CacheTarget,
         used: unusedReason === undefined,
         ...(unusedReason ? { unusedReason } : {}),
         ...(down ? { down } : {}),
+        ...(opened.foreignStoreDir ? { foreignStoreDir: opened.foreignStoreDir } : {}),
+        ...(stopsNix ? { stopsNix } : {}),
         trusted,
       } satisfies CachePlan;
     });
   return effectiveOrder(plans).map((p, i) => ({ ...p, order: i + 1 }));
+}
+
+/**
+ * What Nix makes of a cache's nix-cache-info TEXT when it opens the cache (binary-cache-store.cc
+ * init, line by line): a StoreDir other than STOREDIR throws an Error, caught where the substituters
+ * are opened (the cache is skipped); a Priority std::stoi cannot read throws what nothing catches,
+ * and every substitution stops. Whichever line comes first decides.
+ */
+function openedAs(text: string, storeDir: string): { priority?: number; foreignStoreDir?: string; stopsNix?: string } {
+  const info = parseCacheInfo(text);
+  if (info.ok)
+    return info.value.storeDir !== undefined && info.value.storeDir !== storeDir
+      ? { foreignStoreDir: info.value.storeDir }
+      : { ...(info.value.priority !== undefined ? { priority: info.value.priority } : {}) };
+  if (info.error.code !== 'bad-priority') return {};
+  const before = parseCacheInfo(
+    text
+      .split('\n')
+      .slice(0, (info.error.line ?? 1) - 1)
+      .join('\n'),
+  );
+  if (before.ok && before.value.storeDir !== undefined && before.value.storeDir !== storeDir)
+    return { foreignStoreDir: before.value.storeDir };
+  return { stopsNix: info.error.message };
 }
 
 export interface LookupDeps {

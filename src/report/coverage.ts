@@ -135,7 +135,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     for (const row of rows) out.push(line(row));
   } else {
     for (const c of r.caches) {
-      out.push(`${c.order}. ${c.url}${c.used ? '' : ' (not used by the daemon)'}`);
+      out.push(`${c.order}. ${c.url}${c.used ? '' : ' (unused)'}`);
       out.push(
         ...wrapWords(
           `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error} error, ${c.unreachable} unreachable; ${formatBytes(c.fileSize)} download, ${formatBytes(c.narSize)} unpacked; ${c.attributed} from it`,
@@ -146,6 +146,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     }
   }
   for (const c of r.caches) {
+    if (!c.used) out.push(...wrapWords(`${c.url} is not used: ${c.unusedReason ?? 'Nix skips it'}`, width, '  ▲ ', '    '));
     if (c.diskNegative > 0)
       out.push(
         ...wrapWords(
@@ -171,7 +172,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
   }
   out.push('');
   if (r.missing.length > 0) {
-    out.push(paint(31, `In no cache (${r.missing.length}):`));
+    out.push(paint(31, `Available from no cache (${r.missing.length}):`));
     for (const p of r.missing.slice(0, SHOWN)) out.push(`  ${p}`);
     if (r.missing.length > SHOWN) out.push(`  … and ${r.missing.length - SHOWN} more (--json lists them all)`);
     out.push('');
@@ -189,7 +190,10 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     r.paths === 0
       ? paint(31, 'Nothing was looked up: see the lines above.')
       : r.missing.length > 0
-        ? paint(31, `${plural(r.missing.length, 'path')} must be built: no cache has ${r.missing.length === 1 ? 'it' : 'them'}.`)
+        ? paint(
+            31,
+            `${plural(r.missing.length, 'path')} must be built: Nix can take ${r.missing.length === 1 ? 'it' : 'them'} from no cache.`,
+          )
         : r.errors.length > 0
           ? paint(33, 'Every path looked up is available from some cache; the arguments above were not looked up.')
           : paint(32, 'Every path is available from some cache.');
@@ -214,11 +218,12 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
     );
   out.push(
     '',
+    ...cacheNotesMarkdown(r.caches),
     `Nix's narinfo disk cache: ${escapeInline(r.diskCache.path ?? 'none')} (${r.diskCache.state}${r.diskCache.message ? `: ${escapeInline(r.diskCache.message)}` : ''})`,
     '',
   );
   if (r.missing.length) {
-    out.push(`## In no cache (${r.missing.length})`, '');
+    out.push(`## Available from no cache (${r.missing.length})`, '');
     for (const p of r.missing.slice(0, 200)) out.push(`- ${escapeInline(p)}`);
     if (r.missing.length > 200) out.push(`- … and ${r.missing.length - 200} more`);
     out.push('');
@@ -231,4 +236,11 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
   }
   out.push(...argumentErrorsMarkdown(r.errors));
   return `${out.join('\n')}\n`;
+}
+
+/** What the Markdown says under the table: the caches Nix does not use. */
+function cacheNotesMarkdown(caches: readonly CoverageCache[]): string[] {
+  const notes: string[] = [];
+  for (const c of caches) if (!c.used) notes.push(`- ${escapeInline(c.url)} is not used: ${escapeInline(c.unusedReason ?? 'Nix skips it')}`);
+  return notes.length > 0 ? ['', ...notes] : [];
 }

@@ -324,6 +324,51 @@ describe.skipIf(skipReason)('what Nix 2.8 makes of a cache’s own oddities (rea
     expect(nar.status).toBe('fail');
     expect(nar.summary).toContain('Nix fails with "input compression not recognized"');
   });
+
+  it('says a cache for /gnu/store is skipped for its store directory, not for the daemon, and takes the path from the next cache', async () => {
+    const gnu = await serveVariant(lan, { cacheInfo: 'StoreDir: /gnu/store\n' });
+    caches.gnu = gnu;
+    const w = world([gnu.url]);
+    const { report, exitCode } = await why(w, [LEAF_A]);
+    const p = report.paths[0]!;
+    expect(p.verdict).toBe('build');
+    expect(p.reason).toContain("serves the store directory '/gnu/store', not '/nix/store'");
+    expect(p.reason).toContain("is for Nix stores with prefix '/gnu/store', not '/nix/store'");
+    expect(p.reason).not.toMatch(/daemon/);
+    expect(p.fix).not.toContain('extra-substituters');
+    expect(report.caches[0]).toMatchObject({ used: false, unusedReason: expect.stringContaining('/gnu/store') });
+    expect(exitCode).toBe(1);
+    expect(await nixSubstitutes(w, LEAF_A)).toBe(false);
+    const both = world([gnu.url, caches.full!.url]);
+    expect((await why(both, [LEAF_A])).report.paths[0]).toMatchObject({ verdict: 'substitute', from: caches.full!.url });
+    expect(await nixSubstitutes(both, LEAF_A)).toBe(true);
+  });
+
+  it('says Priority: abc in nix-cache-info stops every substitution ("error: stoi"), whichever cache has the path', async () => {
+    const bad = await serveVariant(lan, { cacheInfo: 'StoreDir: /nix/store\nPriority: abc\n' });
+    caches.badPriority = bad;
+    const w = world([`${caches.full!.url}?priority=1`, bad.url]);
+    const { report, exitCode } = await why(w, [LEAF_A]);
+    const p = report.paths[0]!;
+    expect(p.verdict).toBe('build');
+    expect(p.reason).toContain('error: stoi');
+    expect(p.fix).toContain('Priority');
+    expect(exitCode).toBe(1);
+    expect(await nixSubstitutes(w, LEAF_A)).toBe(false);
+    const r = await execa('nix', ['--extra-experimental-features', 'nix-command', 'path-info', '--store', bad.url, LEAF_A], {
+      env: { ...w.env },
+      reject: false,
+      timeout: 30_000,
+    });
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toContain('error: stoi');
+    const cov = await coverage(w, [APP]);
+    expect(cov.report).toMatchObject({ paths: 3, available: 0 });
+    expect(cov.report.caches[0]).toMatchObject({ present: 3, attributed: 0 });
+    expect(cov.exitCode).toBe(1);
+    const table = await runCli(['coverage', '--store', w.store, APP], { env: w.env });
+    expect(table.stdout.replace(/\s+/g, ' ')).toContain('error: stoi');
+  });
 });
 
 describe.skipIf(skipReason)('bad input: one line, valid JSON, no stack trace', () => {
