@@ -10,8 +10,13 @@ import {
 import { formatBytes, painter, plural, wrapWords } from './text.js';
 
 export interface CoverageCache extends PathsCacheEntry {
-  /** Present with a signature Nix accepts (or none needed). */
+  /** Present with a signature Nix accepts (or none needed), and a NAR file that downloads. */
   present: number;
+  /**
+   * A narinfo Nix accepts, but its NAR file is missing (404/410), failing (5xx, no answer) or in a form
+   * this Nix cannot decode: Nix fails this cache for the path and tries the next. Not counted as present.
+   */
+  narMissing: number;
   /** Not found (404), or not looked up because the cache is down. */
   missing: number;
   /** Present, but signed by no trusted key (or unsigned, or not verifying): Nix will not use them. */
@@ -37,6 +42,7 @@ export interface CoverageCache extends PathsCacheEntry {
 /** A cache's counts before the first path is counted. */
 export const NO_COUNTS: Readonly<Omit<CoverageCache, keyof PathsCacheEntry>> = {
   present: 0,
+  narMissing: 0,
   missing: 0,
   untrusted: 0,
   auth: 0,
@@ -103,6 +109,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     'cache',
     'coverage',
     'present',
+    'NAR missing',
     'missing',
     'untrusted',
     'auth',
@@ -117,6 +124,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     `${c.url}${c.used ? '' : ' (unused)'}`,
     `${(c.coverage * 100).toFixed(1)}%`,
     String(c.present),
+    String(c.narMissing),
     String(c.missing),
     String(c.untrusted),
     String(c.auth),
@@ -138,7 +146,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
       out.push(`${c.order}. ${c.url}${c.used ? '' : ' (unused)'}`);
       out.push(
         ...wrapWords(
-          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error} error, ${c.unreachable} unreachable; ${formatBytes(c.fileSize)} download, ${formatBytes(c.narSize)} unpacked; ${c.attributed} from it`,
+          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.narMissing} NAR missing, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error} error, ${c.unreachable} unreachable; ${formatBytes(c.fileSize)} download, ${formatBytes(c.narSize)} unpacked; ${c.attributed} from it`,
           width,
           '   ',
         ),
@@ -147,6 +155,15 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
   }
   for (const c of r.caches) {
     if (!c.used) out.push(...wrapWords(`${c.url} is not used: ${c.unusedReason ?? 'Nix skips it'}`, width, '  ▲ ', '    '));
+    if (c.narMissing > 0)
+      out.push(
+        ...wrapWords(
+          `${c.url}: ${plural(c.narMissing, 'path')} with a narinfo Nix accepts but a NAR file that is missing, failing or not decodable: Nix fails this cache for ${c.narMissing === 1 ? 'it' : 'them'} and tries the next (try nixcache why PATH)`,
+          width,
+          '  ▲ ',
+          '    ',
+        ),
+      );
     if (c.diskNegative > 0)
       out.push(
         ...wrapWords(
@@ -209,12 +226,12 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
     '',
   );
   out.push(
-    '| order | cache | coverage | present | missing | untrusted | auth | error | unreachable | download | unpacked | from it |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| order | cache | coverage | present | NAR missing | missing | untrusted | auth | error | unreachable | download | unpacked | from it |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const c of r.caches)
     out.push(
-      `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error} | ${c.unreachable} | ${formatBytes(c.fileSize)} | ${formatBytes(c.narSize)} | ${c.attributed} |`,
+      `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.narMissing} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error} | ${c.unreachable} | ${formatBytes(c.fileSize)} | ${formatBytes(c.narSize)} | ${c.attributed} |`,
     );
   out.push(
     '',
@@ -238,9 +255,15 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
   return `${out.join('\n')}\n`;
 }
 
-/** What the Markdown says under the table: the caches Nix does not use. */
+/** What the Markdown says under the table: the caches Nix does not use, and the NAR files Nix cannot get. */
 function cacheNotesMarkdown(caches: readonly CoverageCache[]): string[] {
   const notes: string[] = [];
-  for (const c of caches) if (!c.used) notes.push(`- ${escapeInline(c.url)} is not used: ${escapeInline(c.unusedReason ?? 'Nix skips it')}`);
+  for (const c of caches) {
+    if (!c.used) notes.push(`- ${escapeInline(c.url)} is not used: ${escapeInline(c.unusedReason ?? 'Nix skips it')}`);
+    if (c.narMissing > 0)
+      notes.push(
+        `- ${escapeInline(c.url)}: ${plural(c.narMissing, 'path')} with a narinfo Nix accepts but a NAR file that is missing, failing or not decodable (Nix tries the next cache)`,
+      );
+  }
   return notes.length > 0 ? ['', ...notes] : [];
 }

@@ -209,6 +209,8 @@ describe.skipIf(skipReason)('coverage: per cache, in Nix’s order', () => {
     expect(byUrl[urls[1]!]).toMatchObject({ order: 2, present: 0, untrusted: 3, attributed: 0, coverage: 0 });
     expect(byUrl[urls[2]!]).toMatchObject({ order: 3, present: 0, auth: 3, attributed: 0 });
     expect(byUrl[urls[3]!]).toMatchObject({ order: 4, present: 3, coverage: 1, attributed: 1 });
+    // Narinfos Nix accepts, NAR files that answer 404: not present, counted apart.
+    expect(byUrl[urls[4]!]).toMatchObject({ order: 5, present: 0, narMissing: 3, coverage: 0, attributed: 0 });
     expect(byUrl[urls[0]!]!.coverage).toBeCloseTo(2 / 3, 3);
     // Sizes are the narinfos' FileSize and NarSize.
     const sizes = FIXTURE_PATHS.map((p) => readFileSync(join(lan, `${hashOf(p)}.narinfo`), 'utf8'));
@@ -217,6 +219,34 @@ describe.skipIf(skipReason)('coverage: per cache, in Nix’s order', () => {
     expect(report.missing).toEqual([]);
     expect(report.holes).toEqual([{ cache: urls[0], path: APP, missing: [LEAF_B.slice('/nix/store/'.length)] }]);
     expect(exitCode).toBe(0);
+  });
+
+  it('takes a path whose NAR 404s or 500s in the first cache from the next, as Nix does, and builds it when no cache has its NAR', async () => {
+    const failing = await serveVariant(lan, { narStatus: 500 });
+    try {
+      for (const first of [caches.narless!.url, failing.url]) {
+        const w = world([`${first}?priority=1`, `${caches.full!.url}?priority=2`]);
+        const { report, exitCode } = await coverage(w, [APP]);
+        expect(report.caches[0]).toMatchObject({ present: 0, narMissing: 3, attributed: 0 });
+        expect(report.caches[1]).toMatchObject({ present: 3, narMissing: 0, attributed: 3 });
+        expect(report.missing).toEqual([]);
+        expect(exitCode).toBe(0);
+        // Nix retries a 500 with backoff before it moves on: asked only about the 404.
+        if (first === caches.narless!.url) expect(await nixSubstitutes(w, APP)).toBe(true);
+      }
+      const alone = world([caches.narless!.url]);
+      const { report, exitCode } = await coverage(alone, [APP]);
+      expect(report).toMatchObject({ paths: 3, available: 0 });
+      expect(report.missing).toHaveLength(3);
+      expect(exitCode).toBe(1);
+      expect(await nixSubstitutes(alone, APP)).toBe(false);
+      const table = await runCli(['coverage', '--store', alone.store, APP], { env: alone.env });
+      expect(table.stdout.replace(/\s+/g, ' ')).toContain('3 paths with a narinfo Nix accepts but a NAR file that is missing');
+      const markdown = await runCli(['coverage', '--report', '-', '--store', alone.store, APP], { env: alone.env });
+      expect(markdown.stdout).toContain('| NAR missing |');
+    } finally {
+      await failing.close();
+    }
   });
 
   it('lists the paths no cache has, exits 1, and agrees with nix path-info --store on what each cache holds', async () => {
