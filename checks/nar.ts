@@ -97,11 +97,11 @@ function judge(facts: Facts, cache: CacheTarget, info: NarInfo, fact: NarFact): 
           { data: full },
         );
       const [first, ...rest] = problems.map((p) => describeNarProblem(p, fact.url, facts.env.nixVersion));
-      const mislabel = problems.find((p) => p.kind === 'mislabelled');
+      const mislabel = problems.find((p) => p.kind === 'mislabelled' || p.kind === 'unknown-label');
       const cannot = problems.find((p) => p.kind === 'nix-cannot-decode');
       const fix = [
-        mislabel && mislabel.kind === 'mislabelled' && mislabel.actual !== 'unknown'
-          ? `The server must say what it serves: Compression: ${mislabel.actual} (regenerate the narinfo, or push again: nix copy --to '${cache.url.display}?compression=${mislabel.actual === 'none' ? 'none' : mislabel.actual}' ${storePathOf(info)})`
+        mislabel && 'actual' in mislabel && mislabel.actual !== 'unknown'
+          ? `The server must say what it serves: Compression: ${mislabel.actual} (regenerate the narinfo, or push again: nix copy --to '${cache.url.display}?compression=${mislabel.actual}' ${storePathOf(info)})`
           : undefined,
         cannot && cannot.kind === 'nix-cannot-decode'
           ? `Upgrade Nix on this machine (NixOS: nix.package = pkgs.nixVersions.stable;), or push with a method it reads: nix copy --to '${cache.url.display}?compression=xz' ${storePathOf(info)}`

@@ -3,13 +3,14 @@ import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { isatty, ReadStream } from 'node:tty';
 import { localClosure, resolveArguments, systemRoot } from '../facts/closure.js';
-import { type Lookup, lookupPath } from '../facts/path-lookups.js';
+import { type Lookup, lookupPath, type NarProbe, probeNar } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
 import type { CoverageCache, CoverageHole, CoverageReport } from '../report/coverage.js';
 import { NO_COUNTS, renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
 import { unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
+import { plural } from '../report/text.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { terminal } from '../system/terminal.js';
 import { type CoverageFlags, fileToRead, fileToWrite, firstFileProblem, type MetricsTarget } from './flags.js';
@@ -169,6 +170,9 @@ async function openForStreaming(file: string): Promise<Readable> {
   }
 }
 
+/** A narinfo Nix accepts: present, with a trusted signature or none needed. */
+const usable = (l: Lookup | undefined) => l?.narinfo === 'present' && (l.signature === 'trusted' || l.signature === 'not-required');
+
 export async function runCoverage(
   flags: CoverageFlags,
   env: Readonly<NodeJS.ProcessEnv>,
@@ -190,7 +194,7 @@ export async function runCoverage(
           message: 'no system closure here: neither /run/current-system nor /nix/var/nix/profiles/default exists',
         });
     }
-    onProgress(`resolving ${args.length} arguments`);
+    onProgress(`resolving ${plural(args.length, 'argument')}`);
     const resolved = await resolveArguments(tools, args);
     errors.push(...resolved.problems);
     const roots = resolved.paths.map((p) => p.path);
@@ -205,6 +209,8 @@ export async function runCoverage(
     const seen = new Set<string>(paths);
     const queue = [...paths];
     const lookups = plans.map(() => new Map<string, Lookup>());
+    // Only the NARs that failed are kept: a closure of a million paths holds no word per NAR that downloads.
+    const narFailures = plans.map(() => new Map<string, NarProbe>());
     let cut = false;
     let done = 0;
     // One wave per depth of the closure: bounded, since a path joins the queue once and there are at most MAX_COVERAGE_PATHS.
@@ -217,6 +223,11 @@ export async function runCoverage(
         const lookup = await lookupPath(deps, plan, path);
         // References are the closure's next wave; a path's own name is not kept twice.
         lookups[i]?.set(path, lookup);
+        // A NAR Nix would download from here: probed (HEAD) on the same pool, since a NAR that fails makes Nix try the next cache.
+        if (usable(lookup) && lookup.narUrl) {
+          const nar = await probeNar(deps, plan, lookup.narUrl, lookup.compression);
+          if (nar.nar !== 'ok' || nar.undecodable) narFailures[i]?.set(path, nar);
+        }
         done++;
         if (done % 64 === 0) onProgress(`checked ${done}/${seen.size * plans.length} look-ups`);
         if (flags.closure && lookup.references) {
@@ -243,13 +254,16 @@ export async function runCoverage(
     if (all.length === 0 && errors.length === 0)
       errors.push({ argument: '(closure)', message: 'the closure is empty: there are 0 paths to look up' });
 
-    const usable = (l: Lookup | undefined) => l?.narinfo === 'present' && (l.signature === 'trusted' || l.signature === 'not-required');
     const negative = (i: number, path: string, l: Lookup | undefined) => {
       if (disk.kind !== 'read' || l?.narinfo !== 'present') return false;
       const plan = plans[i];
       if (!plan) return false;
       return disk.judge(plan.target.url.raw, path.slice(storeDir.length + 1, storeDir.length + 33), l.narHash).kind === 'negative';
     };
+    /** What Nix can take from cache I for PATH: a narinfo it accepts and a NAR file it can download and decode. */
+    const available = (i: number, path: string) => usable(lookups[i]?.get(path)) && !narFailures[i]?.has(path);
+    // A cache whose nix-cache-info stops Nix leaves every path to be built, whoever has it.
+    const stopped = plans.some((p) => p.stopsNix !== undefined);
     const caches: CoverageCache[] = cacheEntries(plans).map((entry) => ({ ...entry, ...NO_COUNTS }));
     const missing: string[] = [];
     const holes: CoverageHole[] = [];
@@ -260,16 +274,15 @@ export async function runCoverage(
         const c = caches[i] as CoverageCache;
         if (!l) c.unreachable++;
         else if (l.narinfo === 'present') {
-          if (usable(l)) {
+          if (usable(l) && narFailures[i]?.has(path)) c.narMissing++;
+          else if (usable(l)) {
             c.present++;
             c.fileSize += l.fileSize ?? 0;
             c.narSize += l.narSize ?? 0;
             const neg = negative(i, path, l);
             if (neg) c.diskNegative++;
-            if (from < 0 && plan.used && !neg) from = i;
-            const lacking = (l.references ?? []).filter(
-              (ref) => `${storeDir}/${ref}` !== path && !usable(lookups[i]?.get(`${storeDir}/${ref}`)),
-            );
+            if (from < 0 && plan.used && !neg && !stopped) from = i;
+            const lacking = (l.references ?? []).filter((ref) => `${storeDir}/${ref}` !== path && !available(i, `${storeDir}/${ref}`));
             if (lacking.length > 0) holes.push({ cache: plan.url, path, missing: lacking });
           } else c.untrusted++;
         } else c[l.narinfo]++;

@@ -1,13 +1,14 @@
 import { resolveArguments, validPaths } from '../facts/closure.js';
-import { type Lookup, lookupPath, probeNar } from '../facts/path-lookups.js';
-import { cacheViewOf } from '../facts/path-view.js';
+import { type Lookup, lookupPath, type NarProbe, probeNar } from '../facts/path-lookups.js';
+import { cacheViewOf, decidePath } from '../facts/path-view.js';
 import type { DiskCacheVerdict } from '../nix/disk-cache.js';
 import { formatTime, isoTime } from '../nix/disk-cache.js';
 import { parseStorePath } from '../nix/store-path.js';
-import { type CacheView, DECODABLE, decideSubstitution, type NarWord, type PathVerdict } from '../nix/substitution.js';
+import type { CacheView, PathVerdict } from '../nix/substitution.js';
 import { unreadDocumentHead } from '../report/paths-common.js';
 import { redactPatterns } from '../report/redact.js';
 import { displayText } from '../report/sanitize.js';
+import { plural } from '../report/text.js';
 import { renderWhyMarkdown, renderWhyTable, type WhyCache, type WhyPath, type WhyReport } from '../report/why.js';
 import { terminal } from '../system/terminal.js';
 import { fileToRead, fileToWrite, firstFileProblem, type PathsFlags } from './flags.js';
@@ -106,7 +107,7 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
     const paths = resolved.paths;
     const valid = new Set<string>();
     const lookups = new Map<string, Lookup>();
-    const nars = new Map<string, { nar: NarWord; detail?: string }>();
+    const nars = new Map<string, NarProbe>();
     const judged = new Map<string, Judged>();
     const fallback = discovery.config.settings.get('fallback') === 'true';
     let done = 0;
@@ -121,8 +122,8 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
         const key = `${plan.order}\u0000${path}`;
         const lookup = await lookupPath(deps, plan, path);
         lookups.set(key, lookup);
-        if (lookup.narinfo === 'present' && lookup.narUrl) nars.set(key, await probeNar(deps, plan, lookup.narUrl));
-        onProgress(`looked up ${++done} narinfos`);
+        if (lookup.narinfo === 'present' && lookup.narUrl) nars.set(key, await probeNar(deps, plan, lookup.narUrl, lookup.compression));
+        onProgress(`looked up ${plural(++done, 'narinfo')}`);
       });
       for (const path of batch) judged.set(path, judge(path));
     };
@@ -144,10 +145,10 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
         const nar = nars.get(key);
         const served = l.narinfo === 'present' ? l.narHash : l.narinfo === 'missing' ? null : undefined;
         const dc: DiskCacheVerdict | undefined = disk.kind === 'read' ? disk.judge(plan.target.url.raw, hashPart, served) : undefined;
-        const view = cacheViewOf(plan, l, nar ?? null, disk, dc);
+        const view = cacheViewOf(plan, l, nar ?? null, disk, dc, deps.nixVersion);
         views.push(view);
         const compression = l.compression ?? null;
-        const decodable = compression === null ? null : DECODABLE.has(compression);
+        const decodable = compression === null ? null : view.undecodable === undefined;
         return {
           url: plan.url,
           order: plan.order,
@@ -164,16 +165,21 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
           diskCacheExpires: view.diskExpires !== undefined ? isoTime(view.diskExpires) : null,
         };
       });
-      const verdict = decideSubstitution(views, {
-        path,
-        hashPart,
-        valid: isValid,
-        fallback,
-        ...(disk.kind === 'read' ? { diskCachePath: disk.path } : {}),
-        confFile: discovery.config.systemFile,
-        netrcFile: discovery.config.netrc.path,
-        at: formatTime,
-      });
+      const verdict = decidePath(
+        plans,
+        views,
+        {
+          path,
+          hashPart,
+          valid: isValid,
+          fallback,
+          ...(disk.kind === 'read' ? { diskCachePath: disk.path } : {}),
+          confFile: discovery.config.systemFile,
+          netrcFile: discovery.config.netrc.path,
+          at: formatTime,
+        },
+        storeDir,
+      );
       if (verdict.verdict === 'substitute') {
         const chosen = plans.find((p) => p.url === verdict.from);
         const l = chosen ? lookups.get(`${chosen.order}\u0000${path}`) : undefined;

@@ -1,5 +1,6 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import { parseCacheInfo } from '../nix/cache-info.js';
+import { compressionOf, labelReading, libarchiveDecodes, NOT_RECOGNIZED, SNIFF_BYTES, sniffCompression } from '../nix/compression.js';
 import type { PublicKey } from '../nix/keys.js';
 import { type NarInfo, parseNarInfo } from '../nix/narinfo.js';
 import { credentialsFor } from '../nix/netrc.js';
@@ -30,6 +31,13 @@ export interface CachePlan {
   unusedReason?: string;
   /** Why no path can be looked up here (its nix-cache-info failed at the transport), if so. */
   down?: { word: NarinfoWord; detail: string };
+  /** The StoreDir its nix-cache-info names when it is not ours: Nix skips the cache with a warning. */
+  foreignStoreDir?: string;
+  /**
+   * Why Nix stops every substitution while this cache is a substituter: its nix-cache-info has a
+   * Priority Nix 2.8 cannot read (std::stoi throws, and nothing catches it: "error: stoi").
+   */
+  stopsNix?: string;
   /** `?trusted=1`: Nix accepts its paths without signatures. */
   trusted: boolean;
 }
@@ -61,26 +69,23 @@ export function planCaches(discovery: Discovery, infos: ReadonlyMap<CacheTarget,
     .filter((t) => t.role !== 'server')
     .map((target) => {
       const fact = infos.get(target);
-      let advertised: number | undefined;
       let down: CachePlan['down'];
       let unusedReason: string | undefined;
+      let text: string | undefined;
       if (fact?.kind === 'http') {
         if (!fact.result.ok) down = { word: 'unreachable', detail: fact.result.error.message };
-        else if (fact.result.response.status === 200) {
-          const info = parseCacheInfo(fact.result.response.body);
-          if (info.ok) {
-            advertised = info.value.priority;
-            if (info.value.storeDir && info.value.storeDir !== env.storeDir)
-              unusedReason = `it is for Nix stores with prefix '${info.value.storeDir}', not '${env.storeDir}'`;
-          }
-        }
-      } else if (fact?.kind === 'file' && fact.read.ok) {
-        const info = parseCacheInfo(fact.read.text);
-        if (info.ok) advertised = info.value.priority;
-      }
-      if (!unusedReason && daemonOnly && !daemonAllows.has(target.url.raw))
+        else if (fact.result.response.status === 200) text = fact.result.response.body;
+      } else if (fact?.kind === 'file' && fact.read.ok) text = fact.read.text;
+      const opened = text === undefined ? {} : openedAs(text, env.storeDir);
+      // The daemon never opens a cache it ignores for this user: then neither what follows can happen.
+      const ignored = daemonOnly && !daemonAllows.has(target.url.raw);
+      const stopsNix = ignored ? undefined : opened.stopsNix;
+      if (opened.foreignStoreDir)
+        unusedReason = `it serves the store directory '${opened.foreignStoreDir}', not '${env.storeDir}': Nix skips it ("binary cache '${target.url.display}' is for Nix stores with prefix '${opened.foreignStoreDir}', not '${env.storeDir}'")`;
+      else if (ignored)
         unusedReason = `${env.user} is not a trusted user and the daemon's own nix.conf does not list it in substituters or trusted-substituters`;
-      const { priority, source } = resolvePriority(target.url.priority, advertised);
+      else if (stopsNix) unusedReason = `its nix-cache-info stops Nix: ${stopsNix}`;
+      const { priority, source } = resolvePriority(target.url.priority, opened.priority);
       const trusted = ['1', 'true'].includes(target.url.params.trusted ?? '');
       return {
         target,
@@ -91,10 +96,36 @@ export function planCaches(discovery: Discovery, infos: ReadonlyMap<CacheTarget,
         used: unusedReason === undefined,
         ...(unusedReason ? { unusedReason } : {}),
         ...(down ? { down } : {}),
+        ...(opened.foreignStoreDir ? { foreignStoreDir: opened.foreignStoreDir } : {}),
+        ...(stopsNix ? { stopsNix } : {}),
         trusted,
       } satisfies CachePlan;
     });
   return effectiveOrder(plans).map((p, i) => ({ ...p, order: i + 1 }));
+}
+
+/**
+ * What Nix makes of a cache's nix-cache-info TEXT when it opens the cache (binary-cache-store.cc
+ * init, line by line): a StoreDir other than STOREDIR throws an Error, caught where the substituters
+ * are opened (the cache is skipped); a Priority std::stoi cannot read throws what nothing catches,
+ * and every substitution stops. Whichever line comes first decides.
+ */
+function openedAs(text: string, storeDir: string): { priority?: number; foreignStoreDir?: string; stopsNix?: string } {
+  const info = parseCacheInfo(text);
+  if (info.ok)
+    return info.value.storeDir !== undefined && info.value.storeDir !== storeDir
+      ? { foreignStoreDir: info.value.storeDir }
+      : { ...(info.value.priority !== undefined ? { priority: info.value.priority } : {}) };
+  if (info.error.code !== 'bad-priority') return {};
+  const before = parseCacheInfo(
+    text
+      .split('\n')
+      .slice(0, (info.error.line ?? 1) - 1)
+      .join('\n'),
+  );
+  if (before.ok && before.value.storeDir !== undefined && before.value.storeDir !== storeDir)
+    return { foreignStoreDir: before.value.storeDir };
+  return { stopsNix: info.error.message };
 }
 
 export interface LookupDeps {
@@ -108,10 +139,20 @@ export interface LookupDeps {
   verify: (info: NarInfo) => Promise<SignatureVerdict>;
   /** The narinfo requests, when not fetchNarinfo over HTTP and FS: the doctor's checks share one per cache and path. */
   narinfo?: (cache: CacheTarget, hashPart: string) => Promise<NarinfoAnswer>;
+  /** The installed Nix's version (`nix --version`): which `Compression:` labels it decodes. */
+  nixVersion: string | null;
+  /**
+   * The first bytes of a file over HTTP, raw (the look-up pool hands bodies over as text): for a NAR
+   * whose label Nix does not name, which Nix decodes by its content. Without it such a NAR is not read.
+   */
+  readHead?: (url: string, auth: { user: string; password: string } | undefined, bytes: number) => Promise<HeadAnswer>;
 }
 
+/** The first bytes of a file, or why there are none. */
+export type HeadAnswer = { ok: true; status: number; head: Uint8Array } | { ok: false; message: string };
+
 /** What a look-up goes through: the narinfo and NAR requests, a file:// cache's files. */
-export type LookupTransport = Pick<LookupDeps, 'http' | 'fs' | 'narinfo'>;
+export type LookupTransport = Pick<LookupDeps, 'http' | 'fs' | 'narinfo' | 'readHead'>;
 
 /**
  * LookupDeps for DISCOVERY over each transport given: the trusted keys, require-sigs and the
@@ -125,7 +166,15 @@ export function lookupDepsFor(discovery: Discovery, rememberVerdicts = true): (t
   let verify: LookupDeps['verify'] | undefined;
   return (transport) => {
     verify ??= createSignatureVerifier(trustedKeys, undefined, rememberVerdicts);
-    return { ...transport, storeDir: env.storeDir, netrc: config.netrc.entries, trustedKeys, requireSigs, verify };
+    return {
+      ...transport,
+      storeDir: env.storeDir,
+      netrc: config.netrc.entries,
+      trustedKeys,
+      requireSigs,
+      verify,
+      nixVersion: env.nixVersion,
+    };
   };
 }
 
@@ -217,8 +266,40 @@ function miss(narinfo: NarinfoWord, detail?: string): Lookup {
   return { narinfo, ...(detail ? { detail } : {}), signature: null, keys: [] };
 }
 
-/** HEAD of the NAR file a narinfo names (GET, cut off after the status, where HEAD is not allowed). */
-export async function probeNar(deps: LookupDeps, plan: CachePlan, narUrl: string): Promise<{ nar: NarWord; detail?: string }> {
+/** A NAR file as a narinfo names it: whether it downloads, and whether Nix can decode it. */
+export interface NarProbe {
+  nar: NarWord;
+  detail?: string;
+  /**
+   * Why this Nix cannot decode the file, as the words after "compressed with": its label, and what
+   * its bytes are when Nix reads it by them. Absent when it can (or when that was not read).
+   */
+  undecodable?: string;
+}
+
+/**
+ * HEAD of the NAR file a narinfo names (GET, cut off after the status, where HEAD is not allowed).
+ * A NAR labelled with a COMPRESSION Nix does not name is decoded by its bytes (Nix 2.4 and later hand
+ * every such label to libarchive): its first bytes are read instead, and say whether Nix can.
+ */
+export async function probeNar(deps: LookupDeps, plan: CachePlan, narUrl: string, compression = 'xz'): Promise<NarProbe> {
+  const reading = labelReading(compression, deps.nixVersion);
+  if (reading === 'by-content' && plan.target.url.httpBase && deps.readHead) return sniffNar(deps, plan, narUrl, compression);
+  const probe = await headNar(deps, plan, narUrl);
+  if (reading === 'unknown-method')
+    return {
+      ...probe,
+      undecodable: `'${compression}' (no method Nix ${deps.nixVersion ?? ''} knows: "unknown compression method '${compression}'")`,
+    };
+  if (reading === 'by-content' && probe.nar === 'ok')
+    return {
+      ...probe,
+      detail: `Compression: ${compression} is no method Nix names: Nix reads the file by its bytes (libarchive); not read here`,
+    };
+  return probe;
+}
+
+async function headNar(deps: LookupDeps, plan: CachePlan, narUrl: string): Promise<NarProbe> {
   const cache = plan.target;
   if (cache.url.scheme === 'file') {
     const stat = await deps.fs.stat(`${fileDir(cache)}/${narUrl}`);
@@ -236,7 +317,39 @@ export async function probeNar(deps: LookupDeps, plan: CachePlan, narUrl: string
   let r = await request('HEAD');
   if (r.ok && (r.status === 405 || r.status === 501)) r = await request('GET');
   if (!r.ok) return { nar: 'error', detail: r.message };
-  if (r.status >= 200 && r.status < 300) return { nar: 'ok' };
-  if (r.status === 404 || r.status === 410) return { nar: 'missing', detail: `HTTP ${r.status}` };
-  return { nar: 'error', detail: `HTTP ${r.status}` };
+  return narStatus(r.status);
+}
+
+function narStatus(status: number): NarProbe {
+  if (status >= 200 && status < 300) return { nar: 'ok' };
+  if (status === 404 || status === 410) return { nar: 'missing', detail: `HTTP ${status}` };
+  return { nar: 'error', detail: `HTTP ${status}` };
+}
+
+/** The first bytes of a NAR labelled COMPRESSION, which Nix does not name: what libarchive will make of them. */
+async function sniffNar(deps: LookupDeps, plan: CachePlan, narUrl: string, compression: string): Promise<NarProbe> {
+  const url = plan.target.url;
+  const auth = credentialsFor(url, deps.netrc);
+  const r = await (deps.readHead as NonNullable<LookupDeps['readHead']>)(
+    cacheFileUrl(url.httpBase as string, narUrl),
+    auth ? { user: auth.user, password: auth.password } : undefined,
+    SNIFF_BYTES,
+  );
+  if (!r.ok) return { nar: 'error', detail: r.message };
+  const probe = narStatus(r.status);
+  if (probe.nar !== 'ok') return probe;
+  const sniffed = sniffCompression(r.head);
+  const actual = compressionOf(sniffed);
+  const nix = `Nix ${deps.nixVersion ?? ''}`.trim();
+  if (libarchiveDecodes(sniffed))
+    return {
+      nar: 'ok',
+      detail: `Compression: ${compression} is no method Nix names: ${nix} reads the file by its bytes (libarchive), which are ${actual}`,
+    };
+  const found = sniffed === 'nar' ? 'an uncompressed NAR' : 'no compression it recognises';
+  return {
+    nar: 'ok',
+    detail: `Compression: ${compression} is no method Nix names, and the file is ${sniffed === 'nar' ? 'an uncompressed NAR' : 'in no format nixcache recognises'}`,
+    undecodable: `'${compression}' (a label Nix does not name: ${nix} hands the file to libarchive, which finds ${found} in it — "${NOT_RECOGNIZED}")`,
+  };
 }

@@ -1,18 +1,11 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
+import { labelReading } from '../nix/compression.js';
 import { type DiskCacheVerdict, formatTime } from '../nix/disk-cache.js';
-import {
-  type CacheView,
-  DECODABLE,
-  type DiskWord,
-  decideSubstitution,
-  type NarWord,
-  type PathVerdict,
-  type VerdictContext,
-} from '../nix/substitution.js';
+import { type CacheView, type DiskWord, decideSubstitution, type PathVerdict, type VerdictContext } from '../nix/substitution.js';
 import type { BulkHttp, BulkResult } from '../system/bulk-http.js';
 import type { Http } from '../system/http.js';
 import type { DiskCacheFact } from './disk-cache.js';
-import { type CachePlan, type Lookup, planCaches } from './path-lookups.js';
+import { type CachePlan, type Lookup, type NarProbe, planCaches } from './path-lookups.js';
 import type { CacheInfoFact, Facts } from './types.js';
 
 /** One named path in one cache, as `nixcache why` sees it (the doctor's coverage and signature checks read it). */
@@ -22,7 +15,7 @@ export interface PathLookupFact {
   hashPart: string;
   lookup: Lookup;
   /** HEAD of the NAR file the narinfo names; null when there is no narinfo. */
-  nar: { nar: NarWord; detail?: string } | null;
+  nar: NarProbe | null;
   /** Nix's disk cache row for it, judged now; undefined when the database was not read. */
   disk: DiskCacheVerdict | undefined;
   /** What `decideSubstitution` weighs for this cache. */
@@ -40,6 +33,16 @@ export function planFor(discovery: Discovery, cache: CacheTarget, info: CacheInf
   return { ...plan, target: cache };
 }
 
+/**
+ * Why NIXVERSION cannot decode the NAR a narinfo names, in the words after "compressed with": what
+ * its probe read from the bytes, else what the label alone says (a label Nix names nothing under).
+ */
+export function undecodableOf(lookup: Lookup, nar: NarProbe | null, nixVersion: string | null): string | undefined {
+  if (nar?.undecodable) return nar.undecodable;
+  const compression = lookup.compression;
+  return compression !== undefined && labelReading(compression, nixVersion) === 'unknown-method' ? compression : undefined;
+}
+
 /** The words `why` prints for PATH in one cache (src/commands/why.ts builds the same view per cache). */
 export function cacheViewOf(
   plan: CachePlan,
@@ -47,9 +50,10 @@ export function cacheViewOf(
   nar: PathLookupFact['nar'],
   disk: DiskCacheFact,
   verdict: DiskCacheVerdict | undefined,
+  nixVersion: string | null = null,
 ): CacheView {
   const diskWord: DiskWord = disk.kind === 'unreadable' ? 'unreadable' : (verdict?.kind ?? 'none');
-  const compression = lookup.compression;
+  const undecodable = undecodableOf(lookup, nar, nixVersion);
   return {
     url: plan.url,
     used: plan.used,
@@ -60,7 +64,7 @@ export function cacheViewOf(
     keys: lookup.keys,
     nar: nar?.nar ?? null,
     ...(nar?.detail ? { narDetail: nar.detail } : {}),
-    ...(compression && !DECODABLE.has(compression) ? { undecodable: compression } : {}),
+    ...(undecodable ? { undecodable } : {}),
     disk: diskWord,
     ...(verdict && verdict.kind !== 'none' ? { diskExpires: verdict.expires } : {}),
   };
@@ -91,6 +95,47 @@ export function bulkOverHttp(http: Http, timeoutMs: number): BulkHttp {
     },
   };
 }
+
+/**
+ * The verdict for one path over VIEWS (one per PLANS, in the same order), with what Nix decides when
+ * it opens the substituters, before it asks for any path: a cache whose nix-cache-info has a
+ * Priority std::stoi cannot read stops every substitution; a cache for another store directory is
+ * skipped with a warning, as if it had nothing.
+ */
+export function decidePath(plans: readonly CachePlan[], views: readonly CacheView[], ctx: VerdictContext, storeDir: string): PathVerdict {
+  const stopper = plans.find((p) => p.stopsNix);
+  if (stopper && !ctx.valid)
+    return {
+      verdict: 'build',
+      from: null,
+      reason: `Nix substitutes nothing while ${stopper.url} is a substituter: ${stopper.stopsNix} — nix-store -r and nix build stop there, whichever cache has the path`,
+      fix: `Write an integer Priority in ${stopper.url}/nix-cache-info on the server (e.g. Priority: 30), or remove ${stopper.url} from substituters in ${ctx.confFile}`,
+    };
+  const skipped = plans.findIndex((p) => p.foreignStoreDir !== undefined);
+  if (skipped < 0) return decideSubstitution(views, ctx);
+  const asked = views.map((v, i) => (plans[i]?.foreignStoreDir === undefined ? v : nothingHere(v.url)));
+  const verdict = decideSubstitution(asked, ctx);
+  // Another cache decides (it has the path, or its reason outranks a skipped cache): its verdict stands.
+  if (verdict.verdict !== 'build' || verdict.reason !== decideSubstitution([nothingHere('')], ctx).reason) return verdict;
+  const foreign = plans[skipped] as CachePlan;
+  return {
+    verdict: 'build',
+    from: null,
+    reason: `${foreign.url} serves the store directory '${foreign.foreignStoreDir}', not '${storeDir}': Nix skips it ("binary cache '${foreign.url}' is for Nix stores with prefix '${foreign.foreignStoreDir}', not '${storeDir}'"), and no other cache has the path`,
+    fix: `Use a cache made for ${storeDir} — replace ${foreign.url} in substituters in ${ctx.confFile} (a cache of '${foreign.foreignStoreDir}' paths can serve no other store), or push the path to one: nix copy --to CACHE_URL ${ctx.path}`,
+  };
+}
+
+/** A cache Nix never asks (as one that answered 404): it neither gives the path nor stands in the way. */
+const nothingHere = (url: string): CacheView => ({
+  url,
+  used: true,
+  narinfo: 'missing',
+  signature: null,
+  keys: [],
+  nar: null,
+  disk: 'none',
+});
 
 /** What `nixcache why` weighs a path with (the fixes name nix.conf, the netrc and the disk cache database). */
 export function whyContext(facts: Facts, fact: PathLookupFact): VerdictContext {

@@ -43,6 +43,47 @@ export function labelMatches(declared: Compression, sniffed: Sniffed): boolean {
 }
 
 /**
+ * Whether NIXVERSION decompresses through libarchive (compression.cc makeDecompressionSink, Nix 2.4
+ * and later): every `Compression:` but none, empty and br goes to libarchive with every filter
+ * enabled, which recognises the format from the bytes and ignores the label. Unknown: assumed, as
+ * every Nix still supported does.
+ */
+export function decodesByContent(nixVersion: string | null): boolean {
+  return nixDecodes('zstd', nixVersion) !== false;
+}
+
+/** The formats libarchive recognises whose magic the doctor knows. */
+const LIBARCHIVE_READS: ReadonlySet<Sniffed> = new Set(['xz', 'zstd', 'bzip2', 'gzip']);
+
+/**
+ * How Nix reads a NAR file labelled LABEL:
+ * - `as-labelled`: none, br, or a method Nix knows by that name (its bytes are taken to match);
+ * - `by-content`: a label Nix does not know, which libarchive reads by the bytes (Nix 2.4 and later);
+ * - `unknown-method`: a label Nix before 2.4 refuses ("unknown compression method").
+ */
+export function labelReading(label: string, nixVersion: string | null): 'as-labelled' | 'by-content' | 'unknown-method' {
+  const method = normaliseCompression(label);
+  if (method && nixDecodes(method, nixVersion) !== false) return 'as-labelled';
+  if (!decodesByContent(nixVersion)) return 'unknown-method';
+  return LIBARCHIVE_FILTERS.has(label.trim()) ? 'as-labelled' : 'by-content';
+}
+
+/** libarchive's other filter names, which `nix copy --to '…?compression=NAME'` writes (ArchiveCompressionSink). */
+const LIBARCHIVE_FILTERS: ReadonlySet<string> = new Set(['lzip', 'lz4', 'lrzip', 'grzip', 'lzma', 'lzop']);
+
+/**
+ * Whether Nix's libarchive decodes a file whose first bytes are SNIFFED, whatever its label says:
+ * an uncompressed NAR (or anything without a compression libarchive recognises) is refused with
+ * "input compression not recognized" (Nix 2.8 ArchiveDecompressionSource checks for a filter).
+ */
+export function libarchiveDecodes(sniffed: Sniffed): boolean {
+  return LIBARCHIVE_READS.has(sniffed);
+}
+
+/** Nix 2.8's words when libarchive finds no compression it knows in a NAR file (compression.cc). */
+export const NOT_RECOGNIZED = 'input compression not recognized';
+
+/**
  * Whether this Nix decompresses METHOD. Nix 2.3's compression.cc knows xz, bzip2 and br (and none);
  * from 2.4 on everything else goes through libarchive, which reads zstd and gzip too.
  */

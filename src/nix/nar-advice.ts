@@ -1,9 +1,23 @@
-import { type Compression, compressionOf, labelMatches, nixDecodes, normaliseCompression } from './compression.js';
+import {
+  type Compression,
+  compressionOf,
+  labelMatches,
+  labelReading,
+  libarchiveDecodes,
+  NOT_RECOGNIZED,
+  nixDecodes,
+  normaliseCompression,
+} from './compression.js';
 import type { NarVerification } from './nar-verify.js';
 
 /** What is wrong with a NAR file read end to end, first problem first, in the words Nix would use. */
 export type NarProblem =
+  /** A label Nix before 2.4 does not know: it fails with "unknown compression method". */
   | { kind: 'unknown-method'; declared: string }
+  /** A label Nix does not name, which Nix 2.4 and later hand to libarchive: DECODES when the bytes are a compression it recognises. */
+  | { kind: 'unknown-label'; declared: string; actual: Compression | 'unknown'; decodes: boolean }
+  /** A method Nix reads through libarchive that the doctor cannot decompress: NarHash is not checked. */
+  | { kind: 'not-checked'; declared: string }
   | { kind: 'nix-cannot-decode'; method: Compression }
   /** HARMLESS: this Nix reads the declared method through libarchive, which recognises the real format anyway. */
   | { kind: 'mislabelled'; declared: string; actual: Compression | 'unknown'; harmless: boolean }
@@ -16,8 +30,17 @@ export type NarProblem =
 export function narProblems(v: NarVerification, nixVersion: string | null): NarProblem[] {
   const out: NarProblem[] = [];
   const declared = normaliseCompression(v.declared);
-  if (!declared) out.push({ kind: 'unknown-method', declared: v.declared });
-  else if (nixDecodes(declared, nixVersion) === false) out.push({ kind: 'nix-cannot-decode', method: declared });
+  const reading = labelReading(v.declared, nixVersion);
+  if (!declared && reading === 'unknown-method') out.push({ kind: 'unknown-method', declared: v.declared });
+  else if (!declared && reading === 'by-content')
+    out.push({
+      kind: 'unknown-label',
+      declared: v.declared,
+      actual: compressionOf(v.sniffed) ?? 'unknown',
+      decodes: libarchiveDecodes(v.sniffed),
+    });
+  else if (!declared && v.decodedAs === undefined) out.push({ kind: 'not-checked', declared: v.declared });
+  else if (declared && nixDecodes(declared, nixVersion) === false) out.push({ kind: 'nix-cannot-decode', method: declared });
   if (declared && !labelMatches(declared, v.sniffed))
     out.push({
       kind: 'mislabelled',
@@ -28,7 +51,8 @@ export function narProblems(v: NarVerification, nixVersion: string | null): NarP
   if (v.fileSize !== undefined && v.fileBytes < v.fileSize) out.push({ kind: 'truncated', got: v.fileBytes, expected: v.fileSize });
   else if (v.fileHash === 'differs' || (v.fileSize !== undefined && v.fileBytes !== v.fileSize))
     out.push({ kind: 'file-hash', got: v.fileBytes });
-  if (v.decodeError && declared) out.push({ kind: 'corrupt', method: v.decodedAs ?? declared, message: v.decodeError });
+  const method = v.decodedAs ?? declared;
+  if (v.decodeError && method) out.push({ kind: 'corrupt', method, message: v.decodeError });
   if (!v.decodeError && (v.overflow || v.narBytes !== v.narSize))
     out.push({ kind: 'nar-size', got: v.narBytes, expected: v.narSize, overflow: v.overflow === true });
   else if (v.narHash === 'differs') out.push({ kind: 'nar-hash' });
@@ -51,7 +75,9 @@ function sniffedByLibarchive(method: Compression | undefined, nixVersion: string
 
 /** Whether the problems stop Nix from substituting (else they are worth a warning only). */
 export function blocksSubstitution(problems: readonly NarProblem[]): boolean {
-  return problems.some((p) => p.kind !== 'mislabelled' || !p.harmless);
+  return problems.some((p) =>
+    p.kind === 'mislabelled' ? !p.harmless : p.kind === 'unknown-label' ? !p.decodes : p.kind !== 'not-checked',
+  );
 }
 
 /** Nix 2.8's own words when decompressing fails (observed), so the user can match them. */
@@ -65,7 +91,13 @@ const NIX_DECODE_ERROR: Partial<Record<string, string>> = {
 export function describeNarProblem(p: NarProblem, fileUrl: string, nixVersion: string | null): string {
   switch (p.kind) {
     case 'unknown-method':
-      return `Compression: ${p.declared} is no method Nix knows — Nix fails with "unknown compression method '${p.declared}'"`;
+      return `Compression: ${p.declared} is no method Nix ${nixVersion ?? ''} knows — Nix fails with "unknown compression method '${p.declared}'"`;
+    case 'unknown-label':
+      return p.decodes
+        ? `the narinfo says Compression: ${p.declared}, which Nix does not name, so Nix ${nixVersion ?? ''} hands the file to libarchive, which recognises it as ${p.actual} and decodes it — but Nix before 2.4 fails with "unknown compression method '${p.declared}'"`
+        : `the narinfo says Compression: ${p.declared}, which Nix does not name, so Nix ${nixVersion ?? ''} hands the file to libarchive, which finds ${p.actual === 'none' ? 'an uncompressed NAR' : 'no compression it recognises'} in it — Nix fails with "${NOT_RECOGNIZED}"`;
+    case 'not-checked':
+      return `Compression: ${p.declared}, which Nix reads through libarchive but the doctor cannot decompress: NarHash was not checked`;
     case 'nix-cannot-decode':
       return `Compression: ${p.method}, which the installed Nix ${nixVersion ?? ''} cannot decompress (Nix reads ${p.method} from 2.4 on)`;
     case 'mislabelled':

@@ -10,8 +10,13 @@ import {
 import { formatBytes, painter, plural, wrapWords } from './text.js';
 
 export interface CoverageCache extends PathsCacheEntry {
-  /** Present with a signature Nix accepts (or none needed). */
+  /** Present with a signature Nix accepts (or none needed), and a NAR file that downloads. */
   present: number;
+  /**
+   * A narinfo Nix accepts, but its NAR file is missing (404/410), failing (5xx, no answer) or in a form
+   * this Nix cannot decode: Nix fails this cache for the path and tries the next. Not counted as present.
+   */
+  narMissing: number;
   /** Not found (404), or not looked up because the cache is down. */
   missing: number;
   /** Present, but signed by no trusted key (or unsigned, or not verifying): Nix will not use them. */
@@ -37,6 +42,7 @@ export interface CoverageCache extends PathsCacheEntry {
 /** A cache's counts before the first path is counted. */
 export const NO_COUNTS: Readonly<Omit<CoverageCache, keyof PathsCacheEntry>> = {
   present: 0,
+  narMissing: 0,
   missing: 0,
   untrusted: 0,
   auth: 0,
@@ -98,16 +104,32 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
   if (r.diskCache.state === 'unreadable') out.push(...wrapWords(`Nix's narinfo disk cache: ${r.diskCache.message ?? ''}`, width, '  '));
   if (!r.complete) out.push('  (the deadline ended the run: the counts are partial)');
   out.push('');
-  const head = ['#', 'cache', 'coverage', 'present', 'missing', 'untrusted', 'auth', 'error', 'download', 'unpacked', 'from it'];
+  const head = [
+    '#',
+    'cache',
+    'coverage',
+    'present',
+    'NAR missing',
+    'missing',
+    'untrusted',
+    'auth',
+    'error',
+    'unreachable',
+    'download',
+    'unpacked',
+    'from it',
+  ];
   const rows = r.caches.map((c) => [
     String(c.order),
     `${c.url}${c.used ? '' : ' (unused)'}`,
     `${(c.coverage * 100).toFixed(1)}%`,
     String(c.present),
+    String(c.narMissing),
     String(c.missing),
     String(c.untrusted),
     String(c.auth),
-    String(c.error + c.unreachable),
+    String(c.error),
+    String(c.unreachable),
     formatBytes(c.fileSize),
     formatBytes(c.narSize),
     String(c.attributed),
@@ -121,10 +143,10 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     for (const row of rows) out.push(line(row));
   } else {
     for (const c of r.caches) {
-      out.push(`${c.order}. ${c.url}${c.used ? '' : ' (not used by the daemon)'}`);
+      out.push(`${c.order}. ${c.url}${c.used ? '' : ' (unused)'}`);
       out.push(
         ...wrapWords(
-          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error + c.unreachable} error; ${formatBytes(c.fileSize)} download, ${formatBytes(c.narSize)} unpacked; ${c.attributed} from it`,
+          `${(c.coverage * 100).toFixed(1)}% — ${c.present} present, ${c.narMissing} NAR missing, ${c.missing} missing, ${c.untrusted} untrusted, ${c.auth} auth, ${c.error} error, ${c.unreachable} unreachable; ${formatBytes(c.fileSize)} download, ${formatBytes(c.narSize)} unpacked; ${c.attributed} from it`,
           width,
           '   ',
         ),
@@ -132,10 +154,20 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     }
   }
   for (const c of r.caches) {
+    if (!c.used) out.push(...wrapWords(`${c.url} is not used: ${c.unusedReason ?? 'Nix skips it'}`, width, '  ▲ ', '    '));
+    if (c.narMissing > 0)
+      out.push(
+        ...wrapWords(
+          `${c.url}: ${plural(c.narMissing, 'path')} with a narinfo Nix accepts but a NAR file that is missing, failing or not decodable: Nix fails this cache for ${c.narMissing === 1 ? 'it' : 'them'} and tries the next (try nixcache why PATH)`,
+          width,
+          '  ▲ ',
+          '    ',
+        ),
+      );
     if (c.diskNegative > 0)
       out.push(
         ...wrapWords(
-          `${c.url}: ${plural(c.diskNegative, 'path')} it has are remembered as missing by Nix's disk cache (try nixcache why PATH)`,
+          `${c.url}: ${plural(c.diskNegative, 'path')} it has ${c.diskNegative === 1 ? 'is' : 'are'} remembered as missing by Nix's disk cache (try nixcache why PATH)`,
           width,
           '  ▲ ',
           '    ',
@@ -157,7 +189,7 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
   }
   out.push('');
   if (r.missing.length > 0) {
-    out.push(paint(31, `In no cache (${r.missing.length}):`));
+    out.push(paint(31, `Available from no cache (${r.missing.length}):`));
     for (const p of r.missing.slice(0, SHOWN)) out.push(`  ${p}`);
     if (r.missing.length > SHOWN) out.push(`  … and ${r.missing.length - SHOWN} more (--json lists them all)`);
     out.push('');
@@ -175,7 +207,10 @@ export function renderCoverageTable(raw: CoverageReport, opts: { width?: number 
     r.paths === 0
       ? paint(31, 'Nothing was looked up: see the lines above.')
       : r.missing.length > 0
-        ? paint(31, `${plural(r.missing.length, 'path')} must be built: no cache has ${r.missing.length === 1 ? 'it' : 'them'}.`)
+        ? paint(
+            31,
+            `${plural(r.missing.length, 'path')} must be built: Nix can take ${r.missing.length === 1 ? 'it' : 'them'} from no cache.`,
+          )
         : r.errors.length > 0
           ? paint(33, 'Every path looked up is available from some cache; the arguments above were not looked up.')
           : paint(32, 'Every path is available from some cache.');
@@ -187,24 +222,25 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
   const r = forDisplayDeep(raw);
   const out = ['# nixcache coverage', ''];
   out.push(
-    `${r.paths} paths${r.closure ? ' (closures)' : ''}: ${r.available} available from some cache, ${r.missing.length} in none — generated ${r.generatedAt} by nixcache ${r.tool.version}.`,
+    `${plural(r.paths, 'path')}${r.closure ? ' (closures)' : ''}: ${r.available} available from some cache, ${r.missing.length} in none — generated ${r.generatedAt} by nixcache ${r.tool.version}.`,
     '',
   );
   out.push(
-    '| order | cache | coverage | present | missing | untrusted | auth | error | download | unpacked | from it |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| order | cache | coverage | present | NAR missing | missing | untrusted | auth | error | unreachable | download | unpacked | from it |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const c of r.caches)
     out.push(
-      `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error + c.unreachable} | ${formatBytes(c.fileSize)} | ${formatBytes(c.narSize)} | ${c.attributed} |`,
+      `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.narMissing} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error} | ${c.unreachable} | ${formatBytes(c.fileSize)} | ${formatBytes(c.narSize)} | ${c.attributed} |`,
     );
   out.push(
     '',
+    ...cacheNotesMarkdown(r.caches),
     `Nix's narinfo disk cache: ${escapeInline(r.diskCache.path ?? 'none')} (${r.diskCache.state}${r.diskCache.message ? `: ${escapeInline(r.diskCache.message)}` : ''})`,
     '',
   );
   if (r.missing.length) {
-    out.push(`## In no cache (${r.missing.length})`, '');
+    out.push(`## Available from no cache (${r.missing.length})`, '');
     for (const p of r.missing.slice(0, 200)) out.push(`- ${escapeInline(p)}`);
     if (r.missing.length > 200) out.push(`- … and ${r.missing.length - 200} more`);
     out.push('');
@@ -217,4 +253,17 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
   }
   out.push(...argumentErrorsMarkdown(r.errors));
   return `${out.join('\n')}\n`;
+}
+
+/** What the Markdown says under the table: the caches Nix does not use, and the NAR files Nix cannot get. */
+function cacheNotesMarkdown(caches: readonly CoverageCache[]): string[] {
+  const notes: string[] = [];
+  for (const c of caches) {
+    if (!c.used) notes.push(`- ${escapeInline(c.url)} is not used: ${escapeInline(c.unusedReason ?? 'Nix skips it')}`);
+    if (c.narMissing > 0)
+      notes.push(
+        `- ${escapeInline(c.url)}: ${plural(c.narMissing, 'path')} with a narinfo Nix accepts but a NAR file that is missing, failing or not decodable (Nix tries the next cache)`,
+      );
+  }
+  return notes.length > 0 ? ['', ...notes] : [];
 }

@@ -1,7 +1,8 @@
 import { DEFAULT_TTLS } from '../nix/disk-cache.js';
 import { SCHEMA_VERSION, VERSION } from '../version.js';
 import { escapeInline } from './markdown.js';
-import { displayed, jsonSafe } from './sanitize.js';
+import { displayText, jsonSafe } from './sanitize.js';
+import { clip } from './text.js';
 
 /** What `why` and `coverage` documents say about the machine, for a reader of the JSON or a ticket. */
 export interface PathsEnvironment {
@@ -41,8 +42,34 @@ export interface ArgumentProblem {
   message: string;
 }
 
-/** Every string of VALUE through the shared sanitiser: what the table and the Markdown show. */
-export const forDisplayDeep = displayed;
+/**
+ * The longest line of any one value the table and the Markdown show, as the doctor's table cuts its
+ * lines: a cache that sends a 50,000-character `Sig:` key name or detail is no screenful. The JSON
+ * keeps every value whole.
+ */
+export const MAX_SHOWN_LINE = 1000;
+
+/** One value as shown: through the shared sanitiser, each of its lines cut to MAX_SHOWN_LINE with the count of what was cut. */
+export function shownText(text: string): string {
+  const safe = displayText(text);
+  if (safe.length <= MAX_SHOWN_LINE) return safe;
+  return safe
+    .split('\n')
+    .map((line) => clip(line, MAX_SHOWN_LINE))
+    .join('\n');
+}
+
+/** Every string of VALUE as shownText shows it: what the table and the Markdown show. */
+export function forDisplayDeep<T>(value: T): T {
+  if (typeof value === 'string') return shownText(value) as T;
+  if (Array.isArray(value)) return value.map((v) => forDisplayDeep(v)) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[shownText(k)] = forDisplayDeep(v);
+    return out as T;
+  }
+  return value;
+}
 
 /** How a why or coverage document begins: its schema and kind, the tool, this moment, then what the run took and read. */
 export function documentHead<K extends 'why' | 'coverage'>(

@@ -5,6 +5,7 @@ import {
   argumentErrorsMarkdown,
   type DiskCacheSummary,
   forDisplayDeep,
+  MAX_SHOWN_LINE,
   type PathsCacheEntry,
   type PathsEnvironment,
 } from './paths-common.js';
@@ -57,9 +58,19 @@ export interface WhyReport {
 
 const MARK: Record<Verdict, string> = { valid: '✔ valid', substitute: '✔ substitute', build: '✘ build' };
 
+/** The key names a narinfo's `Sig:` lines carry (each already cut), as many as fit MAX_SHOWN_LINE: a narinfo may carry any number. */
+function keyList(keys: readonly string[]): string {
+  let shown = 0;
+  let length = 0;
+  while (shown < keys.length && (shown === 0 || length + (keys[shown] as string).length <= MAX_SHOWN_LINE))
+    length += (keys[shown++] as string).length + 2;
+  const rest = keys.length - shown;
+  return `${keys.slice(0, shown).join(', ')}${rest > 0 ? ` and ${plural(rest, 'more key')}` : ''}`;
+}
+
 function cacheLine(c: WhyCache): string {
   const parts = [`narinfo ${c.narinfo}${c.narinfoDetail && c.narinfo !== 'present' ? ` (${c.narinfoDetail})` : ''}`];
-  if (c.signature) parts.push(`signature ${c.signature}${c.keys.length ? ` (${c.keys.join(', ')})` : ''}`);
+  if (c.signature) parts.push(`signature ${c.signature}${c.keys.length ? ` (${keyList(c.keys)})` : ''}`);
   if (c.nar) parts.push(`NAR ${c.nar}${c.compression ? ` ${c.compression}` : ''}${c.decodable === false ? ' (Nix cannot decode it)' : ''}`);
   parts.push(`disk cache ${c.diskCache}${c.diskCacheExpires && c.diskCache === 'negative' ? ` until ${c.diskCacheExpires}` : ''}`);
   return `${c.order}. ${c.url}${c.used ? '' : ' (not used by the daemon)'}: ${parts.join(', ')}`;
@@ -101,7 +112,7 @@ export function renderWhyMarkdown(raw: WhyReport): string {
   const r = forDisplayDeep(raw);
   const out: string[] = ['# nixcache why', ''];
   out.push(
-    `${r.paths.length} paths: ${r.summary.valid} valid, ${r.summary.substitute} substitute, ${r.summary.build} build — generated ${r.generatedAt} by nixcache ${r.tool.version}.`,
+    `${plural(r.paths.length, 'path')}: ${r.summary.valid} valid, ${r.summary.substitute} substitute, ${r.summary.build} build — generated ${r.generatedAt} by nixcache ${r.tool.version}.`,
     '',
   );
   const env = r.environment;
@@ -130,7 +141,7 @@ export function renderWhyMarkdown(raw: WhyReport): string {
     out.push('| order | cache | narinfo | signature | NAR | disk cache |', '|---|---|---|---|---|---|');
     for (const c of p.caches)
       out.push(
-        `| ${c.order} | ${escapeInline(c.url)} | ${c.narinfo}${c.narinfoDetail ? ` (${escapeInline(c.narinfoDetail)})` : ''} | ${c.signature ?? '–'}${c.keys.length ? ` (${escapeInline(c.keys.join(', '))})` : ''} | ${c.nar ?? '–'} | ${c.diskCache}${c.diskCacheExpires ? ` until ${c.diskCacheExpires}` : ''} |`,
+        `| ${c.order} | ${escapeInline(c.url)} | ${c.narinfo}${c.narinfoDetail ? ` (${escapeInline(c.narinfoDetail)})` : ''} | ${c.signature ?? '–'}${c.keys.length ? ` (${escapeInline(keyList(c.keys))})` : ''} | ${c.nar ?? '–'} | ${c.diskCache}${c.diskCacheExpires ? ` until ${c.diskCacheExpires}` : ''} |`,
       );
     if (p.fix) out.push('', 'Fix:', '', fence(p.fix));
     out.push('');

@@ -10,6 +10,8 @@ export interface VariantOptions {
   narinfoStatus?: number;
   /** Every NAR file answers 404. */
   narMissing?: boolean;
+  /** Every NAR file answers this status (a 500: the cache fails to read its NAR files). */
+  narStatus?: number;
   /** The first N narinfo requests answer 429 with this Retry-After. */
   rateLimit?: { first: number; retryAfter: string };
   /** Replace the served nix-cache-info. */
@@ -40,6 +42,7 @@ export async function serveVariant(dir: string, opts: VariantOptions = {}): Prom
         return void res.writeHead(opts.narinfoStatus, { 'www-authenticate': 'Basic realm="cache"' }).end('no\n');
       if (narinfo && opts.hide?.has(narinfo[1] as string)) return void res.writeHead(404).end('404\n');
       if (path.startsWith('/nar/') && opts.narMissing) return void res.writeHead(404).end('404\n');
+      if (path.startsWith('/nar/') && opts.narStatus) return void res.writeHead(opts.narStatus).end('no\n');
       if (path === '/nix-cache-info' && opts.cacheInfo !== undefined) return void res.writeHead(200).end(opts.cacheInfo);
       const file = normalize(join(dir, path));
       if (!file.startsWith(dir)) return void res.writeHead(403).end();

@@ -1,4 +1,6 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { execa } from 'execa';
@@ -6,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CoverageReport } from '../../src/report/coverage.js';
 import type { WhyReport } from '../../src/report/why.js';
 import { serveVariant, type Variant } from '../helpers/cache-variants.js';
-import { AS_NOBODY, nixConf, runCli } from '../helpers/cli.js';
+import { AS_NOBODY, checkOf, nixConf, parseReport, runCli } from '../helpers/cli.js';
 import { CACHES, KEYS } from '../helpers/servers.js';
 import { FIXTURE_PATHS, missing } from '../helpers/system.js';
 
@@ -207,6 +209,8 @@ describe.skipIf(skipReason)('coverage: per cache, in Nix’s order', () => {
     expect(byUrl[urls[1]!]).toMatchObject({ order: 2, present: 0, untrusted: 3, attributed: 0, coverage: 0 });
     expect(byUrl[urls[2]!]).toMatchObject({ order: 3, present: 0, auth: 3, attributed: 0 });
     expect(byUrl[urls[3]!]).toMatchObject({ order: 4, present: 3, coverage: 1, attributed: 1 });
+    // Narinfos Nix accepts, NAR files that answer 404: not present, counted apart.
+    expect(byUrl[urls[4]!]).toMatchObject({ order: 5, present: 0, narMissing: 3, coverage: 0, attributed: 0 });
     expect(byUrl[urls[0]!]!.coverage).toBeCloseTo(2 / 3, 3);
     // Sizes are the narinfos' FileSize and NarSize.
     const sizes = FIXTURE_PATHS.map((p) => readFileSync(join(lan, `${hashOf(p)}.narinfo`), 'utf8'));
@@ -215,6 +219,34 @@ describe.skipIf(skipReason)('coverage: per cache, in Nix’s order', () => {
     expect(report.missing).toEqual([]);
     expect(report.holes).toEqual([{ cache: urls[0], path: APP, missing: [LEAF_B.slice('/nix/store/'.length)] }]);
     expect(exitCode).toBe(0);
+  });
+
+  it('takes a path whose NAR 404s or 500s in the first cache from the next, as Nix does, and builds it when no cache has its NAR', async () => {
+    const failing = await serveVariant(lan, { narStatus: 500 });
+    try {
+      for (const first of [caches.narless!.url, failing.url]) {
+        const w = world([`${first}?priority=1`, `${caches.full!.url}?priority=2`]);
+        const { report, exitCode } = await coverage(w, [APP]);
+        expect(report.caches[0]).toMatchObject({ present: 0, narMissing: 3, attributed: 0 });
+        expect(report.caches[1]).toMatchObject({ present: 3, narMissing: 0, attributed: 3 });
+        expect(report.missing).toEqual([]);
+        expect(exitCode).toBe(0);
+        // Nix retries a 500 with backoff before it moves on: asked only about the 404.
+        if (first === caches.narless!.url) expect(await nixSubstitutes(w, APP)).toBe(true);
+      }
+      const alone = world([caches.narless!.url]);
+      const { report, exitCode } = await coverage(alone, [APP]);
+      expect(report).toMatchObject({ paths: 3, available: 0 });
+      expect(report.missing).toHaveLength(3);
+      expect(exitCode).toBe(1);
+      expect(await nixSubstitutes(alone, APP)).toBe(false);
+      const table = await runCli(['coverage', '--store', alone.store, APP], { env: alone.env });
+      expect(table.stdout.replace(/\s+/g, ' ')).toContain('3 paths with a narinfo Nix accepts but a NAR file that is missing');
+      const markdown = await runCli(['coverage', '--report', '-', '--store', alone.store, APP], { env: alone.env });
+      expect(markdown.stdout).toContain('| NAR missing |');
+    } finally {
+      await failing.close();
+    }
   });
 
   it('lists the paths no cache has, exits 1, and agrees with nix path-info --store on what each cache holds', async () => {
@@ -263,6 +295,109 @@ describe.skipIf(skipReason)('coverage: per cache, in Nix’s order', () => {
     expect(r.stdout).toMatch(/66\.7%/);
     expect(r.stdout).toContain(LEAF_B);
     expect(r.stderr).toBe('');
+  });
+});
+
+/** A copy of the signed fixture cache with its files changed by EDIT, served on loopback (closed after the file's tests). */
+async function edited(edit: (dir: string) => void): Promise<Variant> {
+  const dir = join(mkdtempSync(join(tmpdir(), 'nixcache-variant-')), 'cache');
+  cpSync(lan, dir, { recursive: true });
+  edit(dir);
+  const served = await serveVariant(dir);
+  caches[`edited-${Object.keys(caches).length}`] = served;
+  return served;
+}
+
+/** Every narinfo of DIR labelled Compression: LABEL (the label is not signed: the signatures still verify). */
+function relabel(dir: string, label: string) {
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.narinfo')))
+    writeFileSync(join(dir, f), readFileSync(join(dir, f), 'utf8').replace(/^Compression: .*$/m, `Compression: ${label}`));
+}
+
+async function narCheck(w: ReturnType<typeof world>, url: string) {
+  const r = await runCli(['doctor', '--json', '--sample', LEAF_A, '--only', 'connect,cache-info,signature,nar'], { env: w.env });
+  return checkOf(parseReport(r.stdout), 'nar', url);
+}
+
+describe.skipIf(skipReason)('what Nix 2.8 makes of a cache’s own oddities (real Nix as the oracle)', () => {
+  it('substitutes from a NAR labelled Compression: foo whose bytes are xz: Nix hands the label to libarchive, which reads the bytes', async () => {
+    const cache = await edited((dir) => relabel(dir, 'foo'));
+    const w = world([cache.url]);
+    const { report, exitCode } = await why(w, [LEAF_A]);
+    expect(report.paths[0]).toMatchObject({ verdict: 'substitute', fix: null });
+    expect(report.paths[0]!.caches[0]).toMatchObject({ compression: 'foo', decodable: true, nar: 'ok' });
+    expect(report.paths[0]!.caches[0]!.narDetail).toMatch(/by its bytes \(libarchive\), which are xz/);
+    expect(exitCode).toBe(0);
+    expect(await nixSubstitutes(w, LEAF_A)).toBe(true);
+    const nar = await narCheck(w, cache.url);
+    expect(nar.status).toBe('warn');
+    expect(nar.summary).toContain('recognises it as xz and decodes it');
+  });
+
+  it('builds when a NAR labelled Compression: foo is an uncompressed NAR: libarchive says "input compression not recognized"', async () => {
+    const cache = await edited((dir) => {
+      relabel(dir, 'foo');
+      for (const f of readdirSync(join(dir, 'nar'))) {
+        const file = join(dir, 'nar', f);
+        writeFileSync(file, execFileSync('xz', ['-dc', file]));
+      }
+    });
+    const w = world([cache.url]);
+    const { report, exitCode } = await why(w, [LEAF_A]);
+    const p = report.paths[0]!;
+    expect(p.verdict).toBe('build');
+    expect(p.reason).toContain('input compression not recognized');
+    expect(p.caches[0]).toMatchObject({ compression: 'foo', decodable: false });
+    expect(exitCode).toBe(1);
+    expect(await nixSubstitutes(w, LEAF_A)).toBe(false);
+    const nar = await narCheck(w, cache.url);
+    expect(nar.status).toBe('fail');
+    expect(nar.summary).toContain('Nix fails with "input compression not recognized"');
+  });
+
+  it('says a cache for /gnu/store is skipped for its store directory, not for the daemon, and takes the path from the next cache', async () => {
+    const gnu = await serveVariant(lan, { cacheInfo: 'StoreDir: /gnu/store\n' });
+    caches.gnu = gnu;
+    const w = world([gnu.url]);
+    const { report, exitCode } = await why(w, [LEAF_A]);
+    const p = report.paths[0]!;
+    expect(p.verdict).toBe('build');
+    expect(p.reason).toContain("serves the store directory '/gnu/store', not '/nix/store'");
+    expect(p.reason).toContain("is for Nix stores with prefix '/gnu/store', not '/nix/store'");
+    expect(p.reason).not.toMatch(/daemon/);
+    expect(p.fix).not.toContain('extra-substituters');
+    expect(report.caches[0]).toMatchObject({ used: false, unusedReason: expect.stringContaining('/gnu/store') });
+    expect(exitCode).toBe(1);
+    expect(await nixSubstitutes(w, LEAF_A)).toBe(false);
+    const both = world([gnu.url, caches.full!.url]);
+    expect((await why(both, [LEAF_A])).report.paths[0]).toMatchObject({ verdict: 'substitute', from: caches.full!.url });
+    expect(await nixSubstitutes(both, LEAF_A)).toBe(true);
+  });
+
+  it('says Priority: abc in nix-cache-info stops every substitution ("error: stoi"), whichever cache has the path', async () => {
+    const bad = await serveVariant(lan, { cacheInfo: 'StoreDir: /nix/store\nPriority: abc\n' });
+    caches.badPriority = bad;
+    const w = world([`${caches.full!.url}?priority=1`, bad.url]);
+    const { report, exitCode } = await why(w, [LEAF_A]);
+    const p = report.paths[0]!;
+    expect(p.verdict).toBe('build');
+    expect(p.reason).toContain('error: stoi');
+    expect(p.fix).toContain('Priority');
+    expect(exitCode).toBe(1);
+    expect(await nixSubstitutes(w, LEAF_A)).toBe(false);
+    const r = await execa('nix', ['--extra-experimental-features', 'nix-command', 'path-info', '--store', bad.url, LEAF_A], {
+      env: { ...w.env },
+      reject: false,
+      timeout: 30_000,
+    });
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toContain('error: stoi');
+    const cov = await coverage(w, [APP]);
+    expect(cov.report).toMatchObject({ paths: 3, available: 0 });
+    expect(cov.report.caches[0]).toMatchObject({ present: 3, attributed: 0 });
+    expect(cov.exitCode).toBe(1);
+    const table = await runCli(['coverage', '--store', w.store, APP], { env: w.env });
+    expect(table.stdout.replace(/\s+/g, ' ')).toContain('error: stoi');
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { judgeConnectivity, parseRoutes } from '../../src/host/routes.js';
-import { labelMatches, nixDecodes, sniffCompression } from '../../src/nix/compression.js';
+import { labelMatches, labelReading, libarchiveDecodes, nixDecodes, type Sniffed, sniffCompression } from '../../src/nix/compression.js';
 import { matchNetrc } from '../../src/nix/credentials.js';
 import { driftProblem } from '../../src/nix/daemon-advice.js';
 import { diffEnv, parseEnviron, parseUnitEnvironment, proxyFor } from '../../src/nix/daemon-env.js';
@@ -30,6 +30,22 @@ describe('compression sniffing', () => {
     expect(nixDecodes('zstd', 'nix (Nix) 2.3.16')).toBe(false);
     expect(nixDecodes('zstd', 'nix (Nix) 2.8.0')).toBe(true);
     expect(nixDecodes('xz', null)).toBe(true);
+  });
+
+  it('reads a label as Nix 2.8’s makeDecompressionSink does: none and br by name, anything else by its bytes through libarchive', () => {
+    expect(labelReading('xz', 'nix (Nix) 2.8.0')).toBe('as-labelled');
+    expect(labelReading('', 'nix (Nix) 2.8.0')).toBe('as-labelled');
+    expect(labelReading('lz4', 'nix (Nix) 2.8.0')).toBe('as-labelled');
+    expect(labelReading('foo', 'nix (Nix) 2.8.0')).toBe('by-content');
+    expect(labelReading('foo', null)).toBe('by-content');
+    expect(labelReading('foo', 'nix (Nix) 2.3.16')).toBe('unknown-method');
+    expect(labelReading('zstd', 'nix (Nix) 2.3.16')).toBe('unknown-method');
+    expect(['xz', 'zstd', 'bzip2', 'gzip', 'nar', 'unknown'].filter((k) => libarchiveDecodes(k as Sniffed))).toEqual([
+      'xz',
+      'zstd',
+      'bzip2',
+      'gzip',
+    ]);
   });
 });
 

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nar } from '../../../checks/nar.js';
+import { createDecoder } from '../../../src/nix/decompress.js';
 import type { Finding } from '../../../src/runner/check.js';
 import { fakeFacts, fakeResults, type World } from '../../helpers/facts.js';
 import { CACHES, KEYS } from '../../helpers/servers.js';
@@ -61,8 +62,40 @@ describe('nar check: scripted verdicts over the real leaf-a NAR of the signed fi
     expect(JSON.stringify(f)).not.toContain('hash mismatch in file downloaded from');
   });
 
-  it('fails a compression method Nix does not know, naming it', async () => {
+  it('warns, not fails, on a label Nix does not name over xz bytes: Nix 2.8 hands it to libarchive, which decodes it by its bytes', async () => {
     const f = await runNar({ status: 200, body: narBytes }, narinfo.replace('Compression: xz', 'Compression: lz9'));
+    expect(f.status).toBe('warn');
+    expect(f.data).toMatchObject({ problems: ['unknown-label'], narHash: 'matches' });
+    expect(f.summary).toContain('recognises it as xz and decodes it');
+    expect(f.summary).not.toMatch(/Nix fails/);
+    expect(f.fix).toContain('Compression: xz');
+  });
+
+  it('fails a label Nix does not name over an uncompressed NAR, quoting libarchive’s "input compression not recognized"', async () => {
+    const plain: Uint8Array[] = [];
+    const decoder = await createDecoder('xz', (out) => plain.push(out));
+    await decoder.write(narBytes);
+    await decoder.end();
+    const f = await runNar({ status: 200, body: Buffer.concat(plain) }, narinfo.replace('Compression: xz', 'Compression: lz9'));
+    expect(f.status).toBe('fail');
+    expect(f.data?.problems).toContain('unknown-label');
+    expect(f.summary).toContain('finds an uncompressed NAR in it — Nix fails with "input compression not recognized"');
+    expect(f.fix).toContain('Compression: none');
+  });
+
+  it('fails a label Nix before 2.4 does not know with its "unknown compression method"', async () => {
+    const { facts, caches } = fakeFacts({
+      conf: `substituters = ${LAN}`,
+      env: { nixVersion: '2.3.16' },
+      run: { samples: [storePath] },
+      script: {
+        http: {
+          [`${LAN}/${narinfoFile}`]: { status: 200, body: narinfo.replace('Compression: xz', 'Compression: lz9') },
+          [`${LAN}/${narUrl}`]: { status: 200, body: narBytes },
+        },
+      },
+    });
+    const f = await nar.run(facts, caches[0]!, fakeResults());
     expect(f.status).toBe('fail');
     expect(f.summary).toContain("unknown compression method 'lz9'");
   });
