@@ -11,12 +11,17 @@ import { parseStorePath } from '../nix/store-path.js';
 import { cacheFileUrl } from '../nix/store-url.js';
 import type { NarinfoWord, NarWord, SignatureWord } from '../nix/substitution.js';
 import { clientSettingsApply, effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
-import type { BulkHttp } from '../system/bulk-http.js';
+import { formatBytes } from '../report/text.js';
+import type { BulkHttp, BulkResult } from '../system/bulk-http.js';
 import type { Fs } from '../system/fs.js';
 import type { CacheInfoFact } from './types.js';
 
-/** Nix reads a narinfo of any size; one naming 100,000 references is about 5 MB. */
-const MAX_NARINFO_BYTES = 16 * 1024 * 1024;
+/**
+ * Nix reads a narinfo of any size; this one names about 65,000 references, far past any real one
+ * (a large closure's root names a few thousand). One is read at a time on each connection: 32
+ * connections streaming without end hold at most 128 MiB.
+ */
+const MAX_NARINFO_BYTES = 4 * 1024 * 1024;
 
 /** A cache as why/coverage use it: where it stands in Nix's order, and whether Nix uses it at all. */
 export interface CachePlan {
@@ -210,11 +215,21 @@ export async function fetchNarinfo(
     maxBytes: MAX_NARINFO_BYTES,
     ...(auth ? { auth: { user: auth.user, password: auth.password } } : {}),
   });
-  if (!r.ok) return { kind: 'failed', word: r.kind === 'rate-limited' ? 'error' : 'unreachable', message: r.message };
+  if (!r.ok) return { kind: 'failed', word: answered(r) ? 'error' : 'unreachable', message: r.message };
   if (r.status === 404) return { kind: 'absent' };
-  if (r.truncated) return { kind: 'failed', word: 'error', message: `the narinfo is larger than ${MAX_NARINFO_BYTES} bytes` };
+  if (r.truncated) return { kind: 'failed', word: 'error', message: `the narinfo is larger than ${formatBytes(MAX_NARINFO_BYTES)}` };
   if (r.status !== 200) return { kind: 'status', status: r.status };
   return { kind: 'text', text: r.body };
+}
+
+/**
+ * Whether a failed request still reached a server that answered, badly — rate-limited, redirecting
+ * without end, too large, or a body still incomplete at the timeout (`error`) — rather than none
+ * that answered at all (`unreachable`).
+ */
+function answered(r: Extract<BulkResult, { ok: false }>): boolean {
+  if (r.kind === 'rate-limited' || r.kind === 'too-large' || r.kind === 'redirect-loop') return true;
+  return r.kind === 'timeout' && /incomplete/.test(r.message);
 }
 
 /** `<hash>.narinfo` of PATH in CACHE, classified with the words `why` and `coverage` print. */
