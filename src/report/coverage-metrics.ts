@@ -8,15 +8,16 @@ import { gaugesIn, labelValue } from './metrics.js';
  * under nixcache_coverage_ so both can sit in one textfile directory or one scrape.
  */
 
-/** The states a cache's look-ups end in, as the `state` label says them (they add up to the paths). */
+/** The states a cache's look-ups end in — the report's count, and the `state` label saying it; they add up to the paths. */
 export const COVERAGE_STATES = [
-  'present',
-  'missing',
-  'untrusted',
-  'auth',
-  'error',
-  'unreachable',
-] as const satisfies readonly (keyof CoverageCache)[];
+  ['present', 'present'],
+  ['missing', 'missing'],
+  ['untrusted', 'untrusted'],
+  ['auth', 'auth'],
+  ['error', 'error'],
+  ['unreachable', 'unreachable'],
+  ['narMissing', 'nar_missing'],
+] as const satisfies readonly (readonly [keyof CoverageCache, string])[];
 
 /** Whether the run measured what it was asked: every path looked up, no argument refused, no crash. */
 export function coverageMeasured(report: CoverageReport): boolean {
@@ -59,7 +60,7 @@ export async function renderCoverageMetrics(report: CoverageReport): Promise<str
   const ratio = gauge('nixcache_coverage_ratio', 'Share of the paths the cache has with a signature Nix accepts (0 to 1).', labels);
   const paths = gauge(
     'nixcache_coverage_cache_paths',
-    'Paths by what the cache answered: present (signature accepted), missing (404), untrusted (signed by no trusted key), auth (401/403/407), error (5xx, bad narinfo), unreachable (not looked up).',
+    'Paths by what the cache answered: present (signature accepted, NAR there), missing (404), untrusted (signed by no trusted key), auth (401/403/407), error (5xx, bad narinfo), unreachable (not looked up), nar_missing (narinfo accepted, its NAR not downloadable).',
     [...labels, 'state'],
   );
   const fileSize = gauge(
@@ -71,7 +72,7 @@ export async function renderCoverageMetrics(report: CoverageReport): Promise<str
   for (const c of report.caches) {
     const cache = { cache: labelValue(c.url), order: String(c.order) };
     ratio.set(cache, c.coverage);
-    for (const state of COVERAGE_STATES) paths.set({ ...cache, state }, c[state]);
+    for (const [count, state] of COVERAGE_STATES) paths.set({ ...cache, state }, c[count]);
     fileSize.set(cache, c.fileSize);
     narSize.set(cache, c.narSize);
   }

@@ -177,8 +177,18 @@ describe('a coverage run as Prometheus metrics', () => {
       ['auth', 0],
       ['error', 0],
       ['unreachable', 0],
+      ['nar_missing', 0],
     ]);
     expect(Object.fromEntries(states('http://monitor:***@cache.lan.invalid:5000'))).toMatchObject({ untrusted: 1, auth: 3, present: 0 });
+    // A narinfo Nix accepts whose NAR cannot be downloaded has its own state: the states add up to the paths.
+    const narless = parseExposition(
+      await renderCoverageMetrics(
+        coverageReport({ paths: 4, caches: [coverageCache(LAN, 1, { present: 1, narMissing: 3, coverage: 0.25 })] }),
+      ),
+    ).samples;
+    const counts = narless.filter((s) => s.name === 'nixcache_coverage_cache_paths');
+    expect(Object.fromEntries(counts.map((s) => [s.labels.state, s.value]))).toMatchObject({ present: 1, nar_missing: 3 });
+    expect(counts.reduce((n, s) => n + s.value, 0)).toBe(4);
     expect(value(samples, 'nixcache_coverage_ratio', { order: '2' })).toBe(0);
   });
 
