@@ -67,6 +67,14 @@ const advice = (facts: Facts, cache: CacheTarget) =>
 
 function judge(facts: Facts, cache: CacheTarget, body: string, data: Record<string, unknown>): Finding {
   const parsed = parseCacheInfo(body);
+  if (!parsed.ok && parsed.error.code === 'bad-priority') {
+    // A real cache whose nix-cache-info Nix cannot read: every substitution stops, from any cache.
+    return fail(`${parsed.error.message}; Nix substitutes nothing while this cache is in substituters`, {
+      detail: `The first characters of the answer: ${JSON.stringify(body.slice(0, 120))}`,
+      fix: `On the server, make Priority in nix-cache-info a whole number (e.g. Priority: 30), or remove ${cache.url.display} from substituters in ${facts.config.systemFile}.`,
+      data,
+    });
+  }
   if (!parsed.ok) {
     return fail(`'${cache.url.display}' does not appear to be a binary cache: ${parsed.error.message}`, {
       detail: `The first characters of the answer: ${JSON.stringify(body.slice(0, 120))}`,

@@ -5,6 +5,7 @@ import type { StoreTools } from '../facts/closure.js';
 import { type DiskCacheFact, readNixDiskCache, unreadableNote } from '../facts/disk-cache.js';
 import { createFacts } from '../facts/index.js';
 import { type CachePlan, type LookupDeps, lookupDepsFor, planCaches } from '../facts/path-lookups.js';
+import { headReader } from '../facts/path-view.js';
 import type { CacheInfoFact } from '../facts/types.js';
 import { DEFAULT_TTLS } from '../nix/disk-cache.js';
 import {
@@ -19,7 +20,7 @@ import { Redactor, redactPatterns } from '../report/redact.js';
 import { writeFileAtomically } from '../system/atomic.js';
 import { createExec } from '../system/exec.js';
 import { createFs } from '../system/fs.js';
-import { createAgent, createHttp, type Http } from '../system/http.js';
+import { createAgent, createHttp } from '../system/http.js';
 import type { Io } from '../system/io.js';
 import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
@@ -121,22 +122,6 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
       await http.close();
       await agent.destroy().catch(() => {});
     },
-  };
-}
-
-/** LookupDeps.readHead over HTTP's streaming GET: the first bytes of a file, the rest not read. */
-function headReader(http: Http, timeoutMs: number): NonNullable<LookupDeps['readHead']> {
-  return async (url, auth, bytes) => {
-    const chunks: Uint8Array[] = [];
-    let got = 0;
-    const r = await http.stream(url, { ...(auth ? { auth } : {}), timeoutMs, totalMs: timeoutMs }, async (chunk) => {
-      chunks.push(chunk);
-      got += chunk.length;
-      return got >= bytes ? 'stop' : 'more';
-    });
-    if (r.ok) return { ok: true, status: r.status, head: Buffer.concat(chunks).subarray(0, bytes) };
-    if (r.status !== undefined) return { ok: true, status: r.status, head: new Uint8Array(0) };
-    return { ok: false, message: r.error.message };
   };
 }
 

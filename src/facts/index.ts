@@ -18,7 +18,7 @@ import { readFirewall, readListeners, readSecretKey, readSystemdUnits } from './
 import { NAR_BUDGET_OPERATIONS, narFileOf, narFileUnread, readNar } from './nar.js';
 import { probePath, probePing, readNameservers } from './network.js';
 import { fetchNarinfo, lookupDepsFor, lookupPath, type NarinfoAnswer, probeNar } from './path-lookups.js';
-import { bulkOverHttp, cacheViewOf, type PathLookupFact, planFor } from './path-view.js';
+import { bulkOverHttp, cacheViewOf, headReader, type PathLookupFact, planFor } from './path-view.js';
 import { readRoutes } from './routes.js';
 import type { FactKind, Facts, NarInfoLookup, NixConfigView } from './types.js';
 
@@ -162,9 +162,11 @@ export function createFacts(deps: FactsDeps): RunFacts {
         http: bulkOverHttp(adapters.http, run.timeoutMs),
         fs: adapters.fs,
         narinfo: (c, hashPart) => use(narinfoAnswer(c, hashPart)),
+        readHead: headReader(adapters.http, run.timeoutMs),
       });
       const lookup = await lookupPath(lookupDeps, plan, storePath);
-      const nar = lookup.narinfo === 'present' && lookup.narUrl ? await probeNar(lookupDeps, plan, lookup.narUrl) : null;
+      const nar =
+        lookup.narinfo === 'present' && lookup.narUrl ? await probeNar(lookupDeps, plan, lookup.narUrl, lookup.compression) : null;
       const hashPart = hashPartOf(storePath);
       const disk = await diskCacheFor(r, hashPart);
       // What the server serves now, so that a remembered narinfo that differs is told apart.

@@ -297,7 +297,9 @@ export interface NarProbe {
  * A NAR labelled with a COMPRESSION Nix does not name is decoded by its bytes (Nix 2.4 and later hand
  * every such label to libarchive): its first bytes are read instead, and say whether Nix can.
  */
-export async function probeNar(deps: LookupDeps, plan: CachePlan, narUrl: string, compression = 'xz'): Promise<NarProbe> {
+export async function probeNar(deps: LookupDeps, plan: CachePlan, narUrl: string, label: string | undefined): Promise<NarProbe> {
+  // A narinfo without Compression: is bzip2 to Nix (NarInfo's default).
+  const compression = label ?? 'bzip2';
   const reading = labelReading(compression, deps.nixVersion);
   if (reading === 'by-content' && plan.target.url.httpBase && deps.readHead) return sniffNar(deps, plan, narUrl, compression);
   const probe = await headNar(deps, plan, narUrl);

@@ -5,7 +5,7 @@ import { type CacheView, type DiskWord, decideSubstitution, type PathVerdict, ty
 import type { BulkHttp, BulkResult } from '../system/bulk-http.js';
 import type { Http } from '../system/http.js';
 import type { DiskCacheFact } from './disk-cache.js';
-import { type CachePlan, type Lookup, type NarProbe, planCaches } from './path-lookups.js';
+import { type CachePlan, type Lookup, type LookupDeps, type NarProbe, planCaches } from './path-lookups.js';
 import type { CacheInfoFact, Facts } from './types.js';
 
 /** One named path in one cache, as `nixcache why` sees it (the doctor's coverage and signature checks read it). */
@@ -168,4 +168,20 @@ export async function rememberedMissing(facts: Facts, cache: CacheTarget, path: 
   if (fact.view.disk !== 'negative' || fact.view.narinfo !== 'present') return undefined;
   const verdict = whyVerdict(facts, fact);
   return { verdict, expires: fact.view.diskExpires, database: disk.path };
+}
+
+/** LookupDeps.readHead over HTTP's streaming GET: the first bytes of a file, the rest not read. */
+export function headReader(http: Http, timeoutMs: number): NonNullable<LookupDeps['readHead']> {
+  return async (url, auth, bytes) => {
+    const chunks: Uint8Array[] = [];
+    let got = 0;
+    const r = await http.stream(url, { ...(auth ? { auth } : {}), timeoutMs, totalMs: timeoutMs }, async (chunk) => {
+      chunks.push(chunk);
+      got += chunk.length;
+      return got >= bytes ? 'stop' : 'more';
+    });
+    if (r.ok) return { ok: true, status: r.status, head: Buffer.concat(chunks).subarray(0, bytes) };
+    if (r.status !== undefined) return { ok: true, status: r.status, head: new Uint8Array(0) };
+    return { ok: false, message: r.error.message };
+  };
 }

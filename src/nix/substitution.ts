@@ -184,6 +184,3 @@ function hostOf(url: string): string {
     return 'HOST';
   }
 }
-
-/** Compressions Nix 2.8 decodes (compression.cc: its own xz/bzip2/br/zstd, libarchive's filters, none). */
-export const DECODABLE = new Set(['', 'none', 'xz', 'bzip2', 'br', 'zstd', 'gzip', 'lzip', 'lz4', 'lrzip', 'grzip']);

@@ -269,16 +269,23 @@ describe('cache-info check: the document', () => {
   it.each([
     ['', 'the document is empty'],
     ['hello world\n', 'the document has no `Key: value` fields'],
-    ['StoreDir: /nix/store\nPriority: high\n', 'Priority \'high\' is not an integer Nix can read: Nix fails with "error: stoi"'],
-    [
-      'StoreDir: /nix/store\nPriority: 99999999999999999999999\n',
-      'Priority \'99999999999999999999999\' is not an integer Nix can read: Nix fails with "error: stoi"',
-    ],
   ])('fails a 200 answer that is not a nix-cache-info document (%j)', async (body, why) => {
     const f = await runCacheInfo(lan({ status: 200, body }));
     expect(f.status).toBe('fail');
     expect(f.summary).toBe(`'${LAN}' does not appear to be a binary cache: ${why}`);
   });
+
+  it.each([['high'], ['99999999999999999999999']])(
+    'fails a Priority Nix cannot read (%s): a binary cache all the same, but every substitution stops — the fix is the number',
+    async (priority) => {
+      const f = await runCacheInfo(lan({ status: 200, body: `StoreDir: /nix/store\nPriority: ${priority}\n` }));
+      expect(f.status).toBe('fail');
+      expect(f.summary).toBe(
+        `Priority '${priority}' is not an integer Nix can read: Nix fails with "error: stoi"; Nix substitutes nothing while this cache is in substituters`,
+      );
+      expect(f.fix).toMatch(/^On the server, make Priority in nix-cache-info a whole number \(e\.g\. Priority: 30\), or remove /);
+    },
+  );
 
   it('fails a cache made for another store directory', async () => {
     const f = await runCacheInfo(lan({ status: 200, body: 'StoreDir: /gnu/store\nWantMassQuery: 1\n' }));
