@@ -58,7 +58,7 @@ export async function coverageCommand(flags: CoverageFlags, env: Readonly<NodeJS
 function usageProblem(flags: CoverageFlags): { argument: string; message: string } | undefined {
   const inputs = [flags.conf, flags.pathsFrom].filter((f): f is string => f !== undefined && f !== '-');
   const problem = firstFileProblem([
-    fileToWrite('--report', flags.report),
+    fileToWrite('--report', flags.report, inputs),
     fileToWrite('--metrics', flags.metrics, inputs),
     fileToRead('--conf', flags.conf),
     fileToRead('--paths-from', flags.pathsFrom === '-' ? undefined : flags.pathsFrom),

@@ -25,7 +25,7 @@ import type { Io } from '../system/io.js';
 import { createNet } from '../system/net.js';
 import { createPing } from '../system/ping.js';
 import { createPipelinedBulkHttp } from '../system/pipelined-http.js';
-import { terminal } from '../system/terminal.js';
+import { terminal, unwritableFileProblem } from '../system/terminal.js';
 import type { PathsFlags } from './flags.js';
 
 /**
@@ -183,7 +183,7 @@ export function cacheEntries(plans: readonly CachePlan[]): PathsCacheEntry[] {
  * and the table unless stdout is taken (by those, or by another output: STDOUT_TAKEN). Returns how
  * many outputs could not be delivered.
  */
-export async function writeOutputs<R>(
+export async function writeOutputs<R extends { environment: Pick<PathsEnvironment, 'configFiles'> }>(
   flags: PathsFlags,
   env: Readonly<NodeJS.ProcessEnv>,
   report: R,
@@ -196,9 +196,13 @@ export async function writeOutputs<R>(
   // After a usage error nothing ran, and the error may be the --report file itself (a symbolic
   // link, a directory): the file is left alone, as the doctor leaves it.
   if (flags.report?.to === 'file' && !usageError) {
-    const written = writeFileAtomically(flags.report.path, render.markdown(report));
+    // Checked again now that the run knows every nix.conf it read (the one NIX_CONF_DIR names, an !include).
+    const { path } = flags.report;
+    const reads = [...(flags.conf ? [flags.conf] : []), ...report.environment.configFiles];
+    const problem = unwritableFileProblem(path, reads);
+    const written = problem ? { ok: false as const, message: `${path} ${problem}` } : writeFileAtomically(path, render.markdown(report));
     if (!written.ok) undelivered++;
-    if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${flags.report.path}: ${written.message}\n`);
+    if (!written.ok) await terminal.stderr(`nixcache: could not write the report to ${path}: ${written.message}\n`);
   } else if (flags.report?.to === 'stdout') undelivered += (await terminal.stdout(render.markdown(report))).ok ? 0 : 1;
   if (!flags.json && flags.report?.to !== 'stdout' && !stdoutTaken)
     undelivered += (await terminal.stdout(render.table(report, { width: terminal.columns, color }))).ok ? 0 : 1;

@@ -76,7 +76,10 @@ function usageProblem(flags: PathsFlags): { errors: WhyReport['errors'] } | unde
         },
       ],
     };
-  const problem = firstFileProblem([fileToWrite('--report', flags.report), fileToRead('--conf', flags.conf)]);
+  const problem = firstFileProblem([
+    fileToWrite('--report', flags.report, flags.conf ? [flags.conf] : []),
+    fileToRead('--conf', flags.conf),
+  ]);
   return problem ? { errors: [problem] } : undefined;
 }
 

@@ -72,6 +72,25 @@ describe('outputs that cannot be written give a non-zero exit', () => {
     expect(existsSync(join(dir, '-'))).toBe(false);
   });
 
+  it.each([['why'], ['coverage']])(
+    '%s never writes its report over a nix.conf it reads: --conf named, or found in NIX_CONF_DIR',
+    async (command) => {
+      const text = 'substituters = http://127.0.0.1:9\n';
+      const { dir, env } = nixConf(text);
+      const conf = join(dir, 'nix.conf');
+      const path = '/nix/store/00000000000000000000000000000000-x';
+      // Named by --conf: refused before the run, exit 2.
+      const named = await runCli([command, '--conf', conf, '--report', conf, path], { env });
+      expect(named.exitCode).toBe(2);
+      expect(named.stderr).toMatch(/is one of the files this run reads/);
+      // Found by the run (NIX_CONF_DIR): refused when the report is written, exit 3, the file intact.
+      const found = await runCli([command, '--report', conf, path], { env });
+      expect(found.exitCode).toBe(3);
+      expect(found.stderr).toMatch(/could not write the report to .*is one of the files this run reads/);
+      expect(readFileSync(conf, 'utf8')).toBe(text);
+    },
+  );
+
   it('writes the report by rename, so a reader never sees half of it, and keeps the JSON valid beside it', async () => {
     const { dir, env } = nixConf('substituters = http://127.0.0.1:9\n');
     const file = join(dir, 'report.md');
