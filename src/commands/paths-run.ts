@@ -81,6 +81,15 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
     network: true,
     signal: deadline,
   });
+  // A nix.conf that blocks (a FIFO: every nix command waits on it) or that nixcache stopped reading
+  // leaves no configuration to judge with: nothing is looked up, rather than a verdict on none.
+  const stopped = discovery.config.problems.find((p) => p.code === 'blocks' || p.code === 'read-limit');
+  if (stopped)
+    throw new Error(
+      stopped.code === 'blocks'
+        ? `every nix command hangs reading ${stopped.file}: ${stopped.message}`
+        : `nixcache stopped reading nix.conf at ${stopped.file}${stopped.line ? `:${stopped.line}` : ''}: ${stopped.message}`,
+    );
   const redactor = new Redactor();
   for (const s of discovery.secrets) redactor.add(s);
   const facts = createFacts({

@@ -186,4 +186,23 @@ describe('a FIFO where a file is expected', () => {
     parseReport(r.stdout);
     expect(r.durationMs).toBeLessThan(6000);
   });
+
+  it.each([['why'], ['coverage']])(
+    '%s with a FIFO as nix.conf looks nothing up and says why, exit 2 (it ran with no configuration)',
+    async (command) => {
+      const { dir, env } = nixConf('');
+      const { execFileSync } = await import('node:child_process');
+      const conf = join(dir, 'fifo.conf');
+      execFileSync('mkfifo', [conf]);
+      const r = await runCli([command, '--json', '--conf', conf, '/nix/store/00000000000000000000000000000000-x'], {
+        env,
+        timeoutMs: 20_000,
+      });
+      expect(r.exitCode).toBe(2);
+      const document = JSON.parse(r.stdout) as { errors: { message: string }[] };
+      expect(document.errors).toEqual([
+        { argument: '(run)', message: expect.stringMatching(/every nix command hangs reading .*fifo\.conf/) },
+      ]);
+    },
+  );
 });
