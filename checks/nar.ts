@@ -3,6 +3,7 @@ import { NAR_BUDGET_OPERATIONS, type NarFact } from '../src/facts/nar.js';
 import type { Facts } from '../src/facts/types.js';
 import { blocksSubstitution, describeNarProblem, narProblems } from '../src/nix/nar-advice.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
+import { withStoreParam } from '../src/nix/store-url.js';
 import { formatBytes } from '../src/report/text.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
@@ -101,10 +102,10 @@ function judge(facts: Facts, cache: CacheTarget, info: NarInfo, fact: NarFact): 
       const cannot = problems.find((p) => p.kind === 'nix-cannot-decode');
       const fix = [
         mislabel && 'actual' in mislabel && mislabel.actual !== 'unknown'
-          ? `The server must say what it serves: Compression: ${mislabel.actual} (regenerate the narinfo, or push again: nix copy --to '${cache.url.display}?compression=${mislabel.actual}' ${storePathOf(info)})`
+          ? `The server must say what it serves: Compression: ${mislabel.actual} (regenerate the narinfo, or push again: nix copy --to '${withStoreParam(cache.url.display, 'compression', mislabel.actual)}' ${storePathOf(info)})`
           : undefined,
         cannot && cannot.kind === 'nix-cannot-decode'
-          ? `Upgrade Nix on this machine (NixOS: nix.package = pkgs.nixVersions.stable;), or push with a method it reads: nix copy --to '${cache.url.display}?compression=xz' ${storePathOf(info)}`
+          ? `Upgrade Nix on this machine (NixOS: nix.package = pkgs.nixVersions.stable;), or push with a method it reads: nix copy --to '${withStoreParam(cache.url.display, 'compression', 'xz')}' ${storePathOf(info)}`
           : undefined,
         RECOPY(cache, info),
         FALLBACK,

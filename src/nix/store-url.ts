@@ -141,3 +141,13 @@ const NETWORK_SCHEMES: ReadonlySet<string> = new Set(['http', 'https', 'ssh', 's
 export function overNetwork(url: StoreUrl): boolean {
   return url.httpBase !== undefined || NETWORK_SCHEMES.has(url.scheme);
 }
+
+/**
+ * The store URL RAW with NAME=VALUE among its parameters (`nix copy --to 'URL?compression=xz'`):
+ * added after `&` when it already has some, replacing the parameter when it has that one.
+ */
+export function withStoreParam(raw: string, name: string, value: string): string {
+  const [base = raw, query = ''] = raw.split(/\?(.*)/s);
+  const kept = query.split('&').filter((p) => p !== '' && p.split('=')[0] !== name);
+  return `${base}?${[...kept, `${name}=${value}`].join('&')}`;
+}

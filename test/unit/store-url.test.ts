@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseStoreUrl, redactUrl } from '../../src/nix/store-url.js';
+import { parseStoreUrl, redactUrl, withStoreParam } from '../../src/nix/store-url.js';
 
 describe('parseStoreUrl', () => {
   it('splits store settings off the query and reads priority', () => {
@@ -56,5 +56,16 @@ describe('s3:// stores', () => {
   it('has no address without a bucket or with an endpoint that is not a URL', () => {
     expect(parseStoreUrl('s3://').httpBase).toBeUndefined();
     expect(parseStoreUrl('s3://b?endpoint=ftp://x').httpBase).toBeUndefined();
+  });
+});
+
+describe('a store URL with one more parameter, for a fix command', () => {
+  it.each([
+    ['http://127.0.0.1:41001', 'http://127.0.0.1:41001?compression=xz'],
+    ['http://127.0.0.1:41001?trusted=1', 'http://127.0.0.1:41001?trusted=1&compression=xz'],
+    ['s3://bucket?region=eu-west-1&compression=zstd', 's3://bucket?region=eu-west-1&compression=xz'],
+    ['file:///srv/cache?', 'file:///srv/cache?compression=xz'],
+  ])('%s', (url, expected) => {
+    expect(withStoreParam(url, 'compression', 'xz')).toBe(expected);
   });
 });
