@@ -45,7 +45,7 @@ export const cacheInfo: CacheCheck = {
     if (status !== 200) {
       return fail(`GET /nix-cache-info answered HTTP ${status}${status >= 500 ? ': the cache server has an internal error' : ''}`, {
         fix: status >= 500 ? 'Look at the cache server’s log: journalctl -u nix-serve -n 50 (or harmonia, atticd).' : undefined,
-        detail: advice(facts, cache),
+        detail: status >= 500 ? serverErrorAdvice(facts, cache, status) : advice(facts, cache),
         data,
       });
     }
@@ -61,6 +61,19 @@ const netrcView = (facts: Facts): NetrcView => ({ ...facts.config.netrc, root: f
 
 /** access-tokens entries written for this cache's host: Nix never sends them to a binary cache. */
 const accessTokens = (facts: Facts, cache: CacheTarget) => accessTokensFor(cache.url, facts.config.settings.list('access-tokens'));
+
+/** What Nix does with a cache whose nix-cache-info answers 5xx: it retries, then gives up on it with curl's words. */
+function serverErrorAdvice(facts: Facts, cache: CacheTarget, status: number): string {
+  const attempts = Number(facts.config.settings.get('download-attempts') ?? '5') || 5;
+  return [
+    `Nix asks again (download-attempts = ${attempts}, waiting longer each time) and then gives up on this cache: "unable to download '${cache.url.display}/nix-cache-info': HTTP error ${status}".`,
+    ...(facts.config.settings.get('fallback') === 'true'
+      ? []
+      : [
+          'Unless fallback is true, a build whose substitution fails stops instead of building locally (NixOS: nix.settings.fallback = true;).',
+        ]),
+  ].join('\n');
+}
 
 const advice = (facts: Facts, cache: CacheTarget) =>
   cache.role === 'substituter' ? deadCacheAdvice(facts.config.settings, cache.url.display) : undefined;

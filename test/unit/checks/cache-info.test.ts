@@ -242,7 +242,10 @@ describe('cache-info check: HTTP errors', () => {
     expect(f.status).toBe('fail');
     expect(f.summary).toBe(`GET /nix-cache-info answered HTTP ${status}: the cache server has an internal error`);
     expect(f.fix).toContain('journalctl -u nix-serve -n 50');
-    expect(f.detail).toContain(DEAD_CACHE);
+    // Not the dead-cache wait: Nix asks again, then gives up with curl's words.
+    expect(f.detail).not.toContain(DEAD_CACHE);
+    expect(f.detail).toContain(`"unable to download '${LAN}/nix-cache-info': HTTP error ${status}"`);
+    expect(f.detail).toContain('download-attempts = 5');
     expect(f.data).toMatchObject({ status });
   });
 
