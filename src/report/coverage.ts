@@ -233,9 +233,11 @@ export function renderCoverageMarkdown(raw: CoverageReport): string {
     out.push(
       `| ${c.order} | ${escapeInline(c.url)}${c.used ? '' : ' (unused)'} | ${(c.coverage * 100).toFixed(1)}% | ${c.present} | ${c.narMissing} | ${c.missing} | ${c.untrusted} | ${c.auth} | ${c.error} | ${c.unreachable} | ${formatBytes(c.fileSize)} | ${formatBytes(c.narSize)} | ${c.attributed} |`,
     );
+  const notes = cacheNotesMarkdown(r.caches);
   out.push(
     '',
-    ...cacheNotesMarkdown(r.caches),
+    // A blank line ends the notes' list: the next line is a paragraph, not part of its last item.
+    ...(notes.length > 0 ? [...notes, ''] : []),
     `Nix's narinfo disk cache: ${escapeInline(r.diskCache.path ?? 'none')} (${r.diskCache.state}${r.diskCache.message ? `: ${escapeInline(r.diskCache.message)}` : ''})`,
     '',
   );

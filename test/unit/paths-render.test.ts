@@ -114,4 +114,14 @@ describe('why and coverage reports cut what a cache supplied, and count in words
     expect(values[at.indexOf('unreachable')]).toBe('5');
     expect(values[at.indexOf('error')]).toBe('0');
   });
+
+  it('ends the list of cache notes before the disk-cache line in the Markdown (it was glued to the last note)', () => {
+    const report = coverageReport({ unreachable: 5 });
+    report.caches = report.caches.map((c) => ({ ...c, used: false, unusedReason: 'the nix-daemon does not use it for this user' }));
+    const markdown = renderCoverageMarkdown(report);
+    expect(markdown).toContain('is not used: the nix-daemon does not use it');
+    const lines = markdown.split('\n');
+    const disk = lines.findIndex((l) => l.startsWith("Nix's narinfo disk cache:"));
+    expect(lines[disk - 1]).toBe('');
+  });
 });
