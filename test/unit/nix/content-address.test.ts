@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { contentAddressedPath, contentAddressing, parseContentAddress } from '../../../src/nix/content-address.js';
 import { parseNarInfo } from '../../../src/nix/narinfo.js';
+import { createSignatureVerifier } from '../../../src/nix/signature-verifier.js';
+import { classifySignatures } from '../../../src/nix/signatures.js';
 
 /**
  * Store paths real Nix 2.8 made on this machine, with their `ca` and references from
@@ -171,5 +173,40 @@ describe('parseContentAddress reads what content-address.cc reads', () => {
       ok: true,
       value: { method: 'recursive' },
     });
+  });
+});
+
+describe('signatures of content-addressed narinfos, as checkSignatures judges them', () => {
+  const other = 'other-1:9EPD/A/IE2US2TonpXBqJGSe0kXTX7s/t5byCGYjVPU8hxZIgJqj8igVsJtEmOfRGuCQBhGNB916GpQGf0VQBQ==';
+  const add = MADE_BY_NIX[0] as (typeof MADE_BY_NIX)[0];
+  const signed = (ca: string | undefined, sigs: string[]) => {
+    const text = narinfo(add.path, ca, add.references) + sigs.map((s) => `Sig: ${s}\n`).join('');
+    const parsed = parseNarInfo(text);
+    if (!parsed.ok) throw new Error(parsed.error.message);
+    return parsed.value;
+  };
+
+  it.each([
+    ['unsigned', []],
+    ['signed by a key nobody trusts', [other]],
+  ])('needs no signature when its CA recomputes to its path (%s)', async (_, sigs) => {
+    const info = signed(add.ca, sigs);
+    const expected = { kind: 'content-addressed', ca: add.ca, signedBy: sigs.length ? ['other-1'] : [] };
+    expect(classifySignatures(info, [])).toEqual(expected);
+    expect(await createSignatureVerifier([])(info)).toEqual(expected);
+  });
+
+  it('needs a signature as before when its CA does not recompute', async () => {
+    const altered = 'fixed:r:sha256:0b25p565bqlixnc4rz5gq341id9l3acr2r2xcw680f71f28yjgvl';
+    expect(classifySignatures(signed(altered, []), []).kind).toBe('unsigned');
+    expect(classifySignatures(signed(altered, [other]), []).kind).toBe('untrusted');
+    expect((await createSignatureVerifier([])(signed(altered, [other]))).kind).toBe('untrusted');
+    expect(classifySignatures(signed(undefined, [other]), []).kind).toBe('untrusted');
+  });
+
+  it('makes a narinfo whose CA: Nix cannot read an error, as nar-info.cc does', () => {
+    const parsed = parseNarInfo(narinfo(add.path, 'bogus', []));
+    expect(parsed).toMatchObject({ ok: false, error: { code: 'bad-ca', line: 7 } });
+    expect(parseNarInfo(narinfo(add.path, '', [])).ok).toBe(true);
   });
 });
