@@ -3,9 +3,10 @@ import { isPrivateBucket } from '../src/facts/cache.js';
 import { unreadableNote } from '../src/facts/disk-cache.js';
 import { rememberedMissing } from '../src/facts/path-view.js';
 import type { Facts } from '../src/facts/types.js';
+import { contentAddressing } from '../src/nix/content-address.js';
 import { isoTime } from '../src/nix/disk-cache.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
-import { classifySignatures, explainMismatch, type SignatureVerdict } from '../src/nix/signatures.js';
+import { classifySignatures, explainMismatch, type SignatureVerdict, verifySignatures } from '../src/nix/signatures.js';
 import { parseStorePath } from '../src/nix/store-path.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../src/nix/trust.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
@@ -78,8 +79,9 @@ async function judgeSample(facts: Facts, cache: CacheTarget, info: NarInfo): Pro
     signedBy: 'signedBy' in verdict ? verdict.signedBy : [],
     trustedKeys: keys.map((k) => k.name),
     ...(verdict.kind === 'valid' ? { key: verdict.key } : {}),
+    ...(info.ca !== undefined ? { contentAddress: info.ca } : {}),
   };
-  const finding = await judge(facts, cache, info, verdict, data);
+  const finding = withFalseClaim(info, await judge(facts, cache, info, verdict, data));
   const requireSigs = effectiveRequireSigs(facts.config, facts.env);
   const trustedParam = cache.url.params.trusted;
   const lenient = !requireSigs
@@ -141,6 +143,22 @@ async function judge(
   switch (verdict.kind) {
     case 'valid':
       return pass(`${name} is signed by trusted key ${verdict.key}`, { data });
+    case 'content-addressed': {
+      const sigs = verifySignatures(info, effectiveTrustedKeys(facts.config, facts.env));
+      const also = sigs.kind === 'valid' ? ` (and signed by trusted key ${sigs.key})` : '';
+      const signers = verdict.signedBy.length > 0 ? `signed by ${verdict.signedBy.join(', ')}` : 'unsigned';
+      return pass(`${name} is content-addressed: Nix accepts it without a trusted signature${also}`, {
+        detail: [
+          `Its CA: ${verdict.ca} recomputes to its store path, so Nix needs no signature for it.`,
+          ...(sigs.kind === 'valid'
+            ? []
+            : [
+                `It is ${signers}, which Nix would not accept for paths that are not content-addressed (most build outputs): check one of those with --sample.`,
+              ]),
+        ].join('\n'),
+        data,
+      });
+    }
     case 'unsigned':
       return fail(`the cache does not sign: ${name} has no Sig: line — Nix refuses it: "lacks a signature by a trusted key"`, {
         fix: `${SERVER_SIGNS}\nGenerate a key pair if there is none: nix-store --generate-binary-cache-key NAME-1 /var/secrets/cache-priv-key.pem /var/secrets/cache-pub-key.pem`,
@@ -190,6 +208,28 @@ async function judge(
   }
 }
 
+/**
+ * A CA: that does not recompute to the path: Nix prints "claims to be content-addressed but isn't" and
+ * wants a signature; and even a trusted one does not help, Nix 2.8 fails importing the path (it aborts
+ * on "Assertion `info->path == info2->path' failed" without references, else "ca hash mismatch").
+ */
+function withFalseClaim(info: NarInfo, finding: Finding): Finding {
+  const ca = contentAddressing(info);
+  if (ca.kind !== 'false-claim') return finding;
+  const path = `${info.storePath.storeDir}/${info.storePath.baseName}`;
+  const claim = `its CA: ${ca.ca} is false (${ca.reason}): Nix says "path '${path}' claims to be content-addressed but isn't"`;
+  if (finding.status !== 'pass')
+    return { ...finding, detail: [finding.detail, `Also, ${claim} and requires a signature.`].filter(Boolean).join('\n') };
+  return fail(`${finding.summary}, but ${claim} and fails to import it`, {
+    detail:
+      info.references.length === 0
+        ? 'Nix 2.8 aborts copying such a path ("Assertion `info->path == info2->path\' failed").'
+        : 'Nix 2.8 stops importing such a path with "ca hash mismatch importing path".',
+    fix: `The narinfo's CA: line was changed after the path was copied: copy it to the cache again (nix copy --to CACHE_URL ${path}) or regenerate its .narinfo on the server.`,
+    data: finding.data,
+  });
+}
+
 /** What to do when the cache errs on narinfo requests: its log, and the request by hand. */
 function lookupFailedFix(cache: CacheTarget, path: string | undefined): string {
   const hash = path?.split('/').pop()?.slice(0, 32) ?? '<hash>';
@@ -207,7 +247,7 @@ async function narrowMismatch(facts: Facts, cache: CacheTarget, info: NarInfo, k
   const others = (await facts.storeCandidates()).filter((c) => !c.endsWith(info.storePath.baseName));
   const { hits } = await facts.findNarInfos(cache, others, 3);
   const keys = facts.config.trustedKeys.keys.filter((k) => keyNames.includes(k.name));
-  const verdicts = hits.flatMap((h) => (h.kind === 'hit' ? [classifySignatures(h.info, keys).kind] : []));
+  const verdicts = hits.flatMap((h) => (h.kind === 'hit' ? [verifySignatures(h.info, keys).kind] : []));
   const nar = await facts.narFile(cache, info);
   return explainMismatch(verdicts, nar.kind === 'read' ? nar.verdict : 'unchecked', keyNames);
 }

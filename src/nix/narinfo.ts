@@ -1,3 +1,4 @@
+import { parseContentAddress } from './content-address.js';
 import { parseHash } from './hash.js';
 import { err, ok, type Result } from './result.js';
 import { parseBaseName, parseStorePath, type StorePath } from './store-path.js';
@@ -75,6 +76,10 @@ export function parseNarInfo(text: string, storeDir = '/nix/store'): Result<NarI
     if (!checked.ok) return err('bad-reference', `reference ${checked.error.message}`, refs?.line);
     references.push(ref);
   }
+  // nar-info.cc parses CA: on reading (parseContentAddressOpt): one Nix cannot read fails the look-up.
+  const ca = need('CA');
+  const parsedCa = ca && ca.value !== '' ? parseContentAddress(ca.value) : undefined;
+  if (parsedCa && !parsedCa.ok) return err('bad-ca', `CA: ${parsedCa.error.message}`, ca?.line);
   const fileSize = need('FileSize');
   if (fileSize && !/^\d+$/.test(fileSize.value))
     return err('bad-file-size', `FileSize '${fileSize.value}' is not an integer`, fileSize.line);

@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { contentAddressing } from './content-address.js';
 import { fingerprint } from './fingerprint.js';
 import { type PublicKey, parseSignature, type Signature } from './keys.js';
 import type { NarInfo } from './narinfo.js';
@@ -34,8 +35,8 @@ export function ed25519Checker(trusted: readonly PublicKey[]): Ed25519Check {
 }
 
 /**
- * classifySignatures for many narinfos: the same verdicts (a signature counts when it verifies with
- * a trusted key of the same name), with the Ed25519 checks run off the main thread by CHECK (libuv's
+ * classifySignatures for many narinfos: the same verdicts (a content-addressed path needs no
+ * signature; otherwise a signature counts when it verifies with a trusted key of the same name), with the Ed25519 checks run off the main thread by CHECK (libuv's
  * pool by default), so that a closure of 10,000 narinfos is verified while the look-ups go on.
  * (Batches on worker threads were tried: each check waits for its batch, the look-ups stall behind
  * them, and 10,001 paths took 1.14 s instead of 1.04 s.) A signer no trusted key is named after costs
@@ -65,6 +66,8 @@ export function createSignatureVerifier(
   };
   const remembered = new Map<string, Promise<SignatureVerdict>>();
   return async (info) => {
+    const ca = contentAddressing(info);
+    if (ca.kind === 'verified') return { kind: 'content-addressed', ca: ca.ca, signedBy: signerNames(info.sigs) };
     if (info.sigs.length === 0) return { kind: 'unsigned' };
     const candidates: Signature[] = [];
     for (const text of info.sigs) {

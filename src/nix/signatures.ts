@@ -1,3 +1,4 @@
+import { contentAddressing } from './content-address.js';
 import { fingerprint } from './fingerprint.js';
 import { type PublicKey, parsePublicKey, parseSignature, verifySignature } from './keys.js';
 import type { NarInfo } from './narinfo.js';
@@ -5,6 +6,11 @@ import type { NarInfo } from './narinfo.js';
 export type SignatureVerdict =
   /** A signature verifies with a trusted key of the same name. */
   | { kind: 'valid'; key: string; signedBy: string[] }
+  /**
+   * Its `CA:` recomputes to its store path: Nix 2.8 accepts it whoever signed it, or nobody
+   * (`checkSignatures` returns maxSigs when `isContentAddressed` holds).
+   */
+  | { kind: 'content-addressed'; ca: string; signedBy: string[] }
   | { kind: 'unsigned' }
   /** Signed, but by no key name in trusted-public-keys. */
   | { kind: 'untrusted'; signedBy: string[] }
@@ -44,8 +50,19 @@ export function signerNames(sigs: readonly string[]): string[] {
   ];
 }
 
-/** Decides, like `ValidPathInfo::checkSignatures` with one signature needed, whether Nix accepts INFO. */
+/**
+ * Decides, like `ValidPathInfo::checkSignatures` with one signature needed, whether Nix accepts INFO:
+ * a content-addressed path needs none; anything else (a CA: that does not recompute too) needs one
+ * that verifies.
+ */
 export function classifySignatures(info: NarInfo, trusted: readonly PublicKey[]): SignatureVerdict {
+  const ca = contentAddressing(info);
+  if (ca.kind === 'verified') return { kind: 'content-addressed', ca: ca.ca, signedBy: signerNames(info.sigs) };
+  return verifySignatures(info, trusted);
+}
+
+/** INFO's Sig: lines alone against TRUSTED, whatever its CA: says. */
+export function verifySignatures(info: NarInfo, trusted: readonly PublicKey[]): Exclude<SignatureVerdict, { kind: 'content-addressed' }> {
   const sigs = info.sigs.map(parseSignature).flatMap((s) => (s.ok ? [s.value] : []));
   const signedBy = signerNames(info.sigs);
   if (info.sigs.length === 0) return { kind: 'unsigned' };
