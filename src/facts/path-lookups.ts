@@ -205,7 +205,7 @@ function openFailure(
     if (r.error.kind === 'too-large')
       return {
         stops: true,
-        reason: `${file} does not end where nixcache stopped reading (${r.error.message}): Nix reads it whole before it asks for any path, and waits without end for one that never ends`,
+        reason: `${file} goes on past what nixcache reads — ${r.error.message}: Nix reads it whole before it asks for any path, and waits without end for one that never ends`,
         fix: `Serve a nix-cache-info of a few lines at ${file} (StoreDir: ${discovery.env.storeDir}), or remove ${target.url.display} from substituters in ${systemFile}`,
       };
     return {

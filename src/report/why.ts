@@ -74,7 +74,19 @@ function cacheLine(c: WhyCache, unused: string | null): string {
   if (c.signature) parts.push(`signature ${c.signature}${c.keys.length ? ` (${keyList(c.keys)})` : ''}`);
   if (c.nar) parts.push(`NAR ${c.nar}${c.compression ? ` ${c.compression}` : ''}${c.decodable === false ? ' (Nix cannot decode it)' : ''}`);
   parts.push(`disk cache ${c.diskCache}${c.diskCacheExpires && c.diskCache === 'negative' ? ` until ${c.diskCacheExpires}` : ''}`);
-  return `${c.order}. ${c.url}${c.used ? '' : ` (not used: ${unused ?? 'Nix skips it'})`}: ${parts.join(', ')}`;
+  return `${c.order}. ${c.url}${c.used ? '' : ` (not used: ${unused ? firstClause(unused) : 'Nix skips it'})`}: ${parts.join(', ')}`;
+}
+
+/** REASON up to its first colon outside parentheses: what happened, without what follows from it (the verdict says that). */
+function firstClause(reason: string): string {
+  let depth = 0;
+  for (let i = 0; i < reason.length - 1; i++) {
+    const ch = reason[i];
+    if (ch === '(') depth++;
+    else if (ch === ')') depth = Math.max(0, depth - 1);
+    else if (ch === ':' && reason[i + 1] === ' ' && depth === 0) return reason.slice(0, i);
+  }
+  return reason;
 }
 
 export function renderWhyTable(raw: WhyReport, opts: { width?: number | undefined; color: boolean }): string {

@@ -189,7 +189,7 @@ describe.skipIf(skipReason)(
       const { report, exitCode } = await why(w, [LEAF_A]);
       const p = report.paths[0]!;
       expect(p.verdict).toBe('build');
-      expect(p.reason).toContain(`${cache.url}/nix-cache-info does not end`);
+      expect(p.reason).toContain(`${cache.url}/nix-cache-info goes on past what nixcache reads`);
       // Its narinfos are looked up as usual: the fault is nix-cache-info's alone.
       expect(p.caches[0]).toMatchObject({ narinfo: 'present', narinfoDetail: null });
       expect(p.fix).toContain('Serve a nix-cache-info of a few lines');

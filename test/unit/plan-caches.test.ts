@@ -89,7 +89,7 @@ describe('a cache as Nix opens it: by its nix-cache-info, or from its narinfo di
   it('says a nix-cache-info that does not end stops Nix, and speaks of nix-cache-info, not of a narinfo', () => {
     const p = plan('http://a', failed('too-large', 'the answer is larger than 64.0 kB'));
     expect(p.down).toBeUndefined();
-    expect(p.stopsNix?.reason).toContain('http://a/nix-cache-info does not end');
+    expect(p.stopsNix?.reason).toContain('http://a/nix-cache-info goes on past what nixcache reads');
     expect(p.stopsNix?.fix).toContain('Serve a nix-cache-info of a few lines');
   });
 });
