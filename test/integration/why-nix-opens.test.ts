@@ -161,6 +161,15 @@ describe.skipIf(skipReason)(
         expect(nix.stderr).toContain(c.words);
       });
 
+    it('still uses a cache whose nix-cache-info is an HTML page with 200: Nix reads no field from it and substitutes', async () => {
+      const cache = await serve(lan, { text: '<!doctype html><html><body>Welcome</body></html>\n' });
+      const w = world([cache.url]);
+      const { report } = await why(w, [LEAF_A]);
+      expect(report.caches[0]).toMatchObject({ used: true });
+      expect(report.paths[0]).toMatchObject({ verdict: 'substitute', from: cache.url });
+      expect((await nixSubstitutes(w, LEAF_A)).ok).toBe(true);
+    });
+
     it('says substitute from a cache Nix remembers although its nix-cache-info now fails or names another store, as Nix does', async () => {
       const cache = await serve(lan, { text: 'StoreDir: /nix/store\nPriority: 7\n' });
       const w = world([cache.url]);
