@@ -3,7 +3,7 @@ import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { isatty, ReadStream } from 'node:tty';
 import { localClosure, resolveArguments, systemRoot } from '../facts/closure.js';
-import { type Lookup, lookupPath, type NarProbe, probeNar } from '../facts/path-lookups.js';
+import { type Lookup, lookupPath, type NarProbe, probeNar, replanWithDiskCache } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
 import type { CoverageCache, CoverageHole, CoverageReport } from '../report/coverage.js';
 import { NO_COUNTS, renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
@@ -181,7 +181,9 @@ export async function runCoverage(
   onProgress('reading nix.conf and the caches’ nix-cache-info');
   const session = await openSession(flags, env);
   try {
-    const { discovery, plans, disk, deps, tools } = session;
+    const { discovery, disk, deps, tools } = session;
+    // Nix opens a cache its disk cache remembers from there, without its nix-cache-info.
+    const plans = replanWithDiskCache(discovery, session.plans, disk);
     const storeDir = discovery.env.storeDir;
     const args = [...flags.args, ...(flags.pathsFrom ? await readPathsFrom(flags.pathsFrom, session.deadline) : [])];
     const errors: CoverageReport['errors'] = [];
@@ -224,8 +226,9 @@ export async function runCoverage(
         // References are the closure's next wave; a path's own name is not kept twice.
         lookups[i]?.set(path, lookup);
         // A NAR Nix would download from here: probed (HEAD) on the same pool, since a NAR that fails makes Nix try the next cache.
+        // Its first bytes are not read (a GET per NAR would leave the pipelined pool): a label Nix names is taken at its word.
         if (usable(lookup) && lookup.narUrl) {
-          const nar = await probeNar(deps, plan, lookup.narUrl, lookup.compression);
+          const nar = await probeNar(deps, plan, lookup.narUrl, lookup.compression, 'head');
           if (nar.nar !== 'ok' || nar.undecodable) narFailures[i]?.set(path, nar);
         }
         done++;

@@ -1,19 +1,22 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import { parseCacheInfo } from '../nix/cache-info.js';
-import { compressionOf, labelReading, libarchiveDecodes, NOT_RECOGNIZED, SNIFF_BYTES, sniffCompression } from '../nix/compression.js';
+import { labelReading, SNIFF_BYTES, sniffCompression } from '../nix/compression.js';
+import { type DiskCacheInfo, diskCacheUrl } from '../nix/disk-cache.js';
 import type { PublicKey } from '../nix/keys.js';
+import { describeNarProblem, judgeNarHead } from '../nix/nar-advice.js';
 import { type NarInfo, parseNarInfo } from '../nix/narinfo.js';
 import { credentialsFor } from '../nix/netrc.js';
 import { effectiveOrder, resolvePriority } from '../nix/priority.js';
 import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import type { SignatureVerdict } from '../nix/signatures.js';
 import { parseStorePath } from '../nix/store-path.js';
-import { cacheFileUrl } from '../nix/store-url.js';
+import { cacheFileUrl, isHttpScheme } from '../nix/store-url.js';
 import type { NarinfoWord, NarWord, SignatureWord } from '../nix/substitution.js';
 import { clientSettingsApply, effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import { formatBytes } from '../report/text.js';
 import type { BulkHttp, BulkResult } from '../system/bulk-http.js';
 import type { Fs } from '../system/fs.js';
+import type { DiskCacheFact } from './disk-cache.js';
 import type { CacheInfoFact } from './types.js';
 
 /**
@@ -34,17 +37,22 @@ export interface CachePlan {
   prioritySource: 'url' | 'cache-info' | 'default';
   used: boolean;
   unusedReason?: string;
+  /** The remedy when Nix drops the cache for a reason of its own (not the daemon's trust rules). */
+  unusedFix?: string;
   /** Why no path can be looked up here (its nix-cache-info failed at the transport), if so. */
   down?: { word: NarinfoWord; detail: string };
   /** The StoreDir its nix-cache-info names when it is not ours: Nix skips the cache with a warning. */
   foreignStoreDir?: string;
   /**
-   * Why Nix stops every substitution while this cache is a substituter: its nix-cache-info has a
-   * Priority Nix 2.8 cannot read (std::stoi throws, and nothing catches it: "error: stoi").
+   * Why Nix stops every substitution while this cache is a substituter, and the remedy: its
+   * nix-cache-info has a Priority Nix 2.8 cannot read (std::stoi throws, and nothing catches it:
+   * "error: stoi"), or never ends (Nix reads it whole before it asks for any path).
    */
-  stopsNix?: string;
+  stopsNix?: { reason: string; fix: string };
   /** `?trusted=1`: Nix accepts its paths without signatures. */
   trusted: boolean;
+  /** What its nix-cache-info answered (planCaches reads it again with Nix's disk cache: replanWithDiskCache). */
+  cacheInfo?: CacheInfoFact;
 }
 
 /** One narinfo look-up, kept small: a closure of 100,000 paths holds one of these per path and cache. */
@@ -62,8 +70,18 @@ export interface Lookup {
   compression?: string;
 }
 
-/** The caches in the order Nix tries them, each with what its nix-cache-info said. */
-export function planCaches(discovery: Discovery, infos: ReadonlyMap<CacheTarget, CacheInfoFact>): CachePlan[] {
+/**
+ * The caches in the order Nix tries them, each as Nix opens it (http-binary-cache-store.cc init):
+ * a cache its narinfo disk cache (DISK) remembers is opened from that row, with the Priority it had,
+ * and its nix-cache-info is not asked for at all; any other is opened by its nix-cache-info, and
+ * dropped with a warning when that cannot be had.
+ */
+export function planCaches(
+  discovery: Discovery,
+  infos: ReadonlyMap<CacheTarget, CacheInfoFact>,
+  disk?: DiskCacheFact,
+  now = Math.floor(Date.now() / 1000),
+): CachePlan[] {
   const { env, config } = discovery;
   const daemonOnly = !clientSettingsApply(env);
   const daemonAllows = new Set([
@@ -74,23 +92,41 @@ export function planCaches(discovery: Discovery, infos: ReadonlyMap<CacheTarget,
     .filter((t) => t.role !== 'server')
     .map((target) => {
       const fact = infos.get(target);
+      const remembered = rememberedCacheInfo(disk, target, env.nixVersion, now);
       let down: CachePlan['down'];
-      let unusedReason: string | undefined;
       let text: string | undefined;
       if (fact?.kind === 'http') {
-        if (!fact.result.ok) down = { word: 'unreachable', detail: fact.result.error.message };
-        else if (fact.result.response.status === 200) text = fact.result.response.body;
+        if (!fact.result.ok) {
+          if (fact.result.error.kind !== 'too-large') down = { word: 'unreachable', detail: fact.result.error.message };
+        } else if (fact.result.response.status === 200) text = fact.result.response.body;
       } else if (fact?.kind === 'file' && fact.read.ok) text = fact.read.text;
-      const opened = text === undefined ? {} : openedAs(text, env.storeDir);
+      const opened = remembered || text === undefined ? {} : openedAs(text, env.storeDir);
+      const failure = remembered ? undefined : openFailure(discovery, target, fact, disk);
       // The daemon never opens a cache it ignores for this user: then neither what follows can happen.
       const ignored = daemonOnly && !daemonAllows.has(target.url.raw);
-      const stopsNix = ignored ? undefined : opened.stopsNix;
+      const stopsNix: CachePlan['stopsNix'] = ignored
+        ? undefined
+        : opened.stopsNix
+          ? {
+              reason: opened.stopsNix,
+              fix: `Write an integer Priority in ${target.url.display}/nix-cache-info on the server (e.g. Priority: 30), or remove ${target.url.display} from substituters in ${config.systemFile}`,
+            }
+          : failure?.stops
+            ? { reason: failure.reason, fix: failure.fix }
+            : undefined;
+      let unused: { reason: string; fix?: string } | undefined;
       if (opened.foreignStoreDir)
-        unusedReason = `it serves the store directory '${opened.foreignStoreDir}', not '${env.storeDir}': Nix skips it ("binary cache '${target.url.display}' is for Nix stores with prefix '${opened.foreignStoreDir}', not '${env.storeDir}'")`;
+        unused = {
+          reason: `it serves the store directory '${opened.foreignStoreDir}', not '${env.storeDir}': Nix skips it ("binary cache '${target.url.display}' is for Nix stores with prefix '${opened.foreignStoreDir}', not '${env.storeDir}'")`,
+          fix: `Use a cache made for ${env.storeDir}: replace ${target.url.display} in substituters in ${config.systemFile}`,
+        };
       else if (ignored)
-        unusedReason = `${env.user} is not a trusted user and the daemon's own nix.conf does not list it in substituters or trusted-substituters`;
-      else if (stopsNix) unusedReason = `its nix-cache-info stops Nix: ${stopsNix}`;
-      const { priority, source } = resolvePriority(target.url.priority, opened.priority);
+        unused = {
+          reason: `${env.user} is not a trusted user and the daemon's own nix.conf does not list it in substituters or trusted-substituters`,
+        };
+      else if (stopsNix) unused = { reason: `its nix-cache-info stops Nix: ${stopsNix.reason}`, fix: stopsNix.fix };
+      else if (failure) unused = failure;
+      const { priority, source } = resolvePriority(target.url.priority, remembered?.priority ?? opened.priority);
       const trusted = ['1', 'true'].includes(target.url.params.trusted ?? '');
       return {
         target,
@@ -98,15 +134,99 @@ export function planCaches(discovery: Discovery, infos: ReadonlyMap<CacheTarget,
         order: 0,
         priority,
         prioritySource: source,
-        used: unusedReason === undefined,
-        ...(unusedReason ? { unusedReason } : {}),
+        used: unused === undefined,
+        ...(unused ? { unusedReason: unused.reason } : {}),
+        ...(unused?.fix ? { unusedFix: unused.fix } : {}),
         ...(down ? { down } : {}),
         ...(opened.foreignStoreDir ? { foreignStoreDir: opened.foreignStoreDir } : {}),
         ...(stopsNix ? { stopsNix } : {}),
         trusted,
+        ...(fact ? { cacheInfo: fact } : {}),
       } satisfies CachePlan;
     });
   return effectiveOrder(plans).map((p, i) => ({ ...p, order: i + 1 }));
+}
+
+/** PLANS made again with Nix's narinfo disk cache (DISK): the caches it remembers are opened from its rows. */
+export function replanWithDiskCache(discovery: Discovery, plans: readonly CachePlan[], disk: DiskCacheFact): CachePlan[] {
+  const infos = new Map<CacheTarget, CacheInfoFact>();
+  for (const p of plans) if (p.cacheInfo) infos.set(p.target, p.cacheInfo);
+  return planCaches(discovery, infos, disk);
+}
+
+/**
+ * How long Nix opens a cache from its disk cache row rather than its nix-cache-info: from Nix 2.10
+ * on 7 days (nar-info-disk-cache.cc cacheInfoTtl); Nix 2.8 and 2.9 take any row, however old.
+ */
+const CACHE_INFO_TTL_SECONDS = 7 * 24 * 3600;
+
+/** The row of Nix's disk cache (DISK) that NIXVERSION opens TARGET from instead of asking for its nix-cache-info, if any. */
+function rememberedCacheInfo(
+  disk: DiskCacheFact | undefined,
+  target: CacheTarget,
+  nixVersion: string | null,
+  now: number,
+): DiskCacheInfo | undefined {
+  if (disk?.kind !== 'read' || target.url.scheme === 'file') return undefined;
+  const row = disk.caches.find((c) => c.url === diskCacheUrl(target.url.raw));
+  if (!row) return undefined;
+  const m = /(\d+)\.(\d+)/.exec(nixVersion ?? '');
+  const keptForGood = m !== null && Number(m[1]) === 2 && Number(m[2]) < 10;
+  return keptForGood || row.timestamp > now - CACHE_INFO_TTL_SECONDS ? row : undefined;
+}
+
+/** Statuses on nix-cache-info that make Nix try to write one (and fail): "not found" or "forbidden" in filetransfer.cc. */
+const ABSENT_STATUSES = new Set([404, 410, 401, 403, 407]);
+
+/**
+ * Why Nix cannot open an http(s) cache by its nix-cache-info FACT (binary-cache-store.cc init): a
+ * 404, 410, 401, 403 or 407 makes it upload a nix-cache-info of its own, which a cache refuses ("does
+ * not appear to be a binary cache"); any other status or a failed connection throws after the
+ * retries; either way the cache is dropped with a warning (store-api.cc getDefaultSubstituters). One
+ * that never ends is read without end: STOPS. Undefined when Nix opens it.
+ */
+function openFailure(
+  discovery: Discovery,
+  target: CacheTarget,
+  fact: CacheInfoFact | undefined,
+  disk: DiskCacheFact | undefined,
+): { reason: string; fix: string; stops?: boolean } | undefined {
+  if (fact?.kind !== 'http' || !isHttpScheme(target.url.scheme)) return undefined;
+  const file = `${target.url.base}/nix-cache-info`;
+  const { systemFile } = discovery.config;
+  const doctor = `nixcache doctor --cache ${target.url.display}`;
+  // The database was not read: the row that would open the cache without nix-cache-info may be there.
+  const unknownRow =
+    disk?.kind === 'unreadable'
+      ? ` — unless Nix's narinfo disk cache (${disk.path}, not readable here) remembers the cache: then Nix opens it from there without asking`
+      : '';
+  const r = fact.result;
+  if (!r.ok) {
+    if (r.error.kind === 'too-large')
+      return {
+        stops: true,
+        reason: `${file} goes on past what nixcache reads — ${r.error.message}: Nix reads it whole before it asks for any path, and waits without end for one that never ends`,
+        fix: `Serve a nix-cache-info of a few lines at ${file} (StoreDir: ${discovery.env.storeDir}), or remove ${target.url.display} from substituters in ${systemFile}`,
+      };
+    return {
+      reason: `its nix-cache-info cannot be fetched (${r.error.message}): Nix cannot open the cache and drops it ("unable to download '${file}'")${unknownRow}`,
+      fix: doctor,
+    };
+  }
+  const status = r.response.status;
+  if (status === 200) return undefined;
+  if (ABSENT_STATUSES.has(status))
+    return {
+      reason: `its nix-cache-info answers HTTP ${status}: Nix takes it for no binary cache and drops it ("'${target.url.base}' does not appear to be a binary cache")${unknownRow}`,
+      fix:
+        status === 404 || status === 410
+          ? `Name the cache's root in substituters (${file} must answer 200: nix-serve, harmonia and attic serve it; a directory made by nix copy --to file://DIR has one)`
+          : `Give Nix credentials for it in ${discovery.config.netrc.path}: machine ${target.url.host ?? 'HOST'} login USER password PASSWORD (netrc-file; NixOS: nix.settings.netrc-file)`,
+    };
+  return {
+    reason: `its nix-cache-info answers HTTP ${status}: Nix cannot open the cache ("unable to download '${file}': HTTP error ${status}") and drops it${unknownRow}`,
+    fix: `Make ${file} answer 200 on the server (its log says why it does not): ${doctor}`,
+  };
 }
 
 /**
@@ -286,29 +406,38 @@ function miss(narinfo: NarinfoWord, detail?: string): Lookup {
 export interface NarProbe {
   nar: NarWord;
   detail?: string;
+  /** Nix's words when the download fails (http-binary-cache-store.cc getFile), so that a user can match them. */
+  nixSays?: string;
   /**
-   * Why this Nix cannot decode the file, as the words after "compressed with": its label, and what
-   * its bytes are when Nix reads it by them. Absent when it can (or when that was not read).
+   * Why this Nix cannot use the file although it downloads, in Nix's words: its label, and what its
+   * bytes are when they were read. Absent when it can (or when that was not read).
    */
   undecodable?: string;
 }
 
 /**
- * HEAD of the NAR file a narinfo names (GET, cut off after the status, where HEAD is not allowed).
- * A NAR labelled with a COMPRESSION Nix does not name is decoded by its bytes (Nix 2.4 and later hand
- * every such label to libarchive): its first bytes are read instead, and say whether Nix can.
+ * The NAR file a narinfo names, as Nix will read it. READ `first-bytes` (why, the doctor): its first
+ * bytes, judged against its COMPRESSION label as Nix reads each label (nar-advice.ts judgeNarHead,
+ * the doctor's nar check's judgment). READ `head` (coverage: thousands of files, pipelined): HEAD
+ * (GET cut off after the status, where HEAD is not allowed), and the first bytes only for a label Nix
+ * does not name, which it decodes by the bytes (Nix 2.4 and later hand such labels to libarchive).
+ * A file:// cache's file is only looked for.
  */
-export async function probeNar(deps: LookupDeps, plan: CachePlan, narUrl: string, label: string | undefined): Promise<NarProbe> {
+export async function probeNar(
+  deps: LookupDeps,
+  plan: CachePlan,
+  narUrl: string,
+  label: string | undefined,
+  read: 'first-bytes' | 'head' = 'first-bytes',
+): Promise<NarProbe> {
   // A narinfo without Compression: is bzip2 to Nix (NarInfo's default).
   const compression = label ?? 'bzip2';
   const reading = labelReading(compression, deps.nixVersion);
-  if (reading === 'by-content' && plan.target.url.httpBase && deps.readHead) return sniffNar(deps, plan, narUrl, compression);
+  if (plan.target.url.httpBase && deps.readHead && (read === 'first-bytes' || reading === 'by-content'))
+    return readNarHead(deps, plan, narUrl, compression);
   const probe = await headNar(deps, plan, narUrl);
   if (reading === 'unknown-method')
-    return {
-      ...probe,
-      undecodable: `'${compression}' (no method Nix ${deps.nixVersion ?? ''} knows: "unknown compression method '${compression}'")`,
-    };
+    return { ...probe, undecodable: describeNarProblem({ kind: 'unknown-method', declared: compression }, narUrl, deps.nixVersion) };
   if (reading === 'by-content' && probe.nar === 'ok')
     return {
       ...probe,
@@ -321,7 +450,7 @@ async function headNar(deps: LookupDeps, plan: CachePlan, narUrl: string): Promi
   const cache = plan.target;
   if (cache.url.scheme === 'file') {
     const stat = await deps.fs.stat(`${fileDir(cache)}/${narUrl}`);
-    return stat ? { nar: 'ok' } : { nar: 'missing', detail: 'no such file' };
+    return stat ? { nar: 'ok' } : { nar: 'missing', detail: 'no such file', nixSays: noSuchFile(plan, narUrl) };
   }
   if (!cache.url.httpBase) return { nar: 'error', detail: 'not an HTTP cache' };
   const auth = credentialsFor(cache.url, deps.netrc);
@@ -334,18 +463,28 @@ async function headNar(deps: LookupDeps, plan: CachePlan, narUrl: string): Promi
     });
   let r = await request('HEAD');
   if (r.ok && (r.status === 405 || r.status === 501)) r = await request('GET');
-  if (!r.ok) return { nar: 'error', detail: r.message };
-  return narStatus(r.status);
+  if (!r.ok) return { nar: 'error', detail: r.message, nixSays: `unable to download '${narFileUrl(plan, narUrl)}'` };
+  return narStatus(plan, narUrl, r.status);
 }
 
-function narStatus(status: number): NarProbe {
+/**
+ * The NAR file's STATUS as Nix meets it: 404 and 410 ("not found"), 401, 403 and 407 ("forbidden")
+ * are "does not exist in binary cache" to Nix; any other failure is the download's own error, after
+ * Nix's retries.
+ */
+function narStatus(plan: CachePlan, narUrl: string, status: number): NarProbe {
   if (status >= 200 && status < 300) return { nar: 'ok' };
-  if (status === 404 || status === 410) return { nar: 'missing', detail: `HTTP ${status}` };
-  return { nar: 'error', detail: `HTTP ${status}` };
+  if (status === 404 || status === 410) return { nar: 'missing', detail: `HTTP ${status}`, nixSays: noSuchFile(plan, narUrl) };
+  if (status === 401 || status === 403 || status === 407)
+    return { nar: 'error', detail: `HTTP ${status}`, nixSays: noSuchFile(plan, narUrl) };
+  return { nar: 'error', detail: `HTTP ${status}`, nixSays: `unable to download '${narFileUrl(plan, narUrl)}': HTTP error ${status}` };
 }
 
-/** The first bytes of a NAR labelled COMPRESSION, which Nix does not name: what libarchive will make of them. */
-async function sniffNar(deps: LookupDeps, plan: CachePlan, narUrl: string, compression: string): Promise<NarProbe> {
+const noSuchFile = (plan: CachePlan, narUrl: string) => `file '${narUrl}' does not exist in binary cache '${plan.target.url.base}'`;
+const narFileUrl = (plan: CachePlan, narUrl: string) => cacheFileUrl(plan.target.url.base, narUrl);
+
+/** The first bytes of the NAR file of an http(s) cache, judged as Nix reads a file labelled COMPRESSION. */
+async function readNarHead(deps: LookupDeps, plan: CachePlan, narUrl: string, compression: string): Promise<NarProbe> {
   const url = plan.target.url;
   const auth = credentialsFor(url, deps.netrc);
   const r = await (deps.readHead as NonNullable<LookupDeps['readHead']>)(
@@ -353,21 +492,9 @@ async function sniffNar(deps: LookupDeps, plan: CachePlan, narUrl: string, compr
     auth ? { user: auth.user, password: auth.password } : undefined,
     SNIFF_BYTES,
   );
-  if (!r.ok) return { nar: 'error', detail: r.message };
-  const probe = narStatus(r.status);
+  if (!r.ok) return { nar: 'error', detail: r.message, nixSays: `unable to download '${narFileUrl(plan, narUrl)}'` };
+  const probe = narStatus(plan, narUrl, r.status);
   if (probe.nar !== 'ok') return probe;
-  const sniffed = sniffCompression(r.head);
-  const actual = compressionOf(sniffed);
-  const nix = `Nix ${deps.nixVersion ?? ''}`.trim();
-  if (libarchiveDecodes(sniffed))
-    return {
-      nar: 'ok',
-      detail: `Compression: ${compression} is no method Nix names: ${nix} reads the file by its bytes (libarchive), which are ${actual}`,
-    };
-  const found = sniffed === 'nar' ? 'an uncompressed NAR' : 'no compression it recognises';
-  return {
-    nar: 'ok',
-    detail: `Compression: ${compression} is no method Nix names, and the file is ${sniffed === 'nar' ? 'an uncompressed NAR' : 'in no format nixcache recognises'}`,
-    undecodable: `'${compression}' (a label Nix does not name: ${nix} hands the file to libarchive, which finds ${found} in it — "${NOT_RECOGNIZED}")`,
-  };
+  const { undecodable, note } = judgeNarHead(compression, sniffCompression(r.head), narFileUrl(plan, narUrl), deps.nixVersion);
+  return { nar: 'ok', ...(note ? { detail: note } : {}), ...(undecodable ? { undecodable } : {}) };
 }

@@ -1,6 +1,7 @@
 import type { CacheTarget, Discovery } from '../discover/types.js';
 import { labelReading } from '../nix/compression.js';
 import { type DiskCacheVerdict, formatTime } from '../nix/disk-cache.js';
+import { describeNarProblem } from '../nix/nar-advice.js';
 import { type CacheView, type DiskWord, decideSubstitution, type PathVerdict, type VerdictContext } from '../nix/substitution.js';
 import type { BulkHttp, BulkResult } from '../system/bulk-http.js';
 import type { Http } from '../system/http.js';
@@ -24,23 +25,28 @@ export interface PathLookupFact {
   diskCachePath?: string;
 }
 
-/** CACHE's place as `why` plans it, alone (its order among the others is the priority check's business). */
-export function planFor(discovery: Discovery, cache: CacheTarget, info: CacheInfoFact): CachePlan {
+/**
+ * CACHE's place as `why` plans it, alone (its order among the others is the priority check's
+ * business); opened from Nix's disk cache (DISK) when that remembers it, as Nix opens it.
+ */
+export function planFor(discovery: Discovery, cache: CacheTarget, info: CacheInfoFact, disk?: DiskCacheFact): CachePlan {
   // A --server target is looked up as if named with --cache: Nix would use it only if configured.
   const target: CacheTarget = cache.role === 'server' ? { ...cache, role: 'cli' } : cache;
-  const plan = planCaches({ ...discovery, targets: [target] }, new Map([[target, info]]))[0];
+  const plan = planCaches({ ...discovery, targets: [target] }, new Map([[target, info]]), disk)[0];
   if (!plan) throw new Error(`no plan for ${cache.url.display}`);
   return { ...plan, target: cache };
 }
 
 /**
- * Why NIXVERSION cannot decode the NAR a narinfo names, in the words after "compressed with": what
- * its probe read from the bytes, else what the label alone says (a label Nix names nothing under).
+ * Why NIXVERSION cannot use the NAR file a narinfo names, in Nix's words: what its probe read from
+ * the bytes, else what the label alone says (a label Nix names nothing under).
  */
 export function undecodableOf(lookup: Lookup, nar: NarProbe | null, nixVersion: string | null): string | undefined {
   if (nar?.undecodable) return nar.undecodable;
   const compression = lookup.compression;
-  return compression !== undefined && labelReading(compression, nixVersion) === 'unknown-method' ? compression : undefined;
+  return compression !== undefined && labelReading(compression, nixVersion) === 'unknown-method'
+    ? describeNarProblem({ kind: 'unknown-method', declared: compression }, lookup.narUrl ?? '', nixVersion)
+    : undefined;
 }
 
 /** The words `why` prints for PATH in one cache (src/commands/why.ts builds the same view per cache). */
@@ -58,12 +64,14 @@ export function cacheViewOf(
     url: plan.url,
     used: plan.used,
     ...(plan.unusedReason ? { unusedReason: plan.unusedReason } : {}),
+    ...(plan.unusedFix ? { unusedFix: plan.unusedFix } : {}),
     narinfo: lookup.narinfo,
     ...(lookup.detail ? { narinfoDetail: lookup.detail } : {}),
     signature: lookup.signature,
     keys: lookup.keys,
     nar: nar?.nar ?? null,
     ...(nar?.detail ? { narDetail: nar.detail } : {}),
+    ...(nar?.nixSays ? { narError: nar.nixSays } : {}),
     ...(undecodable ? { undecodable } : {}),
     disk: diskWord,
     ...(verdict && verdict.kind !== 'none' ? { diskExpires: verdict.expires } : {}),
@@ -104,12 +112,12 @@ export function bulkOverHttp(http: Http, timeoutMs: number): BulkHttp {
  */
 export function decidePath(plans: readonly CachePlan[], views: readonly CacheView[], ctx: VerdictContext, storeDir: string): PathVerdict {
   const stopper = plans.find((p) => p.stopsNix);
-  if (stopper && !ctx.valid)
+  if (stopper?.stopsNix && !ctx.valid)
     return {
       verdict: 'build',
       from: null,
-      reason: `Nix substitutes nothing while ${stopper.url} is a substituter: ${stopper.stopsNix} — nix-store -r and nix build stop there, whichever cache has the path`,
-      fix: `Write an integer Priority in ${stopper.url}/nix-cache-info on the server (e.g. Priority: 30), or remove ${stopper.url} from substituters in ${ctx.confFile}`,
+      reason: `Nix substitutes nothing while ${stopper.url} is a substituter: ${stopper.stopsNix.reason} — nix-store -r and nix build stop there, whichever cache has the path`,
+      fix: stopper.stopsNix.fix,
     };
   const skipped = plans.findIndex((p) => p.foreignStoreDir !== undefined);
   if (skipped < 0) return decideSubstitution(views, ctx);

@@ -83,6 +83,12 @@ export function libarchiveDecodes(sniffed: Sniffed): boolean {
 /** Nix 2.8's words when libarchive finds no compression it knows in a NAR file (compression.cc). */
 export const NOT_RECOGNIZED = 'input compression not recognized';
 
+/** Nix 2.8's words when a NAR file labelled none (or empty) is not a NAR (archive.cc parseDump). */
+export const NOT_A_NAR = "bad archive: input doesn't look like a Nix archive";
+
+/** Nix 2.8's words when a NAR file labelled br is not brotli (compression.cc BrotliDecompressionSink). */
+export const NOT_BROTLI = 'error while decompressing brotli file';
+
 /**
  * Whether this Nix decompresses METHOD. Nix 2.3's compression.cc knows xz, bzip2 and br (and none);
  * from 2.4 on everything else goes through libarchive, which reads zstd and gzip too.

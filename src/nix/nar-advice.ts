@@ -4,9 +4,12 @@ import {
   labelMatches,
   labelReading,
   libarchiveDecodes,
+  NOT_A_NAR,
+  NOT_BROTLI,
   NOT_RECOGNIZED,
   nixDecodes,
   normaliseCompression,
+  type Sniffed,
 } from './compression.js';
 import type { NarVerification } from './nar-verify.js';
 
@@ -28,26 +31,10 @@ export type NarProblem =
   | { kind: 'nar-hash' };
 
 export function narProblems(v: NarVerification, nixVersion: string | null): NarProblem[] {
-  const out: NarProblem[] = [];
+  const out = labelProblems(v.declared, v.sniffed, nixVersion);
   const declared = normaliseCompression(v.declared);
-  const reading = labelReading(v.declared, nixVersion);
-  if (!declared && reading === 'unknown-method') out.push({ kind: 'unknown-method', declared: v.declared });
-  else if (!declared && reading === 'by-content')
-    out.push({
-      kind: 'unknown-label',
-      declared: v.declared,
-      actual: compressionOf(v.sniffed) ?? 'unknown',
-      decodes: libarchiveDecodes(v.sniffed),
-    });
-  else if (!declared && v.decodedAs === undefined) out.push({ kind: 'not-checked', declared: v.declared });
-  else if (declared && nixDecodes(declared, nixVersion) === false) out.push({ kind: 'nix-cannot-decode', method: declared });
-  if (declared && !labelMatches(declared, v.sniffed))
-    out.push({
-      kind: 'mislabelled',
-      declared: v.declared || 'none',
-      actual: compressionOf(v.sniffed) ?? 'unknown',
-      harmless: sniffedByLibarchive(declared, nixVersion) && sniffedByLibarchive(compressionOf(v.sniffed), nixVersion),
-    });
+  if (!declared && labelReading(v.declared, nixVersion) === 'as-labelled' && v.decodedAs === undefined)
+    out.push({ kind: 'not-checked', declared: v.declared });
   if (v.fileSize !== undefined && v.fileBytes < v.fileSize) out.push({ kind: 'truncated', got: v.fileBytes, expected: v.fileSize });
   else if (v.fileHash === 'differs' || (v.fileSize !== undefined && v.fileBytes !== v.fileSize))
     out.push({ kind: 'file-hash', got: v.fileBytes });
@@ -57,6 +44,46 @@ export function narProblems(v: NarVerification, nixVersion: string | null): NarP
     out.push({ kind: 'nar-size', got: v.narBytes, expected: v.narSize, overflow: v.overflow === true });
   else if (v.narHash === 'differs') out.push({ kind: 'nar-hash' });
   return out;
+}
+
+/**
+ * What a NAR file's LABEL and its first bytes (SNIFFED) alone say, as Nix reads them (compression.cc
+ * makeDecompressionSink): none and br are read as labelled, every other label goes to libarchive,
+ * which goes by the bytes. What `why` judges from the first bytes; the doctor's nar check reads on.
+ */
+export function labelProblems(label: string, sniffed: Sniffed, nixVersion: string | null): NarProblem[] {
+  const out: NarProblem[] = [];
+  const declared = normaliseCompression(label);
+  const reading = labelReading(label, nixVersion);
+  if (!declared && reading === 'unknown-method') out.push({ kind: 'unknown-method', declared: label });
+  else if (!declared && reading === 'by-content')
+    out.push({ kind: 'unknown-label', declared: label, actual: compressionOf(sniffed) ?? 'unknown', decodes: libarchiveDecodes(sniffed) });
+  else if (declared && nixDecodes(declared, nixVersion) === false) out.push({ kind: 'nix-cannot-decode', method: declared });
+  if (declared && !labelMatches(declared, sniffed))
+    out.push({
+      kind: 'mislabelled',
+      declared: label || 'none',
+      actual: compressionOf(sniffed) ?? 'unknown',
+      harmless: sniffedByLibarchive(declared, nixVersion) && sniffedByLibarchive(compressionOf(sniffed), nixVersion),
+    });
+  return out;
+}
+
+/**
+ * A NAR file judged by its LABEL and first bytes, in words: UNDECODABLE when Nix fails on it (the
+ * first problem that stops it), else NOTE when something is off that Nix gets past.
+ */
+export function judgeNarHead(
+  label: string,
+  sniffed: Sniffed,
+  fileUrl: string,
+  nixVersion: string | null,
+): { undecodable?: string; note?: string } {
+  const problems = labelProblems(label, sniffed, nixVersion);
+  const blocking = problems.find((p) => blocksSubstitution([p]));
+  if (blocking) return { undecodable: describeNarProblem(blocking, fileUrl, nixVersion) };
+  const first = problems[0];
+  return first ? { note: describeNarProblem(first, fileUrl, nixVersion) } : {};
 }
 
 /**
@@ -101,7 +128,7 @@ export function describeNarProblem(p: NarProblem, fileUrl: string, nixVersion: s
     case 'nix-cannot-decode':
       return `Compression: ${p.method}, which the installed Nix ${nixVersion ?? ''} cannot decompress (Nix reads ${p.method} from 2.4 on)`;
     case 'mislabelled':
-      return `the narinfo says Compression: ${p.declared}, but the file is ${p.actual === 'unknown' ? 'in no format the doctor recognises' : p.actual === 'none' ? 'an uncompressed NAR' : `${p.actual}-compressed`} — ${p.harmless ? `Nix ${nixVersion ?? ''} still reads it (libarchive recognises the format), but tools and Nix before 2.4 that trust the label fail` : `Nix decompresses it as ${p.declared} and fails`}`;
+      return `the narinfo says Compression: ${p.declared}, but the file is ${p.actual === 'unknown' ? 'in no format the doctor recognises' : p.actual === 'none' ? 'an uncompressed NAR' : `${p.actual}-compressed`} — ${p.harmless ? `Nix ${nixVersion ?? ''} still reads it (libarchive recognises the format), but tools and Nix before 2.4 that trust the label fail` : mislabelFailure(p.declared, nixVersion)}`;
     case 'truncated':
       return `the NAR file is truncated: ${p.got} of the ${p.expected} bytes in FileSize`;
     case 'file-hash':
@@ -116,6 +143,16 @@ export function describeNarProblem(p: NarProblem, fileUrl: string, nixVersion: s
     case 'nar-hash':
       return 'the NAR does not match NarHash — Nix refuses the path with a hash mismatch ("hash mismatch importing path"): the narinfo and the NAR file disagree';
   }
+}
+
+/** How Nix fails on a file that is not what its label DECLARED says (compression.cc makeDecompressionSink), in its words. */
+function mislabelFailure(declared: string, nixVersion: string | null): string {
+  const method = normaliseCompression(declared);
+  if (method === 'none') return `Nix takes the bytes for the NAR itself and fails with "${NOT_A_NAR}"`;
+  if (method === 'br') return `Nix decompresses it as brotli and fails with "${NOT_BROTLI}"`;
+  if (method && sniffedByLibarchive(method, nixVersion))
+    return `Nix ${nixVersion ?? ''} hands it to libarchive, which finds no compression it recognises — Nix fails with "${NOT_RECOGNIZED}"`;
+  return `Nix decompresses it as ${declared} and fails`;
 }
 
 /** XZ Embedded's return codes (xz.h) in words. */

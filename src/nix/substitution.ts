@@ -14,9 +14,11 @@ export type Verdict = 'valid' | 'substitute' | 'build';
 /** One cache as this path meets it. */
 export interface CacheView {
   url: string;
-  /** False when the daemon will not use this substituter for this user (with why). */
+  /** False when Nix will not use this substituter (with why): the daemon's trust rules, or Nix could not open it. */
   used: boolean;
   unusedReason?: string;
+  /** The remedy when Nix itself drops the cache (absent: the daemon does not use it for this user). */
+  unusedFix?: string;
   narinfo: NarinfoWord;
   /** Status code or transport message behind auth/error/unreachable. */
   narinfoDetail?: string;
@@ -25,7 +27,9 @@ export interface CacheView {
   keys: string[];
   nar: NarWord | null;
   narDetail?: string;
-  /** Compression the installed Nix cannot decode (it fails the download). */
+  /** Nix's words when the NAR download fails. */
+  narError?: string;
+  /** Why the installed Nix cannot use the NAR file, in its words (it fails the download). */
   undecodable?: string;
   disk: DiskWord;
   /** Unix seconds when a negative entry expires. */
@@ -61,12 +65,16 @@ export function decideSubstitution(caches: readonly CacheView[], ctx: VerdictCon
   const blockers: Blocker[] = [];
   for (const c of caches) {
     if (!c.used) {
-      blockers.push({
-        rank: 7,
-        cache: c.url,
-        reason: `the nix-daemon does not use ${c.url} for this user (${c.unusedReason ?? 'untrusted substituter'})`,
-        fix: `Add it for every user — ${ctx.confFile}: extra-substituters = ${c.url} (or trusted-substituters, and pass it per build); see nixcache doctor's trust check`,
-      });
+      blockers.push(
+        c.unusedFix
+          ? { rank: 7, cache: c.url, reason: `Nix does not use ${c.url}: ${c.unusedReason ?? 'it cannot open it'}`, fix: c.unusedFix }
+          : {
+              rank: 7,
+              cache: c.url,
+              reason: `the nix-daemon does not use ${c.url} for this user (${c.unusedReason ?? 'untrusted substituter'})`,
+              fix: `Add it for every user — ${ctx.confFile}: extra-substituters = ${c.url} (or trusted-substituters, and pass it per build); see nixcache doctor's trust check`,
+            },
+      );
       continue;
     }
     if (c.disk === 'negative') {
@@ -142,8 +150,8 @@ export function decideSubstitution(caches: readonly CacheView[], ctx: VerdictCon
       blockers.push({
         rank: 4,
         cache: c.url,
-        reason: `${c.url} has it compressed with ${c.undecodable}, which this Nix cannot decode`,
-        fix: `Recompress on the server: nix copy --to '${c.url}?compression=xz' ${ctx.path}`,
+        reason: `${c.url} has it, but Nix cannot use its NAR file: ${c.undecodable}`,
+        fix: `Serve the NAR file as its narinfo's Compression: says — push it again: nix copy --to '${c.url}?compression=xz' ${ctx.path}`,
       });
       continue;
     }
@@ -151,8 +159,11 @@ export function decideSubstitution(caches: readonly CacheView[], ctx: VerdictCon
       blockers.push({
         rank: 4,
         cache: c.url,
-        reason: `${c.url} has the narinfo but its NAR file is ${c.nar === 'missing' ? 'missing (404)' : `not downloadable (${c.narDetail ?? 'error'})`}: Nix fails this substituter ("does not exist in binary cache")${ctx.fallback ? '' : ' and, without fallback = true, stops with an error instead of building'}`,
-        fix: `Push it again from a machine that has it: nix copy --to ${c.url} ${ctx.path}`,
+        reason: `${c.url} has the narinfo but its NAR file is ${c.nar === 'missing' ? `missing (${(c.narDetail ?? 'HTTP 404').replace(/^HTTP /, '')})` : `not downloadable (${c.narDetail ?? 'error'})`}: Nix fails this substituter ("${c.narError ?? 'does not exist in binary cache'}")${ctx.fallback ? '' : ' and, without fallback = true, stops with an error instead of building'}`,
+        fix:
+          c.nar === 'missing'
+            ? `Push it again from a machine that has it: nix copy --to ${c.url} ${ctx.path}`
+            : `Make the server serve its NAR files again (its log says why it does not): nixcache doctor --cache ${c.url}; or push it again: nix copy --to ${c.url} ${ctx.path}`,
       });
       continue;
     }

@@ -68,18 +68,32 @@ function keyList(keys: readonly string[]): string {
   return `${keys.slice(0, shown).join(', ')}${rest > 0 ? ` and ${plural(rest, 'more key')}` : ''}`;
 }
 
-function cacheLine(c: WhyCache): string {
+/** One cache's words for one path; UNUSED says why Nix does not use the cache, when it does not. */
+function cacheLine(c: WhyCache, unused: string | null): string {
   const parts = [`narinfo ${c.narinfo}${c.narinfoDetail && c.narinfo !== 'present' ? ` (${c.narinfoDetail})` : ''}`];
   if (c.signature) parts.push(`signature ${c.signature}${c.keys.length ? ` (${keyList(c.keys)})` : ''}`);
   if (c.nar) parts.push(`NAR ${c.nar}${c.compression ? ` ${c.compression}` : ''}${c.decodable === false ? ' (Nix cannot decode it)' : ''}`);
   parts.push(`disk cache ${c.diskCache}${c.diskCacheExpires && c.diskCache === 'negative' ? ` until ${c.diskCacheExpires}` : ''}`);
-  return `${c.order}. ${c.url}${c.used ? '' : ' (not used by the daemon)'}: ${parts.join(', ')}`;
+  return `${c.order}. ${c.url}${c.used ? '' : ` (not used: ${unused ? firstClause(unused) : 'Nix skips it'})`}: ${parts.join(', ')}`;
+}
+
+/** REASON up to its first colon outside parentheses: what happened, without what follows from it (the verdict says that). */
+function firstClause(reason: string): string {
+  let depth = 0;
+  for (let i = 0; i < reason.length - 1; i++) {
+    const ch = reason[i];
+    if (ch === '(') depth++;
+    else if (ch === ')') depth = Math.max(0, depth - 1);
+    else if (ch === ':' && reason[i + 1] === ' ' && depth === 0) return reason.slice(0, i);
+  }
+  return reason;
 }
 
 export function renderWhyTable(raw: WhyReport, opts: { width?: number | undefined; color: boolean }): string {
   const r = forDisplayDeep(raw);
   const width = Math.max(40, Math.min(opts.width ?? 100, 200));
   const paint = painter(opts.color);
+  const unusedReasons = new Map(r.caches.map((c) => [c.order, c.unusedReason]));
   const out: string[] = [];
   const { valid, substitute, build } = r.summary;
   out.push(
@@ -96,7 +110,7 @@ export function renderWhyTable(raw: WhyReport, opts: { width?: number | undefine
     const mark = MARK[p.verdict];
     out.push(`${paint(p.verdict === 'build' ? 31 : 32, mark)}  ${p.path}`);
     out.push(...wrapWords(p.reason, width, '    '));
-    for (const c of p.caches) out.push(...wrapWords(cacheLine(c), width, '    · ', '      '));
+    for (const c of p.caches) out.push(...wrapWords(cacheLine(c, unusedReasons.get(c.order) ?? null), width, '    · ', '      '));
     if (p.fix) {
       out.push('    Fix:');
       for (const line of p.fix.split('\n')) if (line.trim()) out.push(...wrapFixLine(line, width, '      '));
