@@ -156,7 +156,10 @@ export function createFacts(deps: FactsDeps): RunFacts {
   const pathLookup = (cache: CacheTarget, storePath: string) =>
     pathLookups.get(`${cache.index}\u0000${storePath}`, async (r) => {
       const use = recorderOnce(r);
-      const plan = planFor(discovery, cache, await use(cacheInfo(cache)));
+      const hashPart = hashPartOf(storePath);
+      // Nix's disk cache first: a cache it remembers is opened from that row, whatever nix-cache-info says now.
+      const disk = await diskCacheFor(r, hashPart);
+      const plan = planFor(discovery, cache, await use(cacheInfo(cache)), disk);
       const adapters = io(r);
       const lookupDeps = lookupDepsOver({
         http: bulkOverHttp(adapters.http, run.timeoutMs),
@@ -167,8 +170,6 @@ export function createFacts(deps: FactsDeps): RunFacts {
       const lookup = await lookupPath(lookupDeps, plan, storePath);
       const nar =
         lookup.narinfo === 'present' && lookup.narUrl ? await probeNar(lookupDeps, plan, lookup.narUrl, lookup.compression) : null;
-      const hashPart = hashPartOf(storePath);
-      const disk = await diskCacheFor(r, hashPart);
       // What the server serves now, so that a remembered narinfo that differs is told apart.
       const served = lookup.narinfo === 'present' ? lookup.narHash : lookup.narinfo === 'missing' ? null : undefined;
       const verdict = disk.kind === 'read' && hashPart ? disk.judge(cache.url.raw, hashPart, served) : undefined;
