@@ -171,7 +171,8 @@ async function openForStreaming(file: string): Promise<Readable> {
 }
 
 /** A narinfo Nix accepts: present, with a trusted signature or none needed. */
-const usable = (l: Lookup | undefined) => l?.narinfo === 'present' && (l.signature === 'trusted' || l.signature === 'not-required');
+const usable = (l: Lookup | undefined) =>
+  l?.narinfo === 'present' && (l.signature === 'trusted' || l.signature === 'not-required' || l.signature === 'content-addressed');
 
 export async function runCoverage(
   flags: CoverageFlags,

@@ -375,7 +375,7 @@ export async function lookupPath(deps: LookupDeps, plan: CachePlan, path: string
     if (v.kind === 'valid') {
       signature = 'trusted';
       keys = [v.key];
-    } else if (v.kind === 'content-addressed') signature = 'not-required';
+    } else if (v.kind === 'content-addressed') signature = 'content-addressed';
     else if (v.kind === 'unsigned') signature = 'unsigned';
     else if (v.kind === 'untrusted') {
       signature = 'untrusted';

@@ -6,7 +6,8 @@
  */
 
 export type NarinfoWord = 'present' | 'missing' | 'auth' | 'error' | 'unreachable';
-export type SignatureWord = 'trusted' | 'untrusted' | 'unsigned' | 'invalid' | 'not-required';
+/** `content-addressed`: the narinfo's CA: recomputes to its store path, and Nix asks no signature of such a path. */
+export type SignatureWord = 'trusted' | 'untrusted' | 'unsigned' | 'invalid' | 'not-required' | 'content-addressed';
 export type NarWord = 'ok' | 'missing' | 'error';
 export type DiskWord = 'negative' | 'positive-stale' | 'positive' | 'none' | 'unreadable';
 export type Verdict = 'valid' | 'substitute' | 'build';
@@ -172,7 +173,9 @@ export function decideSubstitution(caches: readonly CacheView[], ctx: VerdictCon
         ? `, signed by trusted key ${c.keys[0] ?? ''}`
         : c.signature === 'not-required'
           ? ' (signatures not required)'
-          : '';
+          : c.signature === 'content-addressed'
+            ? ' (content-addressed: its CA: recomputes to the path, so Nix needs no signature)'
+            : '';
     const before = blockers.length > 0 ? `; tried first: ${blockers.map((b) => b.reason).join('; ')}` : '';
     const stale = c.disk === 'positive-stale' ? ' (Nix remembers an older narinfo for it: it will use that one)' : '';
     return { verdict: 'substitute', from: c.url, reason: `${c.url} has it${signed}${stale}${before}`, fix: null };

@@ -108,7 +108,8 @@ describe.skipIf(skipReason)('content-addressed paths need no trusted signature (
     const report = parse<WhyReport>('why.schema.json', r.stdout);
     for (const p of report.paths) {
       expect(p).toMatchObject({ verdict: 'substitute', from: server?.url });
-      expect(p.caches[0]).toMatchObject({ narinfo: 'present', signature: 'not-required', nar: 'ok' });
+      expect(p.caches[0]).toMatchObject({ narinfo: 'present', signature: 'content-addressed', nar: 'ok' });
+      expect(p.reason).toMatch(/content-addressed: its CA: recomputes to the path, so Nix needs no signature/);
     }
     expect(r.exitCode).toBe(0);
     for (const p of [signed, unsigned, textRef]) expect((await nixSubstitutes(w, p)).ok).toBe(true);
