@@ -170,21 +170,16 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
           diskCacheExpires: view.diskExpires !== undefined ? isoTime(view.diskExpires) : null,
         };
       });
-      const verdict = decidePath(
-        plans,
-        views,
-        {
-          path,
-          hashPart,
-          valid: isValid,
-          fallback,
-          ...(disk.kind === 'read' ? { diskCachePath: disk.path } : {}),
-          confFile: discovery.config.systemFile,
-          netrcFile: discovery.config.netrc.path,
-          at: formatTime,
-        },
-        storeDir,
-      );
+      const verdict = decidePath(plans, views, {
+        path,
+        hashPart,
+        valid: isValid,
+        fallback,
+        ...(disk.kind === 'read' ? { diskCachePath: disk.path } : {}),
+        confFile: discovery.config.systemFile,
+        netrcFile: discovery.config.netrc.path,
+        at: formatTime,
+      });
       if (verdict.verdict === 'substitute') {
         const chosen = plans.find((p) => p.url === verdict.from);
         const l = chosen ? lookups.get(`${chosen.order}\u0000${path}`) : undefined;

@@ -106,11 +106,12 @@ export function bulkOverHttp(http: Http, timeoutMs: number): BulkHttp {
 
 /**
  * The verdict for one path over VIEWS (one per PLANS, in the same order), with what Nix decides when
- * it opens the substituters, before it asks for any path: a cache whose nix-cache-info has a
- * Priority std::stoi cannot read stops every substitution; a cache for another store directory is
- * skipped with a warning, as if it had nothing.
+ * it opens the substituters, before it asks for any path: a cache whose nix-cache-info stops Nix (a
+ * Priority std::stoi cannot read) stops every substitution. A cache Nix skips when it opens it (for
+ * another store directory, a nix-cache-info it cannot fetch) is a view with `used: false` and its
+ * reason and fix, which decideSubstitution weighs like any other.
  */
-export function decidePath(plans: readonly CachePlan[], views: readonly CacheView[], ctx: VerdictContext, storeDir: string): PathVerdict {
+export function decidePath(plans: readonly CachePlan[], views: readonly CacheView[], ctx: VerdictContext): PathVerdict {
   const stopper = plans.find((p) => p.stopsNix);
   if (stopper?.stopsNix && !ctx.valid)
     return {
@@ -119,31 +120,8 @@ export function decidePath(plans: readonly CachePlan[], views: readonly CacheVie
       reason: `Nix substitutes nothing while ${stopper.url} is a substituter: ${stopper.stopsNix.reason} — nix-store -r and nix build stop there, whichever cache has the path`,
       fix: stopper.stopsNix.fix,
     };
-  const skipped = plans.findIndex((p) => p.foreignStoreDir !== undefined);
-  if (skipped < 0) return decideSubstitution(views, ctx);
-  const asked = views.map((v, i) => (plans[i]?.foreignStoreDir === undefined ? v : nothingHere(v.url)));
-  const verdict = decideSubstitution(asked, ctx);
-  // Another cache decides (it has the path, or its reason outranks a skipped cache): its verdict stands.
-  if (verdict.verdict !== 'build' || verdict.reason !== decideSubstitution([nothingHere('')], ctx).reason) return verdict;
-  const foreign = plans[skipped] as CachePlan;
-  return {
-    verdict: 'build',
-    from: null,
-    reason: `${foreign.url} serves the store directory '${foreign.foreignStoreDir}', not '${storeDir}': Nix skips it ("binary cache '${foreign.url}' is for Nix stores with prefix '${foreign.foreignStoreDir}', not '${storeDir}'"), and no other cache has the path`,
-    fix: `Use a cache made for ${storeDir} — replace ${foreign.url} in substituters in ${ctx.confFile} (a cache of '${foreign.foreignStoreDir}' paths can serve no other store), or push the path to one: nix copy --to CACHE_URL ${ctx.path}`,
-  };
+  return decideSubstitution(views, ctx);
 }
-
-/** A cache Nix never asks (as one that answered 404): it neither gives the path nor stands in the way. */
-const nothingHere = (url: string): CacheView => ({
-  url,
-  used: true,
-  narinfo: 'missing',
-  signature: null,
-  keys: [],
-  nar: null,
-  disk: 'none',
-});
 
 /** What `nixcache why` weighs a path with (the fixes name nix.conf, the netrc and the disk cache database). */
 export function whyContext(facts: Facts, fact: PathLookupFact): VerdictContext {
