@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 /** Environment variables that change how the process that substitutes reaches caches. */
 export type EnvKind = 'proxy' | 'ca' | 'aws' | 'conf';
 
@@ -65,9 +66,22 @@ function redactProxy(v: string): string {
   return v.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
 }
 
+/** Whether the IP address HOST lies in ENTRY, a no_proxy entry in CIDR notation (curl ≥ 7.86: 10.0.0.0/8, fd00::/8). */
+function inSubnet(host: string, entry: string): boolean {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(entry);
+  const family = isIP(host);
+  if (!m || family === 0 || isIP(m[1] as string) !== family) return false;
+  const prefix = Number(m[2]);
+  if (prefix > (family === 4 ? 32 : 128)) return false;
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  const subnet = new BlockList();
+  subnet.addSubnet(m[1] as string, prefix, type);
+  return subnet.check(host, type);
+}
+
 /**
  * The proxy curl uses for URL under ENV: the scheme's own variable (for http only in lower case —
- * curl ignores HTTP_PROXY), else all_proxy; none when no_proxy names the host (or a domain of it, or *).
+ * curl ignores HTTP_PROXY), else all_proxy; none when no_proxy names the host (or a domain of it, a subnet holding its address, or *).
  */
 export function proxyFor(url: string, env: Record<string, string>): string | undefined {
   let u: URL;
@@ -87,7 +101,7 @@ export function proxyFor(url: string, env: Record<string, string>): string | und
     )
     .filter(Boolean);
   const host = u.hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  if (noProxy.some((n) => n === '*' || host === n || host.endsWith(`.${n}`))) return undefined;
+  if (noProxy.some((n) => n === '*' || host === n || host.endsWith(`.${n}`) || inSubnet(host, n))) return undefined;
   const own = scheme === 'http' ? env.http_proxy : (env.https_proxy ?? env.HTTPS_PROXY);
   const proxy = own || env.all_proxy || env.ALL_PROXY;
   return proxy || undefined;

@@ -95,6 +95,16 @@ describe("the daemon's environment", () => {
     expect(proxyFor('https://a.corp.example/', { https_proxy: 'http://p', no_proxy: '.corp.example' })).toBeUndefined();
     expect(proxyFor('http://x/', { all_proxy: 'socks5://s' })).toBe('socks5://s');
   });
+  it('honours a no_proxy subnet in CIDR notation for a cache named by address, as curl ≥ 7.86 does', () => {
+    const env = { http_proxy: 'http://10.77.0.2:3128', no_proxy: 'localhost, 10.77.0.0/24 ,fd77::/16' };
+    expect(proxyFor('http://10.77.0.1:5000/', env)).toBeUndefined();
+    expect(proxyFor('http://[fd77::1]:5000/', env)).toBeUndefined();
+    expect(proxyFor('http://10.78.0.1:5000/', env)).toBe('http://10.77.0.2:3128');
+    expect(proxyFor('http://[fd78::1]:5000/', env)).toBe('http://10.77.0.2:3128');
+    // A name is not an address: the subnet does not cover it.
+    expect(proxyFor('http://cache.lan:5000/', env)).toBe('http://10.77.0.2:3128');
+    expect(proxyFor('http://10.77.0.1:5000/', { http_proxy: 'http://p', no_proxy: '10.77.0.0/99' })).toBe('http://p');
+  });
   it('never shows a secret value or a proxy password in a difference', () => {
     const d = diffEnv({ AWS_SECRET_ACCESS_KEY: 'abc', https_proxy: 'http://u:pw@p:1' }, {});
     expect(JSON.stringify(d)).not.toMatch(/abc|pw/);
