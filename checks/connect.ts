@@ -107,7 +107,8 @@ export const connect: CacheCheck = {
       data.tls = tls.protocol;
       data.tlsMs = tls.durationMs;
     }
-    return pass(`connected to ${tcp.address}:${path.port} in ${tcp.durationMs} ms${data.tls ? ` (${data.tls})` : ''}`, { data });
+    const address = tcp.address.includes(':') ? `[${tcp.address}]` : tcp.address;
+    return pass(`connected to ${address}:${path.port} in ${tcp.durationMs} ms${data.tls ? ` (${data.tls})` : ''}`, { data });
   },
 };
 

@@ -48,7 +48,8 @@ export const trust: HostCheck = {
     const lines = [
       ...ignored.map(
         (i) =>
-          `Nix prints: warning: ignoring untrusted substituter '${i.value}', you are not a trusted user (set at ${formatOrigin(i.origin)})`,
+          // The words every release starts the line with (2.8 stops there; later ones add ", you are not a trusted user.").
+          `Nix prints: warning: ignoring untrusted substituter '${i.value}' (set at ${formatOrigin(i.origin)})`,
       ),
       ...ignoredKeys.map(
         (i) =>

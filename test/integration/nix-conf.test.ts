@@ -297,6 +297,17 @@ describe.skipIf(reason)('configurations Nix refuses', () => {
   });
 });
 
+describe.skipIf(reason)('NIX_USER_CONF_FILES=/dev/null, the usual way to say "no user nix.conf"', () => {
+  it('is read as the empty file Nix reads, without a warning', async () => {
+    const { env } = nixConf('substituters = http://127.0.0.1:9\n');
+    const run = await runCli(['doctor', '--json', '--only', 'config'], { env: { ...env, NIX_USER_CONF_FILES: '/dev/null' } });
+    const config = checkOf(parseReport(run.stdout), 'config');
+    expect(config).toMatchObject({ status: 'pass', summary: expect.stringMatching(/, \/dev\/null; 1 setting, no problems$/) });
+    const nix = await nixShowConfig({ ...env, NIX_USER_CONF_FILES: '/dev/null' });
+    expect(nix.values.substituters?.value).toEqual(['http://127.0.0.1:9']);
+  });
+});
+
 describe.skipIf(reason)('includes and file sizes, as Nix 2.8 reads them', () => {
   /** nix.conf includes f1.conf, f1 includes f2 (WAYS times), … down to fDEPTH, which holds BOTTOM. */
   const includes = (depth: number, bottom: string, ways = 1) => {

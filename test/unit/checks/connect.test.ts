@@ -186,6 +186,14 @@ describe('connect check: TCP', () => {
     expect(f.summary).toBe('connected to 10.0.0.9:5000 in 2 ms');
     expect(f.data).toMatchObject({ host: 'cache.lan', addresses: ['10.0.0.8', '10.0.0.9'], tcp: 'open' });
   });
+
+  it('writes an IPv6 address in brackets before its port', async () => {
+    const f = await runConnect({
+      caches: ['http://cache.lan:5000'],
+      script: { resolve: { 'cache.lan': ['fd77::1'] }, tcp: { 'fd77::1:5000': 'open' } },
+    });
+    expect(f.summary).toBe('connected to [fd77::1]:5000 in 2 ms');
+  });
 });
 
 describe('connect check: TLS', () => {
