@@ -23,6 +23,17 @@ export const ping: CacheCheck = {
         data,
       });
     }
+    const own = path?.probes?.find((p) => p.address === address);
+    if (path?.tcp?.result === 'open' && own && own.result !== 'open') {
+      // Another address of the name answers: this one, which clients try first, is dead or filtered.
+      return warn(
+        `${address}, the first address of ${cache.url.host}, answers neither ping nor TCP port ${path.port} (${own.result}); ${path.tcp.address} accepts TCP: Nix (curl) tries ${address} first and waits for it on every connection`,
+        {
+          data: { ...data, openAddress: path.tcp.address },
+          fix: `Remove ${address} from ${cache.url.host}'s DNS or /etc/hosts entries, or bring that address up on the cache host.`,
+        },
+      );
+    }
     if (path?.tcp?.result === 'open') {
       return warn(`${address} does not answer ping, but port ${path.port} accepts TCP: ICMP is filtered, which is harmless`, {
         data,

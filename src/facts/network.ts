@@ -10,7 +10,7 @@ export async function probePath(io: Io, host: string, port: number, resolution: 
   if (!resolution.ok) return { host, port, resolution };
   const probes = await Promise.all(resolution.addresses.slice(0, 4).map((a) => io.net.tcpConnect(a, port, host)));
   const tcp = [...probes].sort((a, b) => RANK[a.result] - RANK[b.result])[0];
-  return { host, port, resolution, ...(tcp ? { tcp } : {}) };
+  return { host, port, resolution, ...(tcp ? { tcp } : {}), probes };
 }
 
 /** Pings HOST's first address. */

@@ -29,6 +29,8 @@ export interface PathProbe {
   resolution: Resolution;
   /** The most telling TCP result: an open address if any, else refused > unreachable > timeout. */
   tcp?: TcpProbe;
+  /** Every address's own result, in the order the name resolved (clients try them in that order). */
+  probes?: TcpProbe[];
 }
 
 export interface PingFact {

@@ -92,6 +92,23 @@ describe('ping check', () => {
     expect(finding.data).toEqual({ address: '10.0.0.5', alive: false, rttMs: null, loss: 100 });
   });
 
+  it('warns of a dead first address when another address of the name accepts TCP, not of filtered ICMP', async () => {
+    const finding = await runPing({
+      caches: ['http://multi.lan:5000'],
+      script: {
+        resolve: { 'multi.lan': ['10.77.0.3', '10.77.0.1'] },
+        ping: { '10.77.0.3': { alive: false, loss: 100 } },
+        tcp: { '10.77.0.3:5000': 'timeout', '10.77.0.1:5000': 'open' },
+      },
+    });
+    expect(finding.status).toBe('warn');
+    expect(finding.summary).toBe(
+      '10.77.0.3, the first address of multi.lan, answers neither ping nor TCP port 5000 (timeout); 10.77.0.1 accepts TCP: Nix (curl) tries 10.77.0.3 first and waits for it on every connection',
+    );
+    expect(finding.summary).not.toContain('ICMP is filtered');
+    expect(finding.fix).toContain("Remove 10.77.0.3 from multi.lan's DNS or /etc/hosts entries");
+  });
+
   it('fails when the host answers neither ping nor TCP, naming the port and the host to check', async () => {
     const finding = await runPing({
       caches: [LAN],
