@@ -1,4 +1,5 @@
-import { reachOf } from '../src/host/sockets.js';
+import { isIP } from 'node:net';
+import { reachOf, serves } from '../src/host/sockets.js';
 import { execStartArgv } from '../src/host/systemd.js';
 import { KNOWN_SERVERS } from '../src/nix/servers.js';
 import { isHttpScheme } from '../src/nix/store-url.js';
@@ -67,6 +68,21 @@ export const service: CacheCheck = {
           fix: failed
             ? `See why: journalctl -u ${unit?.Id} -n 50; then systemctl restart ${unit?.Id}.`
             : `Start the cache server: systemctl enable --now ${server.unit}  (NixOS: ${server.enableFix}${port !== server.defaultPort ? ` and its port ${port}` : ''})`,
+          data,
+        },
+      );
+    }
+    // The address the URL names must be one the server listens on: a server on [fd77::1] refuses
+    // http://10.77.0.1:PORT, one on 127.0.0.1 refuses this machine's LAN address too.
+    const named = (host ?? '').replace(/^\[|\]$/g, '');
+    const fromSs = 'list' in ls && !ls.source.startsWith('/proc');
+    if (isIP(named) && !onPort.some((l) => serves(l.address, named, fromSs))) {
+      const listening = onPort.map((l) => `${l.address.includes(':') ? `[${l.address}]` : l.address}:${port}`).join(', ');
+      return fail(
+        `the cache server listens on ${listening}, not on ${named}, the address the cache's URL names: connections to it are refused`,
+        {
+          detail: unitText,
+          fix: `Make it listen on ${named} or on every interface — NixOS: ${server.bindFix}  (nix-serve by hand: nix-serve --listen ${isIP(named) === 6 ? '[::]' : '0.0.0.0'}:${port}); or name an address it listens on in substituters`,
           data,
         },
       );

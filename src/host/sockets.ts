@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { err, ok, type Result } from '../nix/result.js';
 
 export interface Listener {
@@ -19,7 +20,8 @@ export function parseSs(text: string): Result<Listener[]> {
     if (!m) continue;
     const address = (m[1] as string).replace(/^\[|\]$/g, '').replace(/%.*$/, '');
     const proc = /users:\(\("([^"]+)"/.exec(t)?.[1];
-    out.push({ address: address === '*' ? '0.0.0.0' : address, port: Number(m[2]), ...(proc ? { process: proc } : {}) });
+    // `*` is a dual-stack socket (IPv4 and IPv6): kept as such, not taken for 0.0.0.0.
+    out.push({ address, port: Number(m[2]), ...(proc ? { process: proc } : {}) });
   }
   return ok(out);
 }
@@ -68,6 +70,20 @@ function hexToIpv6(hex: string): string {
 }
 
 export type Reach = 'all' | 'loopback' | 'specific';
+
+/**
+ * Whether a socket listening on LISTENING accepts connections to the IP address TARGET: the same
+ * address, or the wildcard of its family. ss shows a dual-stack socket as `*` and an IPv6-only one
+ * as `[::]`; /proc/net/tcp6 shows both as `::` (V6ONLY): from there `::` gets the benefit of the
+ * doubt (dual-stack is Linux's default, net.ipv6.bindv6only = 0).
+ */
+export function serves(listening: string, target: string, v6onlyKnown: boolean): boolean {
+  const plain = (a: string) => a.toLowerCase().replace(/^::ffff:(?=\d+\.)/, '');
+  const [l, t] = [plain(listening), plain(target)];
+  if (l === t || l === '*') return true;
+  if (isIP(t) === 4) return l === '0.0.0.0' || (l === '::' && !v6onlyKnown);
+  return l === '::';
+}
 
 /** How far a listener reaches: every interface, loopback only, or one address. */
 export function reachOf(address: string): Reach {

@@ -334,7 +334,8 @@ describe('service check: listening on every interface', () => {
         },
         files: SYSTEMD,
       },
-      'http://127.0.0.1:8080',
+      // ss shows an IPv6-only socket as [::] (a dual-stack one as *): the URL names ::1.
+      'http://[::1]:8080',
     );
     const f = await service.run(facts, target, fakeResults());
     expect(f.status).toBe('pass');
@@ -390,10 +391,25 @@ describe('service check: something listens but the unit is not active', () => {
         },
         files: SYSTEMD,
       },
-      'http://127.0.0.1:8080',
+      'http://[::1]:8080',
     );
     const f = await service.run(facts, target, fakeResults());
     expect(f.status).toBe('warn');
     expect(f.summary).toBe('listening on [::]:8080 (atticd); atticd.service inactive (dead)');
+  });
+
+  it.each([
+    ['an IPv4 URL, the server on an IPv6 address only', 'http://10.77.0.1:5000', '[fd77::1]', 'fail'],
+    ['an IPv4 URL, the server IPv6-only on [::]', 'http://10.77.0.1:5000', '[::]', 'fail'],
+    ['the LAN address in the URL, the server on 127.0.0.1', 'http://10.77.0.1:5000', '127.0.0.1', 'fail'],
+    ['an IPv6 URL, the server on 0.0.0.0', 'http://[fd77::1]:5000', '0.0.0.0', 'fail'],
+    ['an IPv4 URL, the server dual-stack (ss shows *)', 'http://10.77.0.1:5000', '*', 'pass'],
+    ['an IPv6 URL, the server on that address', 'http://[fd77::1]:5000', '[fd77::1]', 'pass'],
+  ] as const)('checks the address the URL names against where the server listens: %s', async (_, url, listening, status) => {
+    const { facts, target } = server({ exec: { 'ss -ltnpH': ssLine(listening, 5000, 'nix-serve') } }, url);
+    const f = await service.run(facts, target, fakeResults());
+    expect(f.status).toBe(status);
+    if (status === 'fail')
+      expect(f.summary).toMatch(/, not on [0-9a-f.:]+, the address the cache's URL names: connections to it are refused$/);
   });
 });
