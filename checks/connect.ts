@@ -82,6 +82,16 @@ export const connect: CacheCheck = {
       return withAdvice(fail(summary, { fix: openPortFix(path.port), data: { ...data, pingAlive: pinged.alive } }));
     }
     if (tcp.result === 'unreachable') {
+      // Host-unreachable for TCP while the host answers ping: a REJECT rule (icmp-host-prohibited, the
+      // firewalld default) answers, not the network.
+      const pinged = pingOutcome(results, cache);
+      if (pinged.alive && tcp.code === 'EHOSTUNREACH')
+        return withAdvice(
+          fail(
+            `port ${path.port} gets "host unreachable" (EHOSTUNREACH) while ${cache.url.host} answers ping: a firewall REJECT rule answers (icmp-host-prohibited, as firewalld rejects) — Nix reports "Couldn't connect to server (7)"`,
+            { fix: openPortFix(path.port), data: { ...data, pingAlive: true } },
+          ),
+        );
       return withAdvice(
         fail(`no route to ${where} (${tcp.code}): this machine cannot reach that network`, {
           fix: `Check the address in substituters and this machine's routes (ip route get ${tcp.address}); on a LAN, both machines must be on the same network or routed.`,

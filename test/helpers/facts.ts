@@ -190,7 +190,7 @@ export function scriptedIo(script: Script, calls: string[] = [], record: (e: Evi
           address,
           port,
           durationMs: 2,
-          ...(result === 'refused' ? { code: 'ECONNREFUSED' } : {}),
+          ...(result === 'refused' ? { code: 'ECONNREFUSED' } : result === 'unreachable' ? { code: 'EHOSTUNREACH' } : {}),
           ...(result === 'unreachable' ? { code: 'EHOSTUNREACH' } : {}),
         };
       },

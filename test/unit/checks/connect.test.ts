@@ -143,6 +143,17 @@ describe('connect check: TCP', () => {
     expect(f.summary).toBe('connecting to 10.0.0.5:5000 timed out after 5.0 s — Nix reports "Timeout was reached (28)"');
   });
 
+  it('blames a REJECT rule, not the network, when TCP gets host-unreachable while ping answers', async () => {
+    const f = await runConnect(lan({ tcp: { '10.0.0.5:5000': 'unreachable' } }), (cache) =>
+      fakeResults([{ id: 'ping', cache, status: 'pass', data: { alive: true, rttMs: 0.4 } }]),
+    );
+    expect(f.status).toBe('fail');
+    expect(f.summary).toMatch(
+      /^port 5000 gets "host unreachable" \(EHOSTUNREACH\) while 10\.0\.0\.5 answers ping: a firewall REJECT rule answers/,
+    );
+    expect(f.fix).toContain('iptables -I INPUT -p tcp --dport 5000 -j ACCEPT');
+  });
+
   it('fails with the route to check when the network is unreachable', async () => {
     const f = await runConnect(lan({ tcp: { '10.0.0.5:5000': 'unreachable' } }));
     expect(f.status).toBe('fail');
