@@ -143,10 +143,14 @@ function matchRule(args: string[], port: number): Match {
       case '--comment':
         take();
         break;
-      case '--tcp-flags':
+      case '--tcp-flags': {
+        const compared = args[i + 2] ?? '';
         i += 2;
+        if (synMatches(val, compared) === neg) return { matches: false };
         break;
+      }
       case '--syn':
+        if (neg) return { matches: false };
         break;
       case '--dst-type':
         take();
@@ -168,6 +172,20 @@ function matchRule(args: string[], port: number): Match {
   }
   if (conditions.length) condition = conditions.join(', ');
   return { matches: true, ...(condition ? { condition } : {}) };
+}
+
+/**
+ * Does `--tcp-flags MASK COMPARED` hold for the SYN that opens a connection? Its flags masked by MASK
+ * must be exactly COMPARED: `! --syn` (`! --tcp-flags SYN,RST,ACK,FIN SYN`) matches every packet but it.
+ */
+function synMatches(mask: string, compared: string): boolean {
+  const flags = (list: string) => {
+    const names = list.toUpperCase().split(',');
+    return names.includes('ALL') ? ['SYN', 'ACK', 'FIN', 'RST', 'URG', 'PSH'] : names.filter((f) => f !== 'NONE');
+  };
+  const masked = flags(mask).includes('SYN') ? ['SYN'] : [];
+  const expected = flags(compared);
+  return expected.length === masked.length && expected.every((f) => masked.includes(f));
 }
 
 const BUILTIN_VERDICTS = new Set(['ACCEPT', 'DROP', 'REJECT']);

@@ -166,11 +166,14 @@ function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: { unmodelled: 
     const ex = (e ?? {}) as Record<string, Json>;
     if (ex.match) {
       const m = ex.match as { op?: string; left: Json; right: Json };
+      const syn = synMatches(m);
+      if (syn === 'no') return { kind: 'next' };
+      if (syn === 'yes') continue;
       const v = packetField(m.left, p);
       if (v === undefined) {
         // A match on something a new TCP connection to the port does not carry (udp, icmp …) or that is not modelled.
         const text = JSON.stringify(m.left) ?? '';
-        // `tcp flags syn / fin,syn,rst,ack`: the packet asked about is exactly such a SYN.
+        // A test of tcp flags the doctor cannot read: the packet asked about is a SYN, which most such rules are for.
         if (text.includes('"field":"flags"')) continue;
         if (/"(udp|icmp|icmpv6|ip6?)"|"sport"|"type"/.test(text)) return { kind: 'next' };
         notes.unmodelled.push(`${rule.chain}: ${text.slice(0, 80)}`);
@@ -199,6 +202,35 @@ function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: { unmodelled: 
   return { kind: 'next' };
 }
 
+/** The names in a flag list as nft -j writes it: `"syn"`, `["fin", "syn"]` or `{ "|": ["syn", "ack"] }`. */
+function flagNames(x: Json): string[] | undefined {
+  if (typeof x === 'string') return [x];
+  const list = Array.isArray(x) ? x : (x as { '|'?: Json[] })?.['|'];
+  if (!Array.isArray(list)) return undefined;
+  const names = list.map(flagNames);
+  return names.every((n) => n !== undefined) ? (names as string[][]).flat() : undefined;
+}
+
+/**
+ * Does a `tcp flags` match hold for the SYN that opens a connection? `tcp flags & (fin|syn|rst|ack) != syn`
+ * holds for every packet but it; undefined when M is no flags match, 'unknown' when it cannot be read.
+ */
+function synMatches(m: { op?: string; left: Json; right: Json }): Tri | undefined {
+  const isFlags = (l: Json) => (l as { payload?: { field?: string } })?.payload?.field === 'flags';
+  const and = (m.left as { '&'?: Json[] })?.['&'];
+  const masked = Array.isArray(and) && isFlags(and[0]) ? flagNames(and[1]) : isFlags(m.left) ? ['syn'] : undefined;
+  if (!masked) return Array.isArray(and) && and.some(isFlags) ? 'unknown' : undefined;
+  const seen = masked.includes('syn') ? ['syn'] : [];
+  const right = flagNames(m.right);
+  if (!right) return 'unknown';
+  const same = right.length === seen.length && right.every((f) => seen.includes(f));
+  if (m.op === '==') return same ? 'yes' : 'no';
+  if (m.op === '!=') return same ? 'no' : 'yes';
+  // `tcp flags syn` (op `in`): any of the flags named is set.
+  if (m.op === 'in') return right.some((f) => seen.includes(f)) ? 'yes' : 'no';
+  return 'unknown';
+}
+
 function finish(step: Step, pending: string[], notes: { conditions: string[] }): Step {
   if (step.kind === 'verdict' && step.verdict === 'accept' && pending.length) notes.conditions.push(...pending);
   return step;
@@ -206,11 +238,11 @@ function finish(step: Step, pending: string[], notes: { conditions: string[] }):
 
 function describeMatch(m: { op?: string; left: Json; right: Json }): string {
   const meta = (m.left as { meta?: { key?: string } })?.meta?.key;
-  const right = (JSON.stringify(m.right) ?? '').replace(/[{}"[\]]|set:/g, '').replace(/,/g, ', ');
+  const right = rightText(m.right);
   if (meta === 'iifname' || meta === 'iif') return `${m.op === '!=' ? 'not on' : 'on'} interface ${right}`;
   const payload = (m.left as { payload?: { field?: string } })?.payload?.field;
   if (payload === 'saddr') return `${m.op === '!=' ? 'not from' : 'from'} ${right}`;
-  return `if ${JSON.stringify(m.left)} ${m.op} ${right}`;
+  return `if ${leftText(m.left)} ${m.op} ${right}`;
 }
 
 /**
@@ -282,6 +314,8 @@ function leftText(l: Json): string {
   if (x.meta) return `meta ${x.meta.key}`;
   if (x.ct) return `ct ${x.ct.key}`;
   if (Array.isArray((l as { concat?: Json[] })?.concat)) return (l as { concat: Json[] })?.concat.map(leftText).join(' . ');
+  const and = (l as { '&'?: Json[] })?.['&'];
+  if (Array.isArray(and) && and.length === 2) return `${leftText(and[0])} & (${flagNames(and[1])?.join(' | ') ?? rightText(and[1])})`;
   return JSON.stringify(l);
 }
 
@@ -292,5 +326,9 @@ function rightText(r: Json): string {
   const range = (r as { range?: Json[] })?.range;
   if (Array.isArray(range)) return `${range[0]}-${range[1]}`;
   if (Array.isArray(r)) return `{ ${r.map(rightText).join(', ')} }`;
+  const prefix = (r as { prefix?: { addr?: Json; len?: Json } })?.prefix;
+  if (prefix) return `${prefix.addr}/${prefix.len}`;
+  const or = (r as { '|'?: Json[] })?.['|'];
+  if (Array.isArray(or)) return or.map(rightText).join(' | ');
   return JSON.stringify(r);
 }

@@ -49,6 +49,17 @@ describe('iptables evaluation', () => {
   ])('with %s the verdict for 5000 is %s', (rule, verdict) => {
     expect(evaluateIptables(table(`\n${rule}\n`), 5000).verdict).toBe(verdict);
   });
+  it.each([
+    ['-A INPUT -p tcp ! --syn -m state --state NEW -j DROP', 'accept'],
+    ['-A INPUT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j DROP', 'accept'],
+    ['-A INPUT -p tcp -m tcp --tcp-flags SYN,ACK SYN,ACK -j DROP', 'accept'],
+    ['-A INPUT -p tcp -m tcp --tcp-flags ALL NONE -j DROP', 'accept'],
+    ['-A INPUT -p tcp -m tcp --syn --dport 5000 -j DROP', 'drop'],
+    ['-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j DROP', 'drop'],
+  ])('judges %s by the SYN that opens a connection: %s', (rule, verdict) => {
+    const t = parseIptables(`-P INPUT ACCEPT\n${rule}\n`);
+    expect(t.ok && evaluateIptables(t.value, 5000).verdict).toBe(verdict);
+  });
   it('notes an interface-limited opening as a condition', () => {
     const v = evaluateIptables(table('\n-I nixos-fw -i eth0 -p tcp --dport 5000 -j nixos-fw-accept\n'), 5000);
     expect(v).toMatchObject({ verdict: 'accept', conditions: ['on interface eth0'] });

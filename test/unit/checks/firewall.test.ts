@@ -312,6 +312,45 @@ describe('firewall check: nftables', () => {
     );
   });
 
+  /** `tcp flags & (fin|syn|rst|ack) OP syn`, as nft -j list ruleset writes it. */
+  const synTest = (op: string) => ({
+    match: {
+      op,
+      left: { '&': [{ payload: { protocol: 'tcp', field: 'flags' } }, ['fin', 'syn', 'rst', 'ack']] },
+      right: 'syn',
+    },
+  });
+
+  it("passes past `tcp flags & (fin|syn|rst|ack) != syn ct state new drop`, which a connection's SYN does not match", async () => {
+    const rule = {
+      family: 'inet',
+      table: 'filter',
+      chain: 'input',
+      expr: [synTest('!='), { match: { op: 'in', left: { ct: { key: 'state' } }, right: 'new' } }, { drop: null }],
+    };
+    const ruleset = nftRuleset([{ family: 'inet', table: 'filter', name: 'input', policy: 'accept' }], [rule]);
+    const { facts, target } = server({ exec: { 'nft -j list ruleset': ruleset } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('pass');
+    expect(f.summary).toBe('TCP port 5000 is open to other hosts: accepted by nftables (chain input { policy accept; })');
+  });
+
+  it('quotes a rule on tcp flags as nft writes it, not as JSON', async () => {
+    const rule = {
+      family: 'inet',
+      table: 'filter',
+      chain: 'input',
+      expr: [synTest('=='), { match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 5000 } }, { drop: null }],
+    };
+    const ruleset = nftRuleset([{ family: 'inet', table: 'filter', name: 'input', policy: 'accept' }], [rule]);
+    const { facts, target } = server({ exec: { 'nft -j list ruleset': ruleset } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe(
+      "nftables drops new connections to TCP port 5000: decided in inet filter input by 'inet filter input: tcp flags & (fin | syn | rst | ack) syn tcp dport 5000 drop'",
+    );
+  });
+
   it('fails a non-NixOS nft table with an nft insert rule fix for that chain', async () => {
     const ruleset = nftRuleset([{ family: 'inet', table: 'filter', name: 'input', policy: 'drop' }]);
     const { facts, target } = server({ exec: { 'nft -j list ruleset': ruleset } });
