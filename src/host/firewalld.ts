@@ -122,6 +122,7 @@ export function evaluateFirewalld(
       chain: `firewalld zone ${main.zone}`,
       conditions: closed.length ? closed.map((z) => `except in zone ${z.zone} (${where(z)})`) : [],
       unmodelled,
+      unsure: [],
     };
   }
   if (!main || !open.length) {
@@ -134,6 +135,7 @@ export function evaluateFirewalld(
       chain: `firewalld zone ${z?.zone ?? defaultZone}`,
       conditions: [],
       unmodelled,
+      unsure: [],
     };
   }
   return {
@@ -142,6 +144,7 @@ export function evaluateFirewalld(
     chain: `firewalld zone ${open.map((z) => z.zone).join(', ')}`,
     conditions: open.map((z) => `only ${where(z)} (zone ${z.zone}); zone ${main.zone} ${main.target === 'DROP' ? 'drops' : 'rejects'} it`),
     unmodelled,
+    unsure: [],
   };
 }
 

@@ -1,5 +1,5 @@
 import { err, ok, type Result } from '../nix/result.js';
-import { type FirewallVerdict, portIn } from './firewall.js';
+import { addressIn, type FirewallVerdict, portIn } from './firewall.js';
 
 export interface IptRule {
   chain: string;
@@ -73,11 +73,12 @@ export function parseIptables(text: string): Result<IptTable> {
   return ok(table);
 }
 
-type Match = { matches: boolean; condition?: string; unmodelled?: string };
+type Match = { matches: boolean; condition?: string; unmodelled?: string; unsure?: string };
 
-/** Does RULE's match part hold for a new TCP packet to PORT arriving from another host? */
-function matchRule(args: string[], port: number): Match {
+/** Does RULE's match part hold for a new TCP packet to PORT at address TO (unknown when undefined) from another host? */
+function matchRule(args: string[], port: number, to: string | undefined): Match {
   let condition: string | undefined;
+  let unsure: string | undefined;
   const conditions: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const neg = args[i] === '!';
@@ -111,6 +112,11 @@ function matchRule(args: string[], port: number): Match {
       case '--destination':
         take();
         if (/^127\.|^::1/.test(val) && !neg) return { matches: false };
+        if (val !== '0.0.0.0/0' && val !== '::/0') {
+          const inside = to === undefined ? undefined : addressIn(val, to);
+          if (inside === undefined) unsure = `for connections ${neg ? 'not ' : ''}to ${val}`;
+          else if (inside === neg) return { matches: false };
+        }
         break;
       case '--dport':
       case '--destination-port':
@@ -170,6 +176,8 @@ function matchRule(args: string[], port: number): Match {
         return { matches: true, unmodelled: opt };
     }
   }
+  // Whether the rule applies depends on the address clients connect to: it is passed over, and said so.
+  if (unsure) return { matches: false, unsure };
   if (conditions.length) condition = conditions.join(', ');
   return { matches: true, ...(condition ? { condition } : {}) };
 }
@@ -191,15 +199,20 @@ function synMatches(mask: string, compared: string): boolean {
 const BUILTIN_VERDICTS = new Set(['ACCEPT', 'DROP', 'REJECT']);
 const NON_TERMINAL = new Set(['LOG', 'NFLOG', 'ULOG', 'MARK', 'CONNMARK', 'TRACE', 'AUDIT', 'NOTRACK', 'CT']);
 
-/** Walks INPUT as the kernel would: first terminal match wins, user chains return, policies end built-ins. */
-export function evaluateIptables(table: IptTable, port: number, start = 'INPUT'): FirewallVerdict {
+/**
+ * Walks INPUT as the kernel would for a connection to PORT at address TO (unknown when undefined): first
+ * terminal match wins, user chains return, policies end built-ins.
+ */
+export function evaluateIptables(table: IptTable, port: number, to?: string, start = 'INPUT'): FirewallVerdict {
   const conditions: string[] = [];
   const unmodelled: string[] = [];
+  const unsure: string[] = [];
   const walk = (name: string, depth: number): FirewallVerdict | 'return' => {
-    if (depth > 32) return { verdict: 'drop', rule: `jumps nested deeper than 32 at ${name}`, chain: name, conditions, unmodelled };
+    if (depth > 32) return { verdict: 'drop', rule: `jumps nested deeper than 32 at ${name}`, chain: name, conditions, unmodelled, unsure };
     for (const rule of table.chains.get(name) ?? []) {
-      const m = matchRule(rule.args, port);
+      const m = matchRule(rule.args, port, to);
       if (m.unmodelled) unmodelled.push(`${rule.text} (${m.unmodelled})`);
+      if (m.unsure && rule.target && !NON_TERMINAL.has(rule.target)) unsure.push(`'${rule.text}' ${m.unsure}`);
       if (!m.matches || !rule.target) continue;
       const t = rule.target;
       if (NON_TERMINAL.has(t)) continue;
@@ -211,6 +224,7 @@ export function evaluateIptables(table: IptTable, port: number, start = 'INPUT')
           chain: name,
           conditions,
           unmodelled,
+          unsure,
         };
       }
       if (t === 'RETURN') return 'return';
@@ -228,5 +242,5 @@ export function evaluateIptables(table: IptTable, port: number, start = 'INPUT')
   const result = walk(start, 0);
   if (result !== 'return') return result;
   const policy = table.policies[start] ?? 'ACCEPT';
-  return { verdict: policy === 'ACCEPT' ? 'accept' : 'drop', rule: `-P ${start} ${policy}`, chain: start, conditions, unmodelled };
+  return { verdict: policy === 'ACCEPT' ? 'accept' : 'drop', rule: `-P ${start} ${policy}`, chain: start, conditions, unmodelled, unsure };
 }

@@ -1,5 +1,6 @@
+import { isIP } from 'node:net';
 import { err, ok, type Result } from '../nix/result.js';
-import type { FirewallVerdict } from './firewall.js';
+import { addressIn, type FirewallVerdict } from './firewall.js';
 
 type Json = unknown;
 interface NftChain {
@@ -66,10 +67,13 @@ export function parseNftJson(text: string): Result<NftRuleset> {
   return ok(out);
 }
 
-/** The packet the doctor asks about: a new TCP SYN to PORT from another host, not on lo. */
+/** The packet the doctor asks about: a new TCP SYN to PORT at address TO (unknown when undefined) from another host, not on lo. */
 interface Packet {
   port: number;
+  to: string | undefined;
 }
+
+type Notes = { unmodelled: string[]; conditions: string[]; unsure: string[] };
 
 type Tri = 'yes' | 'no' | 'unknown';
 
@@ -82,7 +86,8 @@ function packetField(left: Json | undefined, p: Packet): string | number | (stri
     if (field === 'dport' && (protocol === 'tcp' || protocol === 'th')) return p.port;
     if (field === 'dport' && protocol === 'udp') return undefined;
     if (field === 'protocol' || field === 'nexthdr') return 'tcp';
-    if (field === 'saddr' || field === 'daddr') return 'remote-address';
+    if (field === 'saddr') return 'remote-address';
+    if (field === 'daddr') return p.to ?? 'local-address';
     return undefined;
   }
   if (l.meta) {
@@ -113,13 +118,16 @@ function elemMatches(elem: Json, v: string | number | (string | number)[]): Tri 
   if (typeof elem === 'number' || typeof elem === 'string') {
     if (typeof v === 'number' && typeof elem === 'string' && /^\d+$/.test(elem)) return Number(elem) === v ? 'yes' : 'no';
     if (v === 'external-interface') return elem === 'lo' ? 'no' : 'unknown';
-    if (v === 'remote-address') return 'unknown';
+    if (v === 'remote-address' || v === 'local-address') return 'unknown';
+    if (typeof v === 'string' && isIP(v)) return tri(addressIn(String(elem), v));
     return elem === v || (v === 'tcp' && elem === 6) ? 'yes' : 'no';
   }
   const range = (elem as { range?: [number, number] })?.range;
   if (Array.isArray(range) && typeof v === 'number') return v >= Number(range[0]) && v <= Number(range[1]) ? 'yes' : 'no';
   const prefix = (elem as { prefix?: unknown })?.prefix;
-  if (prefix && v === 'remote-address') return 'unknown';
+  const { addr, len } = (prefix ?? {}) as { addr?: Json; len?: Json };
+  if (prefix && typeof v === 'string' && isIP(v)) return tri(addressIn(`${addr}/${len}`, v));
+  if (prefix && (v === 'remote-address' || v === 'local-address')) return 'unknown';
   const inner = (elem as { elem?: { val?: Json } })?.elem;
   if (inner && 'val' in inner) return elemMatches(inner.val as Json, v);
   return 'unknown';
@@ -136,6 +144,8 @@ function rightMatches(right: Json, v: string | number | (string | number)[], rs:
   if (Array.isArray(right) && !Array.isArray(v)) return anyOf(right.map((e) => elemMatches(e, v)));
   return elemMatches(right, v);
 }
+
+const tri = (b: boolean | undefined): Tri => (b === undefined ? 'unknown' : b ? 'yes' : 'no');
 
 function anyOf(list: Tri[]): Tri {
   return list.includes('yes') ? 'yes' : list.includes('unknown') ? 'unknown' : 'no';
@@ -160,8 +170,10 @@ function verdictOf(v: Record<string, Json>): Step | undefined {
 }
 
 /** Runs one rule's expressions: matches narrow, the first verdict decides. */
-function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: { unmodelled: string[]; conditions: string[] }): Step {
+function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: Notes): Step {
   const pending: string[] = [];
+  // A match on the address clients connect to, when that is not known: the rule is passed over, and said so.
+  let unsure: string | undefined;
   for (const e of rule.expr) {
     const ex = (e ?? {}) as Record<string, Json>;
     if (ex.match) {
@@ -182,7 +194,8 @@ function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: { unmodelled: 
       let r = rightMatches(m.right, v, rs, rule.family, rule.table);
       if (m.op === '!=') r = r === 'yes' ? 'no' : r === 'no' ? 'yes' : 'unknown';
       if (r === 'no') return { kind: 'next' };
-      if (r === 'unknown') pending.push(describeMatch(m));
+      if (r === 'unknown' && v === 'local-address') unsure = `for connections ${m.op === '!=' ? 'not ' : ''}to ${rightText(m.right)}`;
+      else if (r === 'unknown') pending.push(describeMatch(m));
       continue;
     }
     if (ex.vmap) {
@@ -193,11 +206,11 @@ function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: { unmodelled: 
       const hit = entries.find((entry) => Array.isArray(entry) && elemMatches(entry[0], v) === 'yes');
       if (!hit) return { kind: 'next' };
       const step = verdictOf(hit[1]);
-      if (step) return finish(step, pending, notes);
+      if (step) return finish(step, pending, notes, unsure && `'${describeRule(rule)}' ${unsure}`);
       continue;
     }
     const step = verdictOf(ex);
-    if (step) return finish(step, pending, notes);
+    if (step) return finish(step, pending, notes, unsure && `'${describeRule(rule)}' ${unsure}`);
   }
   return { kind: 'next' };
 }
@@ -231,7 +244,11 @@ function synMatches(m: { op?: string; left: Json; right: Json }): Tri | undefine
   return 'unknown';
 }
 
-function finish(step: Step, pending: string[], notes: { conditions: string[] }): Step {
+function finish(step: Step, pending: string[], notes: Notes, unsure: string | undefined): Step {
+  if (unsure) {
+    notes.unsure.push(unsure);
+    return { kind: 'next' };
+  }
   if (step.kind === 'verdict' && step.verdict === 'accept' && pending.length) notes.conditions.push(...pending);
   return step;
 }
@@ -249,22 +266,23 @@ function describeMatch(m: { op?: string; left: Json; right: Json }): string {
  * Evaluates every base chain on the input hook, lowest priority first, as the kernel does: a
  * drop or reject anywhere is final, an accept only ends that chain.
  */
-export function evaluateNft(rs: NftRuleset, port: number, family: 'ipv4' | 'ipv6' = 'ipv4'): FirewallVerdict | undefined {
+export function evaluateNft(rs: NftRuleset, port: number, family: 'ipv4' | 'ipv6' = 'ipv4', to?: string): FirewallVerdict | undefined {
   // An IPv4 packet meets the input chains of `inet` and `ip` tables; an IPv6 one those of `inet` and `ip6`.
   const families = ['inet', family === 'ipv4' ? 'ip' : 'ip6'];
   const base = rs.chains.filter((c) => c.hook === 'input' && (c.type ?? 'filter') === 'filter' && families.includes(c.family));
   if (base.length === 0) return undefined;
   base.sort((a, b) => (a.prio ?? 0) - (b.prio ?? 0));
-  const notes = { unmodelled: [] as string[], conditions: [] as string[] };
+  const notes: Notes = { unmodelled: [], conditions: [], unsure: [] };
   let lastAccept: FirewallVerdict | undefined;
   for (const chain of base) {
-    const r = walk(rs, chain, chain.name, port, notes, 0);
+    const r = walk(rs, chain, chain.name, { port, to }, notes, 0);
     const verdict: FirewallVerdict = {
       verdict: r?.verdict ?? (chain.policy === 'drop' ? 'drop' : 'accept'),
       rule: r?.rule ?? `chain ${chain.name} { policy ${chain.policy ?? 'accept'}; }`,
       chain: `${chain.family} ${chain.table} ${r?.chain ?? chain.name}`,
       conditions: notes.conditions,
       unmodelled: notes.unmodelled,
+      unsure: notes.unsure,
     };
     if (verdict.verdict !== 'accept') return verdict;
     lastAccept = verdict;
@@ -276,17 +294,17 @@ function walk(
   rs: NftRuleset,
   base: NftChain,
   name: string,
-  port: number,
-  notes: { unmodelled: string[]; conditions: string[] },
+  p: Packet,
+  notes: Notes,
   depth: number,
 ): { verdict: 'accept' | 'drop' | 'reject'; rule: string; chain: string } | undefined {
   if (depth > 32) return { verdict: 'drop', rule: 'jumps nested deeper than 32', chain: name };
   for (const rule of rs.rules.filter((r) => r.family === base.family && r.table === base.table && r.chain === name)) {
-    const step = runRule(rule, rs, { port }, notes);
+    const step = runRule(rule, rs, p, notes);
     if (step.kind === 'next') continue;
     if (step.kind === 'return') return undefined;
     if (step.kind === 'verdict') return { verdict: step.verdict, rule: describeRule(rule), chain: name };
-    const r = walk(rs, base, step.target, port, notes, depth + 1);
+    const r = walk(rs, base, step.target, p, notes, depth + 1);
     if (r) return r;
     if (step.kind === 'goto') return undefined;
   }

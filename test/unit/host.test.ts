@@ -60,6 +60,14 @@ describe('iptables evaluation', () => {
     const t = parseIptables(`-P INPUT ACCEPT\n${rule}\n`);
     expect(t.ok && evaluateIptables(t.value, 5000).verdict).toBe(verdict);
   });
+  it('applies a rule for one destination address only to connections to that address, and names it when the address is unknown', () => {
+    const rule = '-A INPUT -d 192.0.2.1/32 -p tcp -m tcp --dport 5000 -j DROP';
+    const t = parseIptables(`-P INPUT ACCEPT\n${rule}\n`);
+    if (!t.ok) throw new Error(t.error.message);
+    expect(evaluateIptables(t.value, 5000, '198.51.100.7')).toMatchObject({ verdict: 'accept', unsure: [] });
+    expect(evaluateIptables(t.value, 5000, '192.0.2.1')).toMatchObject({ verdict: 'drop', rule });
+    expect(evaluateIptables(t.value, 5000)).toMatchObject({ verdict: 'accept', unsure: [`'${rule}' for connections to 192.0.2.1/32`] });
+  });
   it('notes an interface-limited opening as a condition', () => {
     const v = evaluateIptables(table('\n-I nixos-fw -i eth0 -p tcp --dport 5000 -j nixos-fw-accept\n'), 5000);
     expect(v).toMatchObject({ verdict: 'accept', conditions: ['on interface eth0'] });

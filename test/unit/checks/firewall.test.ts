@@ -386,6 +386,62 @@ describe('firewall check: nftables', () => {
   });
 });
 
+describe('firewall check: rules for one destination address', () => {
+  const IPT = '-P INPUT ACCEPT\n-A INPUT -d 192.0.2.1/32 -p tcp -m tcp --dport 5000 -j DROP\n';
+  const NFT = nftRuleset(
+    [{ family: 'inet', table: 'filter', name: 'input', policy: 'accept' }],
+    [
+      {
+        family: 'inet',
+        table: 'filter',
+        chain: 'input',
+        expr: [
+          { match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: '192.0.2.1' } },
+          { match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 5000 } },
+          { drop: null },
+        ],
+      },
+    ],
+  );
+
+  it.each([
+    ['iptables -S', IPT],
+    ['nft -j list ruleset', NFT],
+  ])('passes (%s) when the cache URL names another address of this machine than the rule does', async (command, rules) => {
+    const { facts, target } = server({ exec: { [command]: rules } }, 'http://198.51.100.7:5000');
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('pass');
+  });
+
+  it.each([
+    ['iptables -S', IPT],
+    ['nft -j list ruleset', NFT],
+  ])('fails (%s) when the cache URL names the address the rule drops', async (command, rules) => {
+    const { facts, target } = server({ exec: { [command]: rules } }, 'http://192.0.2.1:5000');
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('fail');
+  });
+
+  it('warns, naming the rule, when the cache URL names no address of this machine to judge it by', async () => {
+    const { facts, target } = server({ exec: { 'iptables -S': IPT } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe(
+      "TCP port 5000 is open to other hosts, but a rule for one address of this machine could refuse them ('-A INPUT -d 192.0.2.1/32 -p tcp -m tcp --dport 5000 -j DROP' for connections to 192.0.2.1/32), and the cache URL names no address to tell: accepted by iptables (-P INPUT ACCEPT)",
+    );
+    expect(f.fix).toBe(
+      'Judge the rules for the address clients connect to: sudo nixcache doctor --cache http://<that address>:5000 --only firewall',
+    );
+  });
+
+  it('names an nft rule for one destination address as nft writes it when the address is unknown', async () => {
+    const { facts, target } = server({ exec: { 'nft -j list ruleset': NFT } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('warn');
+    expect(f.detail).toContain("'inet filter input: ip daddr 192.0.2.1 tcp dport 5000 drop' for connections to 192.0.2.1");
+  });
+});
+
 describe('firewall check: firewalld', () => {
   it('fails when the zone of the interface allows neither the port nor a service on it, with the firewall-cmd fix for that zone', async () => {
     const { facts, target, calls } = server(firewalld({ active: ACTIVE_PUBLIC_ONLY, publicListAll: PUBLIC }));
