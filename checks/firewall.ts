@@ -5,6 +5,7 @@ import {
   firewallFix,
   inspectFirewallByHand,
   judgeFirewall,
+  openToClientsFix,
 } from '../src/host/firewall-judge.js';
 import { isHttpScheme } from '../src/nix/store-url.js';
 import type { CacheCheck } from '../src/runner/check.js';
@@ -45,6 +46,7 @@ export const firewall: CacheCheck = {
         rule: v.rule,
         chain: v.chain,
         conditions: v.conditions,
+        openOnlyTo: v.openOnlyTo,
       })),
       notes: state.notes,
     };
@@ -66,6 +68,13 @@ export const firewall: CacheCheck = {
       ]
         .filter(Boolean)
         .join('\n') || undefined;
+    if (refusing?.openOnlyTo.length) {
+      const only = refusing.openOnlyTo.map((o) => `${o.who} (${o.rule})`).join(' or ');
+      return warn(
+        `TCP port ${port} is open only ${only}; ${refusing.backend} ${refusing.verdict === 'reject' ? 'rejects' : 'drops'} ${what(refusing)} from every other host: decided in ${refusing.chain} by '${refusing.rule}'`,
+        { detail, fix: openToClientsFix(refusing, port, state), data },
+      );
+    }
     if (refusing) {
       return fail(
         `${refusing.backend} ${refusing.verdict === 'reject' ? 'rejects' : 'drops'} ${what(refusing)} to TCP port ${port}: decided in ${refusing.chain} by '${refusing.rule}'`,

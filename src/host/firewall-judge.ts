@@ -114,3 +114,22 @@ export function firewallFix(v: BackendVerdict, port: number, state: FirewallStat
   const nixosTable = v.chain.startsWith('inet nixos-fw');
   return `${nixos}\nOne-off: ${nixosTable ? `nixos-firewall-tool open tcp ${port}  (or nft add rule inet nixos-fw input-allow tcp dport ${port} accept)` : `nft insert rule ${v.chain.split(' ').slice(0, 3).join(' ')} tcp dport ${port} accept`}`;
 }
+
+/**
+ * The fix when the port is open to some sources or interfaces only (V.openOnlyTo) and V refuses every other
+ * host: open it to the clients that need the cache, to all of them or to their network alone.
+ */
+export function openToClientsFix(v: BackendVerdict, port: number, state: FirewallState): string {
+  const who = v.openOnlyTo.map((o) => o.who).join(' or ');
+  const theirs =
+    v.backend === 'firewalld'
+      ? `firewall-cmd --zone=${v.chain.replace(/^firewalld zone /, '')} --add-rich-rule='rule family="ipv4" source address="<their network>" port port="${port}" protocol="tcp" accept' --permanent && firewall-cmd --reload`
+      : v.backend === 'nftables'
+        ? `nft insert rule ${v.chain.split(' ').slice(0, 3).join(' ')} ip saddr <their network> tcp dport ${port} accept`
+        : `${v.backend} -I INPUT -s <their network> -p tcp --dport ${port} -j ACCEPT`;
+  return [
+    `Only hosts ${who} may connect. If clients elsewhere need the cache, open the port to them:`,
+    firewallFix(v, port, state),
+    `Or to their network alone: ${theirs}`,
+  ].join('\n');
+}

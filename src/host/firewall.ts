@@ -12,6 +12,14 @@ export interface FirewallVerdict {
   unmodelled: string[];
   /** Rules passed over because they apply only to connections to some address, and which one clients use is not known. */
   unsure: string[];
+  /** Accepts that admit only some hosts (`from 10.99.0.0/24`, `on interface eth9`); the verdict is for every other host. */
+  openOnlyTo: OpenOnly[];
+}
+
+/** Who an accept is limited to, and the rule (or zone) that accepts them. */
+export interface OpenOnly {
+  who: string;
+  rule: string;
 }
 
 /**

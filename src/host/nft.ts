@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { err, ok, type Result } from '../nix/result.js';
-import { addressIn, type FirewallVerdict } from './firewall.js';
+import { addressIn, type FirewallVerdict, type OpenOnly } from './firewall.js';
 
 type Json = unknown;
 interface NftChain {
@@ -73,7 +73,7 @@ interface Packet {
   to: string | undefined;
 }
 
-type Notes = { unmodelled: string[]; conditions: string[]; unsure: string[] };
+type Notes = { unmodelled: string[]; conditions: string[]; unsure: string[]; openOnlyTo: OpenOnly[] };
 
 type Tri = 'yes' | 'no' | 'unknown';
 
@@ -155,7 +155,9 @@ type Step =
   | { kind: 'verdict'; verdict: 'accept' | 'drop' | 'reject' }
   | { kind: 'jump' | 'goto'; target: string }
   | { kind: 'return' }
-  | { kind: 'next' };
+  | { kind: 'next' }
+  /** A rule only for some sources or interfaces: STEP is what the hosts there get. */
+  | { kind: 'only'; who: string; step: Step };
 
 function verdictOf(v: Record<string, Json>): Step | undefined {
   // A map entry's value may be anything in malformed output: only an object is a verdict.
@@ -174,6 +176,8 @@ function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: Notes): Step {
   const pending: string[] = [];
   // A match on the address clients connect to, when that is not known: the rule is passed over, and said so.
   let unsure: string | undefined;
+  // Sources and interfaces the rule is limited to: it holds for the hosts there, not for any other host.
+  const only: string[] = [];
   for (const e of rule.expr) {
     const ex = (e ?? {}) as Record<string, Json>;
     if (ex.match) {
@@ -195,6 +199,7 @@ function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: Notes): Step {
       if (m.op === '!=') r = r === 'yes' ? 'no' : r === 'no' ? 'yes' : 'unknown';
       if (r === 'no') return { kind: 'next' };
       if (r === 'unknown' && v === 'local-address') unsure = `for connections ${m.op === '!=' ? 'not ' : ''}to ${rightText(m.right)}`;
+      else if (r === 'unknown' && m.op !== '!=' && (v === 'remote-address' || v === 'external-interface')) only.push(describeMatch(m));
       else if (r === 'unknown') pending.push(describeMatch(m));
       continue;
     }
@@ -206,11 +211,11 @@ function runRule(rule: NftRule, rs: NftRuleset, p: Packet, notes: Notes): Step {
       const hit = entries.find((entry) => Array.isArray(entry) && elemMatches(entry[0], v) === 'yes');
       if (!hit) return { kind: 'next' };
       const step = verdictOf(hit[1]);
-      if (step) return finish(step, pending, notes, unsure && `'${describeRule(rule)}' ${unsure}`);
+      if (step) return finish(step, pending, notes, unsure && `'${describeRule(rule)}' ${unsure}`, only);
       continue;
     }
     const step = verdictOf(ex);
-    if (step) return finish(step, pending, notes, unsure && `'${describeRule(rule)}' ${unsure}`);
+    if (step) return finish(step, pending, notes, unsure && `'${describeRule(rule)}' ${unsure}`, only);
   }
   return { kind: 'next' };
 }
@@ -244,11 +249,12 @@ function synMatches(m: { op?: string; left: Json; right: Json }): Tri | undefine
   return 'unknown';
 }
 
-function finish(step: Step, pending: string[], notes: Notes, unsure: string | undefined): Step {
+function finish(step: Step, pending: string[], notes: Notes, unsure: string | undefined, only: string[]): Step {
   if (unsure) {
     notes.unsure.push(unsure);
     return { kind: 'next' };
   }
+  if (only.length) return { kind: 'only', who: [...only, ...pending].join(', '), step };
   if (step.kind === 'verdict' && step.verdict === 'accept' && pending.length) notes.conditions.push(...pending);
   return step;
 }
@@ -272,7 +278,7 @@ export function evaluateNft(rs: NftRuleset, port: number, family: 'ipv4' | 'ipv6
   const base = rs.chains.filter((c) => c.hook === 'input' && (c.type ?? 'filter') === 'filter' && families.includes(c.family));
   if (base.length === 0) return undefined;
   base.sort((a, b) => (a.prio ?? 0) - (b.prio ?? 0));
-  const notes: Notes = { unmodelled: [], conditions: [], unsure: [] };
+  const notes: Notes = { unmodelled: [], conditions: [], unsure: [], openOnlyTo: [] };
   let lastAccept: FirewallVerdict | undefined;
   for (const chain of base) {
     const r = walk(rs, chain, chain.name, { port, to }, notes, 0);
@@ -283,6 +289,7 @@ export function evaluateNft(rs: NftRuleset, port: number, family: 'ipv4' | 'ipv6
       conditions: notes.conditions,
       unmodelled: notes.unmodelled,
       unsure: notes.unsure,
+      openOnlyTo: notes.openOnlyTo,
     };
     if (verdict.verdict !== 'accept') return verdict;
     lastAccept = verdict;
@@ -302,6 +309,20 @@ function walk(
   for (const rule of rs.rules.filter((r) => r.family === base.family && r.table === base.table && r.chain === name)) {
     const step = runRule(rule, rs, p, notes);
     if (step.kind === 'next') continue;
+    if (step.kind === 'only') {
+      // What the hosts this rule is for get: the walk for every other host goes on past it.
+      const theirs: Notes = { ...notes, conditions: [], openOnlyTo: [] };
+      const then = step.step;
+      const r =
+        then.kind === 'verdict'
+          ? { verdict: then.verdict, rule: describeRule(rule) }
+          : then.kind === 'jump' || then.kind === 'goto'
+            ? walk(rs, base, then.target, p, theirs, depth + 1)
+            : undefined;
+      if (r?.verdict === 'accept') notes.openOnlyTo.push({ who: [step.who, ...theirs.conditions].join(', '), rule: r.rule });
+      for (const o of theirs.openOnlyTo) notes.openOnlyTo.push({ who: `${step.who}, ${o.who}`, rule: o.rule });
+      continue;
+    }
     if (step.kind === 'return') return undefined;
     if (step.kind === 'verdict') return { verdict: step.verdict, rule: describeRule(rule), chain: name };
     const r = walk(rs, base, step.target, p, notes, depth + 1);

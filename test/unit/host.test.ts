@@ -68,9 +68,17 @@ describe('iptables evaluation', () => {
     expect(evaluateIptables(t.value, 5000, '192.0.2.1')).toMatchObject({ verdict: 'drop', rule });
     expect(evaluateIptables(t.value, 5000)).toMatchObject({ verdict: 'accept', unsure: [`'${rule}' for connections to 192.0.2.1/32`] });
   });
-  it('notes an interface-limited opening as a condition', () => {
+  it('judges an interface-limited opening for the hosts elsewhere, noting who it admits', () => {
     const v = evaluateIptables(table('\n-I nixos-fw -i eth0 -p tcp --dport 5000 -j nixos-fw-accept\n'), 5000);
-    expect(v).toMatchObject({ verdict: 'accept', conditions: ['on interface eth0'] });
+    expect(v).toMatchObject({
+      verdict: 'drop',
+      chain: 'nixos-fw-refuse',
+      openOnlyTo: [{ who: 'on interface eth0', rule: '-A nixos-fw-accept -j ACCEPT' }],
+    });
+  });
+  it('keeps an opening for all but one source open to other hosts, naming the exception', () => {
+    const v = evaluateIptables(table('\n-I nixos-fw ! -s 10.99.0.0/24 -p tcp --dport 5000 -j nixos-fw-accept\n'), 5000);
+    expect(v).toMatchObject({ verdict: 'accept', conditions: ['not from 10.99.0.0/24'], openOnlyTo: [] });
   });
   it('honours RETURN and the built-in policy', () => {
     const t = parseIptables('-P INPUT DROP\n-N a\n-A INPUT -j a\n-A a -j RETURN\n-A a -j ACCEPT\n');
@@ -253,8 +261,11 @@ describe('firewall-cmd (outputs recorded from firewalld 1.3.3)', () => {
       5000,
       'public',
     );
-    expect(v).toMatchObject({ verdict: 'accept', chain: 'firewalld zone trusted' });
-    expect(v.conditions.join(' ')).toMatch(/only from 192\.168\.1\.0\/24/);
+    expect(v).toMatchObject({
+      verdict: 'reject',
+      chain: 'firewalld zone public',
+      openOnlyTo: [{ who: 'from 192.168.1.0/24', rule: 'zone trusted has target ACCEPT' }],
+    });
     const alone = evaluateFirewalld([zone('firewall-cmd-zone-public-list-all.txt')], services, 5000, 'public');
     expect(alone).toMatchObject({ verdict: 'reject', chain: 'firewalld zone public' });
     expect(alone.rule).toMatch(/services: dhcpv6-client ssh/);
