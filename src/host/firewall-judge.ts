@@ -30,8 +30,19 @@ export function familiesFor(host: string | undefined): Family[] {
   return ['ipv4', 'ipv6'];
 }
 
-/** Every backend's answer for PORT in each family: firewalld alone when it runs, else iptables and nftables. */
-export function judgeFirewall(state: FirewallState, port: number, families: readonly Family[]): BackendVerdict[] {
+/**
+ * The address other hosts connect to for a cache at HOST: the address its URL names. Unknown for a name or a
+ * loopback address (the --server target), which no other host uses.
+ */
+export function destinationFor(host: string | undefined): string | undefined {
+  return host && isIP(host) && !/^127\.|^::1$|^::ffff:127\./.test(host) ? host : undefined;
+}
+
+/**
+ * Every backend's answer for PORT at address TO (unknown when undefined) in each family: firewalld alone when it
+ * runs, else iptables and nftables.
+ */
+export function judgeFirewall(state: FirewallState, port: number, families: readonly Family[], to?: string): BackendVerdict[] {
   const out: BackendVerdict[] = [];
   if (state.firewalld) {
     const { zones, servicePorts, defaultZone } = state.firewalld;
@@ -43,7 +54,7 @@ export function judgeFirewall(state: FirewallState, port: number, families: read
   for (const family of families) {
     const table = family === 'ipv4' ? state.iptables : state.ip6tables;
     if (table) {
-      out.push({ backend: family === 'ipv4' ? 'iptables' : 'ip6tables', family, ...evaluateIptables(table, port) });
+      out.push({ backend: family === 'ipv4' ? 'iptables' : 'ip6tables', family, ...evaluateIptables(table, port, to) });
       seen[family] = true;
     }
   }
@@ -55,7 +66,7 @@ export function judgeFirewall(state: FirewallState, port: number, families: read
         (c) => !(c.table === 'filter' && ((c.family === 'ip' && seen.ipv4) || (c.family === 'ip6' && seen.ipv6))),
       ),
     };
-    const judged = families.map((family) => ({ family, v: evaluateNft(rs, port, family) }));
+    const judged = families.map((family) => ({ family, v: evaluateNft(rs, port, family, to) }));
     for (const { family, v } of judged) {
       // An inet table judges both families alike: say it once unless the answers differ.
       if (v && !(family === 'ipv6' && judged[0]?.v && judged[0].v.verdict === v.verdict && judged[0].v.rule === v.rule))
@@ -102,4 +113,23 @@ export function firewallFix(v: BackendVerdict, port: number, state: FirewallStat
   }
   const nixosTable = v.chain.startsWith('inet nixos-fw');
   return `${nixos}\nOne-off: ${nixosTable ? `nixos-firewall-tool open tcp ${port}  (or nft add rule inet nixos-fw input-allow tcp dport ${port} accept)` : `nft insert rule ${v.chain.split(' ').slice(0, 3).join(' ')} tcp dport ${port} accept`}`;
+}
+
+/**
+ * The fix when the port is open to some sources or interfaces only (V.openOnlyTo) and V refuses every other
+ * host: open it to the clients that need the cache, to all of them or to their network alone.
+ */
+export function openToClientsFix(v: BackendVerdict, port: number, state: FirewallState): string {
+  const who = v.openOnlyTo.map((o) => o.who).join(' or ');
+  const theirs =
+    v.backend === 'firewalld'
+      ? `firewall-cmd --zone=${v.chain.replace(/^firewalld zone /, '')} --add-rich-rule='rule family="ipv4" source address="<their network>" port port="${port}" protocol="tcp" accept' --permanent && firewall-cmd --reload`
+      : v.backend === 'nftables'
+        ? `nft insert rule ${v.chain.split(' ').slice(0, 3).join(' ')} ip saddr <their network> tcp dport ${port} accept`
+        : `${v.backend} -I INPUT -s <their network> -p tcp --dport ${port} -j ACCEPT`;
+  return [
+    `Only hosts ${who} may connect. If clients elsewhere need the cache, open the port to them:`,
+    firewallFix(v, port, state),
+    `Or to their network alone: ${theirs}`,
+  ].join('\n');
 }

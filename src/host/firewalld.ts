@@ -122,26 +122,21 @@ export function evaluateFirewalld(
       chain: `firewalld zone ${main.zone}`,
       conditions: closed.length ? closed.map((z) => `except in zone ${z.zone} (${where(z)})`) : [],
       unmodelled,
+      unsure: [],
+      openOnlyTo: [],
     };
   }
-  if (!main || !open.length) {
-    const z = main;
-    return {
-      verdict: z?.target === 'DROP' ? 'drop' : 'reject',
-      rule: z
-        ? `port ${port}/tcp is in no allowed port or service of zone ${z.zone} (target ${z.target}; ports: ${z.ports.map(showRange).join(' ') || 'none'}; services: ${z.services.join(' ') || 'none'})`
-        : 'no zone applies',
-      chain: `firewalld zone ${z?.zone ?? defaultZone}`,
-      conditions: [],
-      unmodelled,
-    };
-  }
+  // Zones that open the port for their sources or interfaces only: every other host meets the main zone's refusal.
   return {
-    verdict: 'accept',
-    rule: open.map((z) => why(z)).join('; '),
-    chain: `firewalld zone ${open.map((z) => z.zone).join(', ')}`,
-    conditions: open.map((z) => `only ${where(z)} (zone ${z.zone}); zone ${main.zone} ${main.target === 'DROP' ? 'drops' : 'rejects'} it`),
+    verdict: main?.target === 'DROP' ? 'drop' : 'reject',
+    rule: main
+      ? `port ${port}/tcp is in no allowed port or service of zone ${main.zone} (target ${main.target}; ports: ${main.ports.map(showRange).join(' ') || 'none'}; services: ${main.services.join(' ') || 'none'})`
+      : 'no zone applies',
+    chain: `firewalld zone ${main?.zone ?? defaultZone}`,
+    conditions: [],
     unmodelled,
+    unsure: [],
+    openOnlyTo: open.map((z) => ({ who: where(z), rule: why(z) as string })),
   };
 }
 

@@ -49,9 +49,36 @@ describe('iptables evaluation', () => {
   ])('with %s the verdict for 5000 is %s', (rule, verdict) => {
     expect(evaluateIptables(table(`\n${rule}\n`), 5000).verdict).toBe(verdict);
   });
-  it('notes an interface-limited opening as a condition', () => {
+  it.each([
+    ['-A INPUT -p tcp ! --syn -m state --state NEW -j DROP', 'accept'],
+    ['-A INPUT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j DROP', 'accept'],
+    ['-A INPUT -p tcp -m tcp --tcp-flags SYN,ACK SYN,ACK -j DROP', 'accept'],
+    ['-A INPUT -p tcp -m tcp --tcp-flags ALL NONE -j DROP', 'accept'],
+    ['-A INPUT -p tcp -m tcp --syn --dport 5000 -j DROP', 'drop'],
+    ['-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j DROP', 'drop'],
+  ])('judges %s by the SYN that opens a connection: %s', (rule, verdict) => {
+    const t = parseIptables(`-P INPUT ACCEPT\n${rule}\n`);
+    expect(t.ok && evaluateIptables(t.value, 5000).verdict).toBe(verdict);
+  });
+  it('applies a rule for one destination address only to connections to that address, and names it when the address is unknown', () => {
+    const rule = '-A INPUT -d 192.0.2.1/32 -p tcp -m tcp --dport 5000 -j DROP';
+    const t = parseIptables(`-P INPUT ACCEPT\n${rule}\n`);
+    if (!t.ok) throw new Error(t.error.message);
+    expect(evaluateIptables(t.value, 5000, '198.51.100.7')).toMatchObject({ verdict: 'accept', unsure: [] });
+    expect(evaluateIptables(t.value, 5000, '192.0.2.1')).toMatchObject({ verdict: 'drop', rule });
+    expect(evaluateIptables(t.value, 5000)).toMatchObject({ verdict: 'accept', unsure: [`'${rule}' for connections to 192.0.2.1/32`] });
+  });
+  it('judges an interface-limited opening for the hosts elsewhere, noting who it admits', () => {
     const v = evaluateIptables(table('\n-I nixos-fw -i eth0 -p tcp --dport 5000 -j nixos-fw-accept\n'), 5000);
-    expect(v).toMatchObject({ verdict: 'accept', conditions: ['on interface eth0'] });
+    expect(v).toMatchObject({
+      verdict: 'drop',
+      chain: 'nixos-fw-refuse',
+      openOnlyTo: [{ who: 'on interface eth0', rule: '-A nixos-fw-accept -j ACCEPT' }],
+    });
+  });
+  it('keeps an opening for all but one source open to other hosts, naming the exception', () => {
+    const v = evaluateIptables(table('\n-I nixos-fw ! -s 10.99.0.0/24 -p tcp --dport 5000 -j nixos-fw-accept\n'), 5000);
+    expect(v).toMatchObject({ verdict: 'accept', conditions: ['not from 10.99.0.0/24'], openOnlyTo: [] });
   });
   it('honours RETURN and the built-in policy', () => {
     const t = parseIptables('-P INPUT DROP\n-N a\n-A INPUT -j a\n-A a -j RETURN\n-A a -j ACCEPT\n');
@@ -234,8 +261,11 @@ describe('firewall-cmd (outputs recorded from firewalld 1.3.3)', () => {
       5000,
       'public',
     );
-    expect(v).toMatchObject({ verdict: 'accept', chain: 'firewalld zone trusted' });
-    expect(v.conditions.join(' ')).toMatch(/only from 192\.168\.1\.0\/24/);
+    expect(v).toMatchObject({
+      verdict: 'reject',
+      chain: 'firewalld zone public',
+      openOnlyTo: [{ who: 'from 192.168.1.0/24', rule: 'zone trusted has target ACCEPT' }],
+    });
     const alone = evaluateFirewalld([zone('firewall-cmd-zone-public-list-all.txt')], services, 5000, 'public');
     expect(alone).toMatchObject({ verdict: 'reject', chain: 'firewalld zone public' });
     expect(alone.rule).toMatch(/services: dhcpv6-client ssh/);

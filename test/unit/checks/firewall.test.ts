@@ -205,14 +205,38 @@ describe('firewall check: iptables', () => {
     expect(f.data).toMatchObject({ backends: [{ backend: 'iptables', verdict: 'accept', chain: 'nixos-fw-accept' }] });
   });
 
-  it('passes an ACCEPT limited to one interface, saying so in the summary', async () => {
+  it('warns when an ACCEPT covers one interface only, naming who may connect and the rule every other host meets', async () => {
     const { facts, target } = server({ exec: { 'iptables -S': '-P INPUT DROP\n-A INPUT -i eth0 -p tcp -m tcp --dport 5000 -j ACCEPT\n' } });
     const f = await firewall.run(facts, target, fakeResults());
-    expect(f.status).toBe('pass');
+    expect(f.status).toBe('warn');
     expect(f.summary).toBe(
-      'TCP port 5000 is open to other hosts on interface eth0: accepted by iptables (-A INPUT -i eth0 -p tcp -m tcp --dport 5000 -j ACCEPT)',
+      "TCP port 5000 is open only on interface eth0 (-A INPUT -i eth0 -p tcp -m tcp --dport 5000 -j ACCEPT); iptables drops new connections from every other host: decided in INPUT by '-P INPUT DROP'",
     );
-    expect(f.data).toMatchObject({ backends: [{ conditions: ['on interface eth0'] }] });
+    expect(f.data).toMatchObject({ backends: [{ verdict: 'drop', openOnlyTo: [{ who: 'on interface eth0' }] }] });
+  });
+
+  it('warns when the port is accepted from one network only and dropped for every other host, with the fix to open it to the clients', async () => {
+    const rules = '-P INPUT ACCEPT\n-A INPUT -p tcp --dport 5000 -s 10.99.0.0/24 -j ACCEPT\n-A INPUT -p tcp --dport 5000 -j DROP\n';
+    const { facts, target } = server({ exec: { 'iptables -S': rules } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe(
+      "TCP port 5000 is open only from 10.99.0.0/24 (-A INPUT -p tcp --dport 5000 -s 10.99.0.0/24 -j ACCEPT); iptables drops new connections from every other host: decided in INPUT by '-A INPUT -p tcp --dport 5000 -j DROP'",
+    );
+    expect(f.fix?.split('\n')).toEqual(
+      expect.arrayContaining([
+        'Only hosts from 10.99.0.0/24 may connect. If clients elsewhere need the cache, open the port to them:',
+        'One-off, until the next reboot or firewall reload: iptables -I INPUT -p tcp --dport 5000 -j ACCEPT',
+        'Or to their network alone: iptables -I INPUT -s <their network> -p tcp --dport 5000 -j ACCEPT',
+      ]),
+    );
+  });
+
+  it('warns when everything on one interface is accepted and the policy drops the rest', async () => {
+    const { facts, target } = server({ exec: { 'iptables -S': '-P INPUT DROP\n-A INPUT -i eth9 -j ACCEPT\n' } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('warn');
+    expect(f.summary).toMatch(/^TCP port 5000 is open only on interface eth9 .*drops new connections from every other host/);
   });
 
   it('says which family is refused when a cache host name may be reached over IPv4 and IPv6', async () => {
@@ -312,6 +336,66 @@ describe('firewall check: nftables', () => {
     );
   });
 
+  /** `tcp flags & (fin|syn|rst|ack) OP syn`, as nft -j list ruleset writes it. */
+  const synTest = (op: string) => ({
+    match: {
+      op,
+      left: { '&': [{ payload: { protocol: 'tcp', field: 'flags' } }, ['fin', 'syn', 'rst', 'ack']] },
+      right: 'syn',
+    },
+  });
+
+  it("passes past `tcp flags & (fin|syn|rst|ack) != syn ct state new drop`, which a connection's SYN does not match", async () => {
+    const rule = {
+      family: 'inet',
+      table: 'filter',
+      chain: 'input',
+      expr: [synTest('!='), { match: { op: 'in', left: { ct: { key: 'state' } }, right: 'new' } }, { drop: null }],
+    };
+    const ruleset = nftRuleset([{ family: 'inet', table: 'filter', name: 'input', policy: 'accept' }], [rule]);
+    const { facts, target } = server({ exec: { 'nft -j list ruleset': ruleset } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('pass');
+    expect(f.summary).toBe('TCP port 5000 is open to other hosts: accepted by nftables (chain input { policy accept; })');
+  });
+
+  it('quotes a rule on tcp flags as nft writes it, not as JSON', async () => {
+    const rule = {
+      family: 'inet',
+      table: 'filter',
+      chain: 'input',
+      expr: [synTest('=='), { match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 5000 } }, { drop: null }],
+    };
+    const ruleset = nftRuleset([{ family: 'inet', table: 'filter', name: 'input', policy: 'accept' }], [rule]);
+    const { facts, target } = server({ exec: { 'nft -j list ruleset': ruleset } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('fail');
+    expect(f.summary).toBe(
+      "nftables drops new connections to TCP port 5000: decided in inet filter input by 'inet filter input: tcp flags & (fin | syn | rst | ack) syn tcp dport 5000 drop'",
+    );
+  });
+
+  it('warns when a drop policy admits one source prefix only, writing the prefix as nft does', async () => {
+    const rule = {
+      family: 'inet',
+      table: 'filter',
+      chain: 'input',
+      expr: [
+        { match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: { prefix: { addr: '10.99.0.0', len: 24 } } } },
+        { match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 5000 } },
+        { accept: null },
+      ],
+    };
+    const ruleset = nftRuleset([{ family: 'inet', table: 'filter', name: 'input', policy: 'drop' }], [rule]);
+    const { facts, target } = server({ exec: { 'nft -j list ruleset': ruleset } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe(
+      "TCP port 5000 is open only from 10.99.0.0/24 (inet filter input: ip saddr 10.99.0.0/24 tcp dport 5000 accept); nftables drops new connections from every other host: decided in inet filter input by 'chain input { policy drop; }'",
+    );
+    expect(f.fix).toContain('Or to their network alone: nft insert rule inet filter input ip saddr <their network> tcp dport 5000 accept');
+  });
+
   it('fails a non-NixOS nft table with an nft insert rule fix for that chain', async () => {
     const ruleset = nftRuleset([{ family: 'inet', table: 'filter', name: 'input', policy: 'drop' }]);
     const { facts, target } = server({ exec: { 'nft -j list ruleset': ruleset } });
@@ -344,6 +428,62 @@ describe('firewall check: nftables', () => {
         { backend: 'nftables', verdict: 'drop' },
       ],
     });
+  });
+});
+
+describe('firewall check: rules for one destination address', () => {
+  const IPT = '-P INPUT ACCEPT\n-A INPUT -d 192.0.2.1/32 -p tcp -m tcp --dport 5000 -j DROP\n';
+  const NFT = nftRuleset(
+    [{ family: 'inet', table: 'filter', name: 'input', policy: 'accept' }],
+    [
+      {
+        family: 'inet',
+        table: 'filter',
+        chain: 'input',
+        expr: [
+          { match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right: '192.0.2.1' } },
+          { match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 5000 } },
+          { drop: null },
+        ],
+      },
+    ],
+  );
+
+  it.each([
+    ['iptables -S', IPT],
+    ['nft -j list ruleset', NFT],
+  ])('passes (%s) when the cache URL names another address of this machine than the rule does', async (command, rules) => {
+    const { facts, target } = server({ exec: { [command]: rules } }, 'http://198.51.100.7:5000');
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('pass');
+  });
+
+  it.each([
+    ['iptables -S', IPT],
+    ['nft -j list ruleset', NFT],
+  ])('fails (%s) when the cache URL names the address the rule drops', async (command, rules) => {
+    const { facts, target } = server({ exec: { [command]: rules } }, 'http://192.0.2.1:5000');
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('fail');
+  });
+
+  it('warns, naming the rule, when the cache URL names no address of this machine to judge it by', async () => {
+    const { facts, target } = server({ exec: { 'iptables -S': IPT } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('warn');
+    expect(f.summary).toBe(
+      "TCP port 5000 is open to other hosts, but a rule for one address of this machine could refuse them ('-A INPUT -d 192.0.2.1/32 -p tcp -m tcp --dport 5000 -j DROP' for connections to 192.0.2.1/32), and the cache URL names no address to tell: accepted by iptables (-P INPUT ACCEPT)",
+    );
+    expect(f.fix).toBe(
+      'Judge the rules for the address clients connect to: sudo nixcache doctor --cache http://<that address>:5000 --only firewall',
+    );
+  });
+
+  it('names an nft rule for one destination address as nft writes it when the address is unknown', async () => {
+    const { facts, target } = server({ exec: { 'nft -j list ruleset': NFT } });
+    const f = await firewall.run(facts, target, fakeResults());
+    expect(f.status).toBe('warn');
+    expect(f.detail).toContain("'inet filter input: ip daddr 192.0.2.1 tcp dport 5000 drop' for connections to 192.0.2.1");
   });
 });
 
@@ -380,13 +520,14 @@ describe('firewall check: firewalld', () => {
     );
   });
 
-  it('passes only with the condition named when a trusted source zone admits what the default zone rejects', async () => {
+  it('warns when only a trusted source zone admits what the default zone rejects, naming both', async () => {
     const { facts, target } = server(firewalld({ active: ACTIVE_ZONES, publicListAll: PUBLIC }));
     const f = await firewall.run(facts, target, fakeResults());
-    expect(f.status).toBe('pass');
+    expect(f.status).toBe('warn');
     expect(f.summary).toBe(
-      'TCP port 5000 is open to other hosts only from 192.168.1.0/24 (zone trusted); zone public rejects it: accepted by firewalld (zone trusted has target ACCEPT)',
+      "TCP port 5000 is open only from 192.168.1.0/24 (zone trusted has target ACCEPT); firewalld rejects new connections from every other host: decided in firewalld zone public by 'port 5000/tcp is in no allowed port or service of zone public (target default; ports: none; services: dhcpv6-client ssh)'",
     );
+    expect(f.fix).toContain('firewall-cmd --zone=public --add-port=5000/tcp --permanent && firewall-cmd --reload');
   });
 
   it('judges firewalld alone when it runs, not the iptables rules it writes', async () => {
