@@ -77,7 +77,7 @@ describe('trust as an untrusted user of a multi-user install', () => {
     const trust = checkOf(report, 'trust');
     expect(trust.status).toBe('fail');
     expect(trust.summary).toContain('http://127.0.0.3:5000');
-    expect(trust.detail).toContain("ignoring untrusted substituter 'http://127.0.0.3:5000', you are not a trusted user");
+    expect(trust.detail).toContain("Nix prints: warning: ignoring untrusted substituter 'http://127.0.0.3:5000' (set at ");
     expect(trust.fix).toContain('trusted-substituters = http://127.0.0.3:5000');
     expect(trust.fix).toContain('trusted-users');
     expect(trust.detail).toContain(join(home, '.config', 'nix', 'nix.conf'));
