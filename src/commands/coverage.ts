@@ -3,7 +3,7 @@ import { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { isatty, ReadStream } from 'node:tty';
 import { localClosure, resolveArguments, systemRoot } from '../facts/closure.js';
-import { type Lookup, lookupPath, type NarProbe, probeNar, replanWithDiskCache } from '../facts/path-lookups.js';
+import { type Lookup, lookupPath, type NarProbe, probeNar } from '../facts/path-lookups.js';
 import { parseBaseName } from '../nix/store-path.js';
 import type { CoverageCache, CoverageHole, CoverageReport } from '../report/coverage.js';
 import { NO_COUNTS, renderCoverageMarkdown, renderCoverageTable } from '../report/coverage.js';
@@ -182,9 +182,7 @@ export async function runCoverage(
   onProgress('reading nix.conf and the caches’ nix-cache-info');
   const session = await openSession(flags, env);
   try {
-    const { discovery, disk, deps, tools } = session;
-    // Nix opens a cache its disk cache remembers from there, without its nix-cache-info.
-    const plans = replanWithDiskCache(discovery, session.plans, disk);
+    const { discovery, plans, disk, deps, tools } = session;
     const storeDir = discovery.env.storeDir;
     const args = [...flags.args, ...(flags.pathsFrom ? await readPathsFrom(flags.pathsFrom, session.deadline) : [])];
     const errors: CoverageReport['errors'] = [];

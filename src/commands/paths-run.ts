@@ -101,8 +101,9 @@ export async function openSession(flags: PathsFlags, env: Readonly<NodeJS.Proces
   }).view(quiet);
   const targets = discovery.targets.filter((t) => t.role !== 'server');
   const infos = new Map<CacheTarget, CacheInfoFact>(await Promise.all(targets.map(async (t) => [t, await facts.cacheInfo(t)] as const)));
-  const plans = planCaches(discovery, infos);
+  // Nix's disk cache first: Nix opens a cache it remembers from its row, without its nix-cache-info.
   const disk = await readNixDiskCache(world.fs, discovery, env, targets);
+  const plans = planCaches(discovery, infos, disk);
   const http = createPipelinedBulkHttp({
     jobs: flags.jobs,
     pipelining: HTTP_PIPELINING,

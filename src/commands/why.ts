@@ -1,5 +1,5 @@
 import { resolveArguments, validPaths } from '../facts/closure.js';
-import { type Lookup, lookupPath, type NarProbe, probeNar, replanWithDiskCache } from '../facts/path-lookups.js';
+import { type Lookup, lookupPath, type NarProbe, probeNar } from '../facts/path-lookups.js';
 import { cacheViewOf, decidePath } from '../facts/path-view.js';
 import type { DiskCacheVerdict } from '../nix/disk-cache.js';
 import { formatTime, isoTime } from '../nix/disk-cache.js';
@@ -103,9 +103,7 @@ export async function runWhy(flags: PathsFlags, env: Readonly<NodeJS.ProcessEnv>
   onProgress('reading nix.conf and the caches’ nix-cache-info');
   const session = await openSession(flags, env);
   try {
-    const { discovery, disk, deps, tools } = session;
-    // Nix opens a cache its disk cache remembers from there, without its nix-cache-info.
-    const plans = replanWithDiskCache(discovery, session.plans, disk);
+    const { discovery, plans, disk, deps, tools } = session;
     const storeDir = discovery.env.storeDir;
     onProgress('resolving the arguments');
     const resolved = await resolveArguments(tools, flags.args);

@@ -51,8 +51,6 @@ export interface CachePlan {
   stopsNix?: { reason: string; fix: string };
   /** `?trusted=1`: Nix accepts its paths without signatures. */
   trusted: boolean;
-  /** What its nix-cache-info answered (planCaches reads it again with Nix's disk cache: replanWithDiskCache). */
-  cacheInfo?: CacheInfoFact;
 }
 
 /** One narinfo look-up, kept small: a closure of 100,000 paths holds one of these per path and cache. */
@@ -141,17 +139,9 @@ export function planCaches(
         ...(opened.foreignStoreDir ? { foreignStoreDir: opened.foreignStoreDir } : {}),
         ...(stopsNix ? { stopsNix } : {}),
         trusted,
-        ...(fact ? { cacheInfo: fact } : {}),
       } satisfies CachePlan;
     });
   return effectiveOrder(plans).map((p, i) => ({ ...p, order: i + 1 }));
-}
-
-/** PLANS made again with Nix's narinfo disk cache (DISK): the caches it remembers are opened from its rows. */
-export function replanWithDiskCache(discovery: Discovery, plans: readonly CachePlan[], disk: DiskCacheFact): CachePlan[] {
-  const infos = new Map<CacheTarget, CacheInfoFact>();
-  for (const p of plans) if (p.cacheInfo) infos.set(p.target, p.cacheInfo);
-  return planCaches(discovery, infos, disk);
 }
 
 /**
