@@ -1,6 +1,16 @@
 import type { Dispatcher } from 'undici';
-import { formatBytes, plural } from '../report/text.js';
-import { basicAuth, classifyNetworkError, decodeContent, flattenHeaders, type HttpFailureKind, MAX_REDIRECTS, REDIRECTS } from './http.js';
+import { plural } from '../report/text.js';
+import {
+  basicAuth,
+  classifyNetworkError,
+  decodeContent,
+  flattenHeaders,
+  type HttpFailureKind,
+  incompleteMessage,
+  MAX_REDIRECTS,
+  REDIRECTS,
+  safeOrigin,
+} from './http.js';
 
 /**
  * Many small requests to a few hosts (narinfo look-ups for a whole closure): one pool of kept-alive
@@ -66,14 +76,6 @@ export const MAX_RATE_LIMITED_ATTEMPTS = 8;
 /** The longest pause a Retry-After may impose; a server asking more is answered with an error. */
 export const MAX_RETRY_AFTER_MS = 60_000;
 
-const safeOrigin = (url: string): string => {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return url;
-  }
-};
-
 /**
  * REQ with its redirects followed as Nix's curl follows them: a relative or absolute Location, to
  * another host too, the method kept, at most MAX_REDIRECTS; the one after that is the answer (Nix
@@ -116,14 +118,6 @@ export function rateLimitedMessage(attempts: number, waitMs: number): string {
       ? `, Retry-After ${Math.round(waitMs / 1000)} s (nixcache waits at most ${MAX_RETRY_AFTER_MS / 1000} s),`
       : '';
   return `HTTP 429 (rate limited)${asked} after ${plural(attempts, 'attempt')}`;
-}
-
-/**
- * An answer cut off at the timeout while it was still coming (a server dripping or streaming without
- * end): said once, not retried, as the doctor's own requests say it (http.ts).
- */
-export function incompleteMessage(timeoutMs: number, bytes: number): string {
-  return `the answer was still incomplete after ${(timeoutMs / 1000).toFixed(1)} s (${formatBytes(bytes)} received)`;
 }
 
 /** Retry-After as milliseconds from NOW: delta-seconds or an HTTP date; undefined when absent or unreadable. */

@@ -186,7 +186,7 @@ export function createHttp(agent: LazyAgent, record: Recorder, signal: AbortSign
       } catch (e) {
         if (limit.timedOut()) {
           return answered || bytes > 0
-            ? fail('timeout', `the answer was still incomplete after ${(timeoutMs / 1000).toFixed(1)} s (${formatBytes(bytes)} received)`)
+            ? fail('timeout', incompleteMessage(timeoutMs, bytes))
             : fail('no-answer', `no answer within ${(timeoutMs / 1000).toFixed(1)} s`);
         }
         if (signal.aborted) return fail('cancelled', 'cancelled at the run deadline');
@@ -244,7 +244,16 @@ export function flattenHeaders(headers: Record<string, string | string[] | numbe
   return out;
 }
 
-function safeOrigin(url: string): string {
+/**
+ * An answer cut off at the timeout while it was still coming (a server dripping or streaming without
+ * end): the doctor's requests, why's and coverage's say it alike.
+ */
+export function incompleteMessage(timeoutMs: number, bytes: number): string {
+  return `the answer was still incomplete after ${(timeoutMs / 1000).toFixed(1)} s (${formatBytes(bytes)} received)`;
+}
+
+/** URL's origin (scheme, host, port): where credentials may go, before and after a redirect. */
+export function safeOrigin(url: string): string {
   try {
     return new URL(url).origin;
   } catch {

@@ -10,14 +10,13 @@ import {
   decodedResult,
   defaultSleep,
   followRedirects,
-  incompleteMessage,
   MAX_RATE_LIMITED_ATTEMPTS,
   MAX_RETRY_AFTER_MS,
   parseRetryAfter,
   RETRY_STATUS,
   rateLimitedMessage,
 } from './bulk-http.js';
-import { basicAuth, classifyNetworkError } from './http.js';
+import { basicAuth, classifyNetworkError, incompleteMessage } from './http.js';
 
 /**
  * BulkHttp for plain-HTTP caches over raw keep-alive sockets with HTTP/1.1 pipelining: the requests
@@ -79,7 +78,6 @@ class Connection {
   private chunkLeft = -1;
   private inTrailers = false;
   private body: Buffer[] = [];
-  private bodyBytes = 0;
   private truncated = false;
   /** Body bytes of the answer in progress, kept or passed over. */
   private seen = 0;
@@ -325,11 +323,9 @@ class Connection {
       // Nobody reads a cut-off answer: its bytes are let go at once, not held per connection.
       this.truncated = true;
       this.body = [];
-      this.bodyBytes = 0;
       return;
     }
     this.body.push(bytes);
-    this.bodyBytes += bytes.length;
   }
 
   /** Body bytes of a cut-off answer read past its maxBytes. */
@@ -344,7 +340,6 @@ class Connection {
     this.head = undefined;
     const body = this.body.length === 1 ? (this.body[0] as Buffer) : Buffer.concat(this.body);
     this.body = [];
-    this.bodyBytes = 0;
     const truncated = this.truncated;
     this.truncated = false;
     this.seen = 0;
