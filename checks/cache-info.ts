@@ -1,6 +1,6 @@
 import type { CacheTarget } from '../src/discover/types.js';
 import type { Facts } from '../src/facts/types.js';
-import { deadCacheAdvice } from '../src/nix/advice.js';
+import { deadCacheAdvice, FALLBACK_ADVICE } from '../src/nix/advice.js';
 import { parseCacheInfo } from '../src/nix/cache-info.js';
 import { accessTokensFor, cacheInfoAuthProblem, type NetrcView, narinfoAuthProblem } from '../src/nix/credentials.js';
 import type { Credentials } from '../src/nix/netrc.js';
@@ -67,11 +67,7 @@ function serverErrorAdvice(facts: Facts, cache: CacheTarget, status: number): st
   const attempts = Number(facts.config.settings.get('download-attempts') ?? '5') || 5;
   return [
     `Nix asks again (download-attempts = ${attempts}, waiting longer each time) and then gives up on this cache: "unable to download '${cache.url.display}/nix-cache-info': HTTP error ${status}".`,
-    ...(facts.config.settings.get('fallback') === 'true'
-      ? []
-      : [
-          'Unless fallback is true, a build whose substitution fails stops instead of building locally (NixOS: nix.settings.fallback = true;).',
-        ]),
+    ...(facts.config.settings.get('fallback') === 'true' ? [] : [FALLBACK_ADVICE]),
   ].join('\n');
 }
 

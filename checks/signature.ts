@@ -8,6 +8,7 @@ import { isoTime } from '../src/nix/disk-cache.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
 import { classifySignatures, explainMismatch, type SignatureVerdict, verifySignatures } from '../src/nix/signatures.js';
 import { parseStorePath } from '../src/nix/store-path.js';
+import { fileCacheDir } from '../src/nix/store-url.js';
 import { effectiveRequireSigs, effectiveTrustedKeys } from '../src/nix/trust.js';
 import type { CacheCheck, Finding } from '../src/runner/check.js';
 import { fail, pass, skip, warn } from '../src/runner/finding.js';
@@ -50,7 +51,7 @@ export const signature: CacheCheck = {
       const errors = tried.flatMap((t) => (t.kind === 'error' ? [t.message] : []));
       if (errors.length > 0 && errors.length === tried.length)
         return fail(`looking up narinfos failed: ${errors[0]}`, {
-          fix: lookupFailedFix(cache, tried[0]?.path),
+          fix: lookupFailedFix(cache, facts.env.storeDir, tried[0]?.path),
           data: { tried: tried.length },
         });
       return skip(`none of the ${tried.length} store paths tried is in this cache`, 'no sample', {
@@ -64,7 +65,7 @@ export const signature: CacheCheck = {
         data: { sample: hit.path },
       });
     }
-    if (hit.kind !== 'hit') return fail(`looking up ${hit.path} failed`, { fix: lookupFailedFix(cache, hit.path) });
+    if (hit.kind !== 'hit') return fail(`looking up ${hit.path} failed`, { fix: lookupFailedFix(cache, facts.env.storeDir, hit.path) });
     return withDiskCache(facts, cache, hit.path, hit.info, await judgeSample(facts, cache, hit.info));
   },
 };
@@ -231,11 +232,12 @@ function withFalseClaim(info: NarInfo, finding: Finding): Finding {
 }
 
 /** What to do when the cache errs on narinfo requests: its log, and the request by hand. */
-function lookupFailedFix(cache: CacheTarget, path: string | undefined): string {
-  const hash = path?.split('/').pop()?.slice(0, 32) ?? '<hash>';
+function lookupFailedFix(cache: CacheTarget, storeDir: string, path: string | undefined): string {
+  const parsed = path === undefined ? undefined : parseStorePath(path, storeDir);
+  const hash = parsed?.ok ? parsed.value.hashPart : '<hash>';
   const request = cache.url.httpBase
     ? `curl -sSi ${cache.url.httpBase}/${hash}.narinfo`
-    : `ls -l ${cache.url.base.replace(/^file:\/\//, '')}/${hash}.narinfo`;
+    : `ls -l ${fileCacheDir(cache.url)}/${hash}.narinfo`;
   return [
     "The cache errs on narinfo requests: its server's log says why (NixOS: journalctl -u nix-serve, or harmonia's, or the web server's error log).",
     `Try one by hand: ${request}`,

@@ -2,7 +2,7 @@ import type { CacheTarget, HostPaths } from '../discover/types.js';
 import { parseNarInfo } from '../nix/narinfo.js';
 import { credentialsFor, type NetrcEntry } from '../nix/netrc.js';
 import { parseBaseName, parseStorePath } from '../nix/store-path.js';
-import { cacheFileUrl } from '../nix/store-url.js';
+import { cacheFileUrl, fileCacheDir } from '../nix/store-url.js';
 import type { Io } from '../system/io.js';
 import type { NarinfoAnswer } from './path-lookups.js';
 import type { CacheInfoFact, NarInfoLookup } from './types.js';
@@ -15,12 +15,10 @@ export const MAX_CANDIDATES = 24;
  */
 const STORE_ENTRIES_READ = 4096;
 
-const fileDir = (cache: CacheTarget) => cache.url.base.replace(/^file:\/\//, '');
-
 /** `GET /nix-cache-info` (or the file of a file:// cache), with the credentials Nix would send. */
 export async function readCacheInfo(io: Io, cache: CacheTarget, netrc: readonly NetrcEntry[]): Promise<CacheInfoFact> {
   if (cache.url.scheme === 'file') {
-    const path = `${fileDir(cache)}/nix-cache-info`;
+    const path = `${fileCacheDir(cache.url)}/nix-cache-info`;
     return { kind: 'file', path, read: await io.fs.readText(path, MAX_CACHE_INFO_BYTES) };
   }
   const base = cache.url.httpBase;

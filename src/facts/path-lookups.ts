@@ -10,7 +10,7 @@ import { effectiveOrder, resolvePriority } from '../nix/priority.js';
 import { createSignatureVerifier } from '../nix/signature-verifier.js';
 import type { SignatureVerdict } from '../nix/signatures.js';
 import { parseStorePath } from '../nix/store-path.js';
-import { cacheFileUrl, isHttpScheme } from '../nix/store-url.js';
+import { cacheFileUrl, fileCacheDir, isHttpScheme } from '../nix/store-url.js';
 import type { NarinfoWord, NarWord, SignatureWord } from '../nix/substitution.js';
 import { clientSettingsApply, effectiveRequireSigs, effectiveTrustedKeys } from '../nix/trust.js';
 import { formatBytes } from '../report/text.js';
@@ -293,8 +293,6 @@ export function lookupDepsFor(discovery: Discovery, rememberVerdicts = true): (t
   };
 }
 
-const fileDir = (cache: CacheTarget) => cache.url.base.replace(/^file:\/\//, '');
-
 /** `<hash>.narinfo` as a cache answered the request for it, before anyone reads it. */
 export type NarinfoAnswer =
   | { kind: 'text'; text: string }
@@ -312,7 +310,7 @@ export async function fetchNarinfo(
 ): Promise<NarinfoAnswer> {
   const file = `${hashPart}.narinfo`;
   if (cache.url.scheme === 'file') {
-    const r = await deps.fs.readText(`${fileDir(cache)}/${file}`, MAX_NARINFO_BYTES);
+    const r = await deps.fs.readText(`${fileCacheDir(cache.url)}/${file}`, MAX_NARINFO_BYTES);
     if (r.ok) return { kind: 'text', text: r.text };
     return r.code === 'ENOENT' ? { kind: 'absent' } : { kind: 'failed', word: 'error', message: r.message };
   }
@@ -439,7 +437,7 @@ export async function probeNar(
 async function headNar(deps: LookupDeps, plan: CachePlan, narUrl: string): Promise<NarProbe> {
   const cache = plan.target;
   if (cache.url.scheme === 'file') {
-    const stat = await deps.fs.stat(`${fileDir(cache)}/${narUrl}`);
+    const stat = await deps.fs.stat(`${fileCacheDir(cache.url)}/${narUrl}`);
     return stat ? { nar: 'ok' } : { nar: 'missing', detail: 'no such file', nixSays: noSuchFile(plan, narUrl) };
   }
   if (!cache.url.httpBase) return { nar: 'error', detail: 'not an HTTP cache' };

@@ -151,3 +151,8 @@ export function withStoreParam(raw: string, name: string, value: string): string
   const kept = query.split('&').filter((p) => p !== '' && p.split('=')[0] !== name);
   return `${base}?${[...kept, `${name}=${value}`].join('&')}`;
 }
+
+/** The directory of a file:// cache. */
+export function fileCacheDir(url: StoreUrl): string {
+  return url.base.replace(/^file:\/\//, '');
+}

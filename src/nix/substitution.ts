@@ -1,3 +1,4 @@
+import { withStoreParam } from './store-url.js';
 /**
  * What Nix does with one store path and its substituters (substitution-goal.cc, Nix 2.8): caches in
  * order; a cache whose narinfo it cannot get (missing, denied, failing, or remembered as missing) is
@@ -152,7 +153,7 @@ export function decideSubstitution(caches: readonly CacheView[], ctx: VerdictCon
         rank: 4,
         cache: c.url,
         reason: `${c.url} has it, but Nix cannot use its NAR file: ${c.undecodable}`,
-        fix: `Serve the NAR file as its narinfo's Compression: says — push it again: nix copy --to '${c.url}?compression=xz' ${ctx.path}`,
+        fix: `Serve the NAR file as its narinfo's Compression: says — push it again: nix copy --to '${withStoreParam(c.url, 'compression', 'xz')}' ${ctx.path}`,
       });
       continue;
     }

@@ -68,6 +68,11 @@ describe('the substitution verdict, decided as Nix 2.8 goes through its substitu
     );
     expect(v).toMatchObject({ verdict: 'substitute', from: 'http://b' });
   });
+  it('pushes an undecodable NAR again with compression= added to a cache URL that has a query already', () => {
+    const v = decideSubstitution([view({ url: 'http://a?trusted=1', undecodable: "'lz9'" })], ctx);
+    expect(v.verdict).toBe('build');
+    expect(v.fix).toContain("nix copy --to 'http://a?trusted=1&compression=xz' /nix/store/x");
+  });
   it('lets a remembered negative answer decide over a later untrusted cache, with the expiry and both fixes', () => {
     const v = decideSubstitution(
       [view({ url: 'http://b', signature: 'untrusted', keys: ['o-1'] }), view({ disk: 'negative', diskExpires: 42 })],
