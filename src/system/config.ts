@@ -152,12 +152,7 @@ export async function loadNixConf(options: {
         message: `more than ${count(limits.files)} different nix.conf files are included; nixcache stopped before '${path}' (Nix 2.8 reads on until its stack overflows, between 150,000 and 200,000 levels deep), and the settings from here on are not diagnosed`,
       });
     }
-    // /dev/null is how people say "no user nix.conf" (NIX_USER_CONF_FILES=/dev/null): Nix reads it as
-    // an empty file; any other device is refused unread below.
-    const r =
-      path === '/dev/null'
-        ? { ok: true as const, text: '' }
-        : await readTextFile(path, Math.min(limits.fileBytes, limits.totalBytes - bytes));
+    const r = await readTextFile(path, Math.min(limits.fileBytes, limits.totalBytes - bytes));
     let read: FileRead;
     if (r.ok) {
       bytes += Buffer.byteLength(r.text);

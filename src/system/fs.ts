@@ -35,6 +35,9 @@ export interface Fs {
  * once instead of holding a thread until someone writes to it.
  */
 export async function readTextFile(path: string, maxBytes = 1024 * 1024): Promise<ReadResult> {
+  // /dev/null is how people say "none" (NIX_USER_CONF_FILES=/dev/null, netrc-file = /dev/null): the
+  // empty file Nix reads there; any other device is refused unread below.
+  if (path === '/dev/null') return { ok: true, text: '' };
   try {
     const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     try {
