@@ -72,14 +72,16 @@ export const service: CacheCheck = {
         },
       );
     }
+    const where = onPort
+      .map((l) => `${l.address.includes(':') ? `[${l.address}]` : l.address}:${port}${l.process ? ` (${l.process})` : ''}`)
+      .join(', ');
     // The address the URL names must be one the server listens on: a server on [fd77::1] refuses
     // http://10.77.0.1:PORT, one on 127.0.0.1 refuses this machine's LAN address too.
     const named = (host ?? '').replace(/^\[|\]$/g, '');
     const fromSs = 'list' in ls && !ls.source.startsWith('/proc');
     if (isIP(named) && !onPort.some((l) => serves(l.address, named, fromSs))) {
-      const listening = onPort.map((l) => `${l.address.includes(':') ? `[${l.address}]` : l.address}:${port}`).join(', ');
       return fail(
-        `the cache server listens on ${listening}, not on ${named}, the address the cache's URL names: connections to it are refused`,
+        `the cache server listens on ${where}, not on ${named}, the address the cache's URL names: connections to it are refused`,
         {
           detail: unitText,
           fix: `Make it listen on ${named} or on every interface — NixOS: ${server.bindFix}  (nix-serve by hand: nix-serve --listen ${isIP(named) === 6 ? '[::]' : '0.0.0.0'}:${port}); or name an address it listens on in substituters`,
@@ -88,9 +90,6 @@ export const service: CacheCheck = {
       );
     }
     const reaches = onPort.map((l) => reachOf(l.address));
-    const where = onPort
-      .map((l) => `${l.address.includes(':') ? `[${l.address}]` : l.address}:${port}${l.process ? ` (${l.process})` : ''}`)
-      .join(', ');
     if (reaches.every((r) => r === 'loopback')) {
       return warn(`the cache server listens only on ${where}: this machine can use it, other machines cannot (bindAddress)`, {
         detail: unitText,
