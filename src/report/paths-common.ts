@@ -1,7 +1,7 @@
 import { DEFAULT_TTLS } from '../nix/disk-cache.js';
 import { SCHEMA_VERSION, VERSION } from '../version.js';
 import { escapeInline } from './markdown.js';
-import { displayText, jsonSafe } from './sanitize.js';
+import { deep, displayText, jsonSafe } from './sanitize.js';
 import { clip } from './text.js';
 
 /** What `why` and `coverage` documents say about the machine, for a reader of the JSON or a ticket. */
@@ -61,14 +61,7 @@ export function shownText(text: string): string {
 
 /** Every string of VALUE as shownText shows it: what the table and the Markdown show. */
 export function forDisplayDeep<T>(value: T): T {
-  if (typeof value === 'string') return shownText(value) as T;
-  if (Array.isArray(value)) return value.map((v) => forDisplayDeep(v)) as T;
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[shownText(k)] = forDisplayDeep(v);
-    return out as T;
-  }
-  return value;
+  return deep(value, shownText);
 }
 
 /** How a why or coverage document begins: its schema and kind, the tool, this moment, then what the run took and read. */

@@ -25,12 +25,13 @@ export function displayText(text: string): string {
   return text.replace(/\t/g, '    ').replace(UNSAFE, visible);
 }
 
-function deep<T>(value: T): T {
-  if (typeof value === 'string') return displayText(value) as T;
-  if (Array.isArray(value)) return value.map((v) => deep(v)) as T;
+/** VALUE with every string in it, keys too, through SHOW (displayText unless told otherwise). */
+export function deep<T>(value: T, show: (text: string) => string = displayText): T {
+  if (typeof value === 'string') return show(value) as T;
+  if (Array.isArray(value)) return value.map((v) => deep(v, show)) as T;
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[displayText(k)] = deep(v);
+    for (const [k, v] of Object.entries(value)) out[show(k)] = deep(v, show);
     return out as T;
   }
   return value;
