@@ -5,6 +5,7 @@ import { rememberedMissing } from '../src/facts/path-view.js';
 import type { Facts } from '../src/facts/types.js';
 import { contentAddressing } from '../src/nix/content-address.js';
 import { isoTime } from '../src/nix/disk-cache.js';
+import type { PublicKey } from '../src/nix/keys.js';
 import type { NarInfo } from '../src/nix/narinfo.js';
 import { classifySignatures, explainMismatch, type SignatureVerdict, verifySignatures } from '../src/nix/signatures.js';
 import { parseStorePath } from '../src/nix/store-path.js';
@@ -82,7 +83,7 @@ async function judgeSample(facts: Facts, cache: CacheTarget, info: NarInfo): Pro
     ...(verdict.kind === 'valid' ? { key: verdict.key } : {}),
     ...(info.ca !== undefined ? { contentAddress: info.ca } : {}),
   };
-  const finding = withFalseClaim(info, await judge(facts, cache, info, verdict, data));
+  const finding = withFalseClaim(info, await judge(facts, cache, info, verdict, keys, data));
   const requireSigs = effectiveRequireSigs(facts.config, facts.env);
   const trustedParam = cache.url.params.trusted;
   const lenient = !requireSigs
@@ -137,6 +138,7 @@ async function judge(
   cache: CacheTarget,
   info: NarInfo,
   verdict: SignatureVerdict,
+  keys: readonly PublicKey[],
   data: Record<string, unknown>,
 ): Promise<Finding> {
   const name = info.storePath.baseName;
@@ -145,7 +147,7 @@ async function judge(
     case 'valid':
       return pass(`${name} is signed by trusted key ${verdict.key}`, { data });
     case 'content-addressed': {
-      const sigs = verifySignatures(info, effectiveTrustedKeys(facts.config, facts.env));
+      const sigs = verifySignatures(info, keys);
       const also = sigs.kind === 'valid' ? ` (and signed by trusted key ${sigs.key})` : '';
       const signers = verdict.signedBy.length > 0 ? `signed by ${verdict.signedBy.join(', ')}` : 'unsigned';
       return pass(`${name} is content-addressed: Nix accepts it without a trusted signature${also}`, {
